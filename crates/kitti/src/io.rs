@@ -1,0 +1,92 @@
+//! Small file helpers shared by every reader and writer: atomic writes and path-tagged reads.
+
+use crate::error::{KittiError, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// Reads a whole file as UTF-8 text, naming the file on failure.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| KittiError::io(path, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        KittiError::malformed(
+            path,
+            None,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
+/// Parent folders are created. An interrupted write never leaves a partial file at `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |file| file.write_all(bytes))
+}
+
+/// Like [`write_atomic`], but the content is produced by `fill` writing into the temporary file.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| KittiError::io(dir, e))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| KittiError::malformed(path, None, "path has no file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        fill(&mut file)?;
+        file.flush()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(KittiError::io(path, e));
+    }
+    Ok(())
+}
+
+/// Formats a value the way KITTI files do (two decimals) when that loses nothing,
+/// and with the shortest exact representation otherwise, so files read back bit for bit.
+pub fn fmt_value(v: f64) -> String {
+    let short = format!("{v:.2}");
+    if short.parse::<f64>().ok() == Some(v) {
+        short
+    } else {
+        format!("{v}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fmt_value_is_kitti_like_and_exact() {
+        assert_eq!(fmt_value(1.5), "1.50");
+        assert_eq!(fmt_value(-0.0), "-0.00");
+        assert_eq!(fmt_value(0.123456), "0.123456");
+        for v in [0.1 + 0.2, 1e-9, 123.456789, -3.0] {
+            assert_eq!(fmt_value(v).parse::<f64>().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/a.txt");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+}

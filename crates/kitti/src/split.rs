@@ -1,0 +1,94 @@
+//! Split files (`ImageSets/{train,val,test}.txt`): one frame id a line.
+
+use crate::error::{KittiError, Result};
+use crate::io::{read_text, write_atomic};
+use std::path::{Path, PathBuf};
+
+/// The frame ids of a split, with the file and line each came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// File the split was read from.
+    pub path: PathBuf,
+    /// Frame ids in file order.
+    pub ids: Vec<String>,
+    /// 1-based line number of each id.
+    pub lines: Vec<usize>,
+}
+
+impl Split {
+    /// Parses split text: each non-blank line must be a frame id made of digits.
+    pub fn parse(text: &str, path: &Path) -> Result<Split> {
+        let mut split = Split {
+            path: path.into(),
+            ids: Vec::new(),
+            lines: Vec::new(),
+        };
+        for (i, raw) in text.lines().enumerate() {
+            let id = raw.trim();
+            if id.is_empty() {
+                continue;
+            }
+            if !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(KittiError::malformed(
+                    path,
+                    Some(i + 1),
+                    format!("`{id}` is not a frame id (digits only, e.g. 000123)"),
+                ));
+            }
+            split.ids.push(id.to_string());
+            split.lines.push(i + 1);
+        }
+        Ok(split)
+    }
+
+    /// Reads a split file.
+    pub fn read(path: &Path) -> Result<Split> {
+        Split::parse(&read_text(path)?, path)
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the split lists no frame.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// Writes ids one a line, atomically.
+pub fn write_split(path: &Path, ids: &[String]) -> Result<()> {
+    let mut text = ids.join("\n");
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+/// The six-digit id KITTI uses for frame `index`.
+pub fn frame_id(index: usize) -> String {
+    format!("{index:06}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_line_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("train.txt");
+        write_split(&p, &[frame_id(0), frame_id(17)]).unwrap();
+        let s = Split::read(&p).unwrap();
+        assert_eq!(s.ids, vec!["000000", "000017"]);
+        let s = Split::parse("000001\n\n000002\n", &p).unwrap();
+        assert_eq!(s.lines, vec![1, 3]);
+    }
+
+    #[test]
+    fn non_digit_id_names_line() {
+        let e = Split::parse("000001\n00x002\n", Path::new("ImageSets/val.txt"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ImageSets/val.txt:2") && e.contains("00x002"), "{e}");
+    }
+}
