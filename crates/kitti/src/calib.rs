@@ -164,7 +164,8 @@ impl Calibration {
             out.push_str(key);
             out.push(':');
             for v in values {
-                out.push_str(&format!(" {v:e}"));
+                out.push(' ');
+                out.push_str(&fmt_sci(v));
             }
             out.push('\n');
         };
@@ -290,6 +291,26 @@ impl Calibration {
     }
 }
 
+/// KITTI's number style, `7.215377000000e+02`: twelve decimals when that is exact, sixteen
+/// (always exact for an f64) otherwise.
+fn fmt_sci(v: f64) -> String {
+    let v = if v == 0.0 { 0.0 } else { v };
+    let mut s = format!("{v:.12e}");
+    if s.parse::<f64>().ok() != Some(v) {
+        s = format!("{v:.16e}");
+    }
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
 fn to_homogeneous(m: &Matrix3x4<f64>) -> Matrix4<f64> {
     let mut h = Matrix4::identity();
     h.fixed_view_mut::<3, 4>(0, 0).copy_from(m);
@@ -337,8 +358,17 @@ Tr_imu_to_velo: 9.999976000000e-01 7.553071000000e-04 -2.035826000000e-03 -8.086
     #[test]
     fn text_round_trip_is_exact() {
         let c = kitti();
-        let back = Calibration::parse(&c.to_text(), Path::new("x")).unwrap();
-        assert_eq!(c, back);
+        let text = c.to_text();
+        // KITTI's own values print exactly as KITTI prints them.
+        let first_lines: Vec<&str> = text.lines().take(4).collect();
+        let original: Vec<&str> = KITTI_000000.lines().take(4).collect();
+        assert_eq!(first_lines, original);
+        assert_eq!(Calibration::parse(&text, Path::new("x")).unwrap(), c);
+        // Values that need more digits still come back bit for bit.
+        let odd = c.scaled(1.0 / 3.0);
+        assert_eq!(Calibration::parse(&odd.to_text(), Path::new("x")).unwrap(), odd);
+        assert_eq!(fmt_sci(-0.0), "0.000000000000e+00");
+        assert_eq!(fmt_sci(1e-300), "1.000000000000e-300");
     }
 
     #[test]

@@ -1,0 +1,2 @@
+pub fn run(_a: InspectArgs) -> anyhow::Result<()> { Ok(()) }
+#[derive(clap::Args)] pub struct InspectArgs {}

@@ -1,0 +1,6 @@
+//! One module per subcommand; each parses its arguments and calls the stage crates.
+
+pub mod bench;
+pub mod inspect;
+pub mod progress;
+pub mod synth;

@@ -1,0 +1,15 @@
+//! Progress bars shared by the subcommands.
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// A bar for `len` items of work described by `what`; hidden when stderr is not a terminal.
+pub fn bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
