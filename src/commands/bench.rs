@@ -30,7 +30,9 @@ pub struct BenchArgs {
 
 /// Runs `ftf bench`.
 pub fn run(a: BenchArgs) -> Result<()> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(a.threads).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(a.threads)
+        .build()?;
     match a.stage {
         Stage::Synth => pool.install(|| bench_synth(&a)),
     }
@@ -61,21 +63,36 @@ fn bench_synth(a: &BenchArgs) -> Result<()> {
         .map(|i| layout::sample_world(&fc.scene, &mut Rng::new(i as u64)))
         .collect();
     let rows = [
-        ("scene sampling + BVH", time_ms(a.repeat, |i| {
-            std::hint::black_box(layout::sample_world(&fc.scene, &mut Rng::new(i as u64)));
-        })),
-        ("render left image", time_ms(a.repeat, |i| {
-            std::hint::black_box(render::render_camera(&worlds[i], &rig, 2, 1));
-        })),
-        ("render right image", time_ms(a.repeat, |i| {
-            std::hint::black_box(render::render_camera(&worlds[i], &rig, 3, 1));
-        })),
-        ("LiDAR scan", time_ms(a.repeat, |i| {
-            std::hint::black_box(lidar::scan(&worlds[i], &rig, &fc.lidar, 1));
-        })),
-        ("whole frame (+ labels)", time_ms(a.repeat, |i| {
-            std::hint::black_box(synth::generate_frame(&fc, 0, i as u64));
-        })),
+        (
+            "scene sampling + BVH",
+            time_ms(a.repeat, |i| {
+                std::hint::black_box(layout::sample_world(&fc.scene, &mut Rng::new(i as u64)));
+            }),
+        ),
+        (
+            "render left image",
+            time_ms(a.repeat, |i| {
+                std::hint::black_box(render::render_camera(&worlds[i], &rig, 2, 1));
+            }),
+        ),
+        (
+            "render right image",
+            time_ms(a.repeat, |i| {
+                std::hint::black_box(render::render_camera(&worlds[i], &rig, 3, 1));
+            }),
+        ),
+        (
+            "LiDAR scan",
+            time_ms(a.repeat, |i| {
+                std::hint::black_box(lidar::scan(&worlds[i], &rig, &fc.lidar, 1));
+            }),
+        ),
+        (
+            "whole frame (+ labels)",
+            time_ms(a.repeat, |i| {
+                std::hint::black_box(synth::generate_frame(&fc, 0, i as u64));
+            }),
+        ),
     ];
     println!(
         "synthetic frame, {}x{}, {} thread(s), {} repetitions",

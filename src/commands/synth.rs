@@ -29,8 +29,10 @@ pub struct SynthArgs {
 pub fn run(a: SynthArgs) -> Result<()> {
     let mut cfg = match &a.config {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            toml::from_str::<SynthConfig>(&text).with_context(|| format!("{}: invalid synthetic config", p.display()))?
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            toml::from_str::<SynthConfig>(&text)
+                .with_context(|| format!("{}: invalid synthetic config", p.display()))?
         }
         None => SynthConfig::default(),
     };
@@ -46,13 +48,21 @@ pub fn run(a: SynthArgs) -> Result<()> {
     let bar = super::progress::bar(cfg.frames as u64, "synth");
     let summary = synth::generate_root(&cfg, &a.out, &|| bar.inc(1))?;
     bar.finish_and_clear();
-    let objects: Vec<String> = summary.objects.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let objects: Vec<String> = summary
+        .objects
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
     println!(
         "{}: {} frames generated, {} already complete; {}; {:.0} LiDAR points a frame",
         a.out.display(),
         summary.generated,
         summary.skipped,
-        if objects.is_empty() { "no new labels".into() } else { objects.join(", ") },
+        if objects.is_empty() {
+            "no new labels".into()
+        } else {
+            objects.join(", ")
+        },
         summary.lidar_points as f64 / summary.generated.max(1) as f64
     );
     Ok(())

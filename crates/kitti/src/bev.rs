@@ -141,7 +141,11 @@ impl BevCanvas {
     /// Places pictures side by side (tops aligned) with a 4-pixel gap.
     pub fn side_by_side(pictures: &[BevCanvas]) -> (u32, u32, Vec<u8>) {
         let gap = 4;
-        let width = pictures.iter().map(|p| p.width + gap).sum::<u32>().saturating_sub(gap);
+        let width = pictures
+            .iter()
+            .map(|p| p.width + gap)
+            .sum::<u32>()
+            .saturating_sub(gap);
         let height = pictures.iter().map(|p| p.height).max().unwrap_or(0);
         let mut rgb = vec![255u8; width as usize * height as usize * 3];
         let mut x0 = 0usize;

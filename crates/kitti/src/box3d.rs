@@ -215,11 +215,29 @@ impl VeloBox {
     /// The 8 corners in the velodyne frame: bottom footprint then top footprint.
     pub fn corners(&self) -> [Point3<f64>; 8] {
         let bev = self.bev_corners();
-        let (z0, z1) = (
-            self.centre.z - self.h / 2.0,
-            self.centre.z + self.h / 2.0,
-        );
-        std::array::from_fn(|i| Point3::new(bev[i % 4][0], bev[i % 4][1], if i < 4 { z0 } else { z1 }))
+        let (z0, z1) = (self.centre.z - self.h / 2.0, self.centre.z + self.h / 2.0);
+        std::array::from_fn(|i| {
+            Point3::new(bev[i % 4][0], bev[i % 4][1], if i < 4 { z0 } else { z1 })
+        })
+    }
+
+    /// Distance from `p` to the box's surface: to the nearest face for a point inside, to the
+    /// box for a point outside.
+    pub fn surface_distance(&self, p: &Point3<f64>) -> f64 {
+        let d = p - self.centre;
+        let (s, c) = self.heading.sin_cos();
+        let local = [c * d.x + s * d.y, -s * d.x + c * d.y, d.z];
+        let half = [self.l / 2.0, self.w / 2.0, self.h / 2.0];
+        let excess: Vec<f64> = (0..3).map(|i| local[i].abs() - half[i]).collect();
+        if excess.iter().all(|&e| e <= 0.0) {
+            -excess.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
+        } else {
+            excess
+                .iter()
+                .map(|e| e.max(0.0).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        }
     }
 
     /// Whether `p` lies inside the box grown by `margin` metres on every side.
@@ -258,7 +276,9 @@ mod tests {
     pub(crate) fn simple_calib() -> Calibration {
         let f = 700.0;
         let p = |tx: f64| Matrix3x4::new(f, 0.0, 600.0, tx, 0.0, f, 180.0, 0.0, 0.0, 0.0, 1.0, 0.0);
-        let tr = Matrix3x4::new(0.0, -1.0, 0.0, 0.0, 0.0, 0.0, -1.0, -0.08, 1.0, 0.0, 0.0, -0.27);
+        let tr = Matrix3x4::new(
+            0.0, -1.0, 0.0, 0.0, 0.0, 0.0, -1.0, -0.08, 1.0, 0.0, 0.0, -0.27,
+        );
         Calibration::new(
             [p(0.0), p(-0.54 * f), p(0.06 * f), p(-0.48 * f)],
             Matrix3::identity(),
@@ -310,6 +330,10 @@ mod tests {
             assert!(v.contains(&q, 1e-9));
         }
         assert!(!v.contains(&Point3::new(v.centre.x, v.centre.y, v.centre.z + 0.8), 0.0));
+        // Surface distance: the centre is h/2 = 0.75 from the top and bottom, 0.8 from the sides.
+        assert!((v.surface_distance(&v.centre) - 0.75).abs() < 1e-12);
+        let above = Point3::new(v.centre.x, v.centre.y, v.centre.z + 0.75 + 0.3);
+        assert!((v.surface_distance(&above) - 0.3).abs() < 1e-12);
     }
 
     #[test]
@@ -320,8 +344,13 @@ mod tests {
             ..car()
         };
         assert!((b.alpha() + PI / 4.0).abs() < 1e-12);
-        assert!((alpha_from(3.0, &Point3::new(-10.0, 0.0, 10.0)) - (3.0 + PI / 4.0 - 2.0 * PI)).abs() < 1e-12);
-        assert!((wrap_angle(3.0 * PI) - PI).abs() < 1e-12 || (wrap_angle(3.0 * PI) + PI).abs() < 1e-12);
+        assert!(
+            (alpha_from(3.0, &Point3::new(-10.0, 0.0, 10.0)) - (3.0 + PI / 4.0 - 2.0 * PI)).abs()
+                < 1e-12
+        );
+        assert!(
+            (wrap_angle(3.0 * PI) - PI).abs() < 1e-12 || (wrap_angle(3.0 * PI) + PI).abs() < 1e-12
+        );
     }
 
     #[test]
@@ -351,7 +380,10 @@ mod tests {
             ..car()
         };
         let e = straddling.image_extent(&calib).unwrap();
-        assert!(e.left < -1000.0, "near-plane points project far left: {e:?}");
+        assert!(
+            e.left < -1000.0,
+            "near-plane points project far left: {e:?}"
+        );
         let clipped = straddling.image_box(&calib, 1242, 375).unwrap();
         assert_eq!(clipped.left, 0.0);
         assert!(clipped.right <= 1241.0 && clipped.bottom == 374.0);
@@ -364,8 +396,18 @@ mod tests {
 
     #[test]
     fn box2d_iou_by_hand() {
-        let a = Box2D { left: 0.0, top: 0.0, right: 10.0, bottom: 10.0 };
-        let b = Box2D { left: 5.0, top: 0.0, right: 15.0, bottom: 10.0 };
+        let a = Box2D {
+            left: 0.0,
+            top: 0.0,
+            right: 10.0,
+            bottom: 10.0,
+        };
+        let b = Box2D {
+            left: 5.0,
+            top: 0.0,
+            right: 15.0,
+            bottom: 10.0,
+        };
         assert!((a.iou(&b) - 50.0 / 150.0).abs() < 1e-12);
         assert_eq!(a.height(), 10.0);
     }

@@ -366,7 +366,10 @@ Tr_imu_to_velo: 9.999976000000e-01 7.553071000000e-04 -2.035826000000e-03 -8.086
         assert_eq!(Calibration::parse(&text, Path::new("x")).unwrap(), c);
         // Values that need more digits still come back bit for bit.
         let odd = c.scaled(1.0 / 3.0);
-        assert_eq!(Calibration::parse(&odd.to_text(), Path::new("x")).unwrap(), odd);
+        assert_eq!(
+            Calibration::parse(&odd.to_text(), Path::new("x")).unwrap(),
+            odd
+        );
         assert_eq!(fmt_sci(-0.0), "0.000000000000e+00");
         assert_eq!(fmt_sci(1e-300), "1.000000000000e-300");
     }
@@ -432,15 +435,27 @@ Tr_imu_to_velo: 9.999976000000e-01 7.553071000000e-04 -2.035826000000e-03 -8.086
         let p = Path::new("calib/000007.txt");
         let missing = KITTI_000000.replace("P3:", "Q3:");
         let e = Calibration::parse(&missing, p).unwrap_err().to_string();
-        assert!(e.contains("calib/000007.txt") && e.contains("missing") && e.contains("P3"), "{e}");
+        assert!(
+            e.contains("calib/000007.txt") && e.contains("missing") && e.contains("P3"),
+            "{e}"
+        );
 
-        let short = KITTI_000000.replace("1.805066000000e+02 -3.454157000000e-01", "-3.454157000000e-01");
+        let short = KITTI_000000.replace(
+            "1.805066000000e+02 -3.454157000000e-01",
+            "-3.454157000000e-01",
+        );
         let e = Calibration::parse(&short, p).unwrap_err().to_string();
-        assert!(e.contains("000007.txt:3") && e.contains("P2") && e.contains("found 11"), "{e}");
+        assert!(
+            e.contains("000007.txt:3") && e.contains("P2") && e.contains("found 11"),
+            "{e}"
+        );
 
         let nan = KITTI_000000.replace("9.999128000000e-01", "abc");
         let e = Calibration::parse(&nan, p).unwrap_err().to_string();
-        assert!(e.contains(":5") && e.contains("`abc`") && e.contains("R0_rect"), "{e}");
+        assert!(
+            e.contains(":5") && e.contains("`abc`") && e.contains("R0_rect"),
+            "{e}"
+        );
 
         let e = Calibration::parse("P0 1 2 3", p).unwrap_err().to_string();
         assert!(e.contains("000007.txt:1"), "{e}");

@@ -18,6 +18,14 @@ pub enum Part {
 }
 
 impl Part {
+    /// The files every frame of this part has in KITTI's release (labels only in training).
+    pub fn standard_files(self) -> &'static [FileKind] {
+        match self {
+            Part::Training => &FileKind::STANDARD,
+            Part::Testing => &FileKind::STANDARD_TESTING,
+        }
+    }
+
     /// Folder name.
     pub fn dir(self) -> &'static str {
         match self {
@@ -53,6 +61,14 @@ impl FileKind {
         FileKind::RightImage,
         FileKind::Calib,
         FileKind::Label,
+        FileKind::Velodyne,
+    ];
+
+    /// The files every KITTI object testing frame has.
+    pub const STANDARD_TESTING: [FileKind; 4] = [
+        FileKind::LeftImage,
+        FileKind::RightImage,
+        FileKind::Calib,
         FileKind::Velodyne,
     ];
 

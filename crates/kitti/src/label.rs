@@ -257,7 +257,8 @@ pub fn write_labels(path: &Path, objects: &[Object]) -> Result<()> {
 mod tests {
     use super::*;
 
-    const GT: &str = "Pedestrian 0.00 0 -0.20 712.40 143.00 810.73 307.92 1.89 0.48 1.20 1.84 1.47 8.41 0.01
+    const GT: &str =
+        "Pedestrian 0.00 0 -0.20 712.40 143.00 810.73 307.92 1.89 0.48 1.20 1.84 1.47 8.41 0.01
 Car 0.88 3 -0.69 0.00 192.37 402.31 374.00 1.60 1.57 3.23 -2.70 1.74 3.68 -1.29
 DontCare -1 -1 -10 503.89 169.71 590.61 190.13 -1 -1 -1 -1000 -1000 -1000 -10
 Person_sitting 0.00 1 1.50 10 20 30 40 1.2 0.6 0.8 3.0 1.6 12.5 1.0
@@ -292,7 +293,10 @@ Person_sitting 0.00 1 1.50 10 20 30 40 1.2 0.6 0.8 3.0 1.6 12.5 1.0
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("Pedestrian 0.00 0 -0.20 712.40"), "{text}");
         assert!(text.lines().nth(1).unwrap().ends_with(" 0.8731"));
-        assert_eq!(Object::parse(&objs[1].to_line(), &path, 1).unwrap(), objs[1]);
+        assert_eq!(
+            Object::parse(&objs[1].to_line(), &path, 1).unwrap(),
+            objs[1]
+        );
     }
 
     #[test]
@@ -305,14 +309,23 @@ Person_sitting 0.00 1 1.50 10 20 30 40 1.2 0.6 0.8 3.0 1.6 12.5 1.0
     #[test]
     fn bad_lines_name_file_line_and_field() {
         let p = Path::new("label_2/000042.txt");
-        let e = parse_labels("Car 0 0 0 1 2 3\n", p).unwrap_err().to_string();
+        let e = parse_labels("Car 0 0 0 1 2 3\n", p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("000042.txt:1") && e.contains("found 7"), "{e}");
         let bad = GT.replace("1.60 1.57", "1.60 x1.57");
         let e = parse_labels(&bad, p).unwrap_err().to_string();
-        assert!(e.contains("000042.txt:2") && e.contains("width") && e.contains("x1.57"), "{e}");
-        let e = parse_labels(&GT.replace("Car", "Bus"), p).unwrap_err().to_string();
+        assert!(
+            e.contains("000042.txt:2") && e.contains("width") && e.contains("x1.57"),
+            "{e}"
+        );
+        let e = parse_labels(&GT.replace("Car", "Bus"), p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(":2") && e.contains("`Bus`"), "{e}");
-        let e = parse_labels(&GT.replace("0.88 3", "0.88 1.5"), p).unwrap_err().to_string();
+        let e = parse_labels(&GT.replace("0.88 3", "0.88 1.5"), p)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(":2") && e.contains("occluded"), "{e}");
     }
 }

@@ -10,6 +10,7 @@ pub mod box3d;
 pub mod calib;
 pub mod dataset;
 pub mod error;
+pub mod inspect;
 pub mod io;
 pub mod label;
 pub mod png16;

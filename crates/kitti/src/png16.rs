@@ -20,10 +20,7 @@ pub fn read_gray16(path: &Path) -> Result<(u32, u32, Vec<u16>)> {
         other => Err(KittiError::malformed(
             path,
             None,
-            format!(
-                "expected a 16-bit grayscale PNG, found {:?}",
-                other.color()
-            ),
+            format!("expected a 16-bit grayscale PNG, found {:?}", other.color()),
         )),
     }
 }
@@ -156,7 +153,6 @@ pub fn image_size(path: &Path) -> Result<(u32, u32)> {
         .map_err(|e| KittiError::malformed(path, None, format!("cannot read image: {e}")))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +183,10 @@ mod tests {
         let path = dir.path().join("000009.png");
         write_rgb_png(&path, 2, 2, &[0; 12]).unwrap();
         let e = DisparityMap::read(&path).unwrap_err().to_string();
-        assert!(e.contains("000009.png") && e.contains("16-bit grayscale") && e.contains("Rgb8"), "{e}");
+        assert!(
+            e.contains("000009.png") && e.contains("16-bit grayscale") && e.contains("Rgb8"),
+            "{e}"
+        );
         std::fs::write(&path, b"not a png").unwrap();
         let e = DisparityMap::read(&path).unwrap_err().to_string();
         assert!(e.contains("000009.png"), "{e}");
@@ -197,7 +196,11 @@ mod tests {
     fn instance_mask_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.png");
-        let m = InstanceMask { width: 2, height: 2, data: vec![0, 1, 2, 300] };
+        let m = InstanceMask {
+            width: 2,
+            height: 2,
+            data: vec![0, 1, 2, 300],
+        };
         m.write(&path).unwrap();
         assert_eq!(InstanceMask::read(&path).unwrap(), m);
     }

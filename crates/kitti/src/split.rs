@@ -89,6 +89,9 @@ mod tests {
         let e = Split::parse("000001\n00x002\n", Path::new("ImageSets/val.txt"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("ImageSets/val.txt:2") && e.contains("00x002"), "{e}");
+        assert!(
+            e.contains("ImageSets/val.txt:2") && e.contains("00x002"),
+            "{e}"
+        );
     }
 }

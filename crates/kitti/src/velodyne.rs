@@ -23,7 +23,7 @@ pub const RECORD_BYTES: usize = 16;
 
 /// Decodes a `.bin` buffer; `path` is named when its length is not a whole number of records.
 pub fn parse_velodyne(bytes: &[u8], path: &Path) -> Result<Vec<LidarPoint>> {
-    if bytes.len() % RECORD_BYTES != 0 {
+    if !bytes.len().is_multiple_of(RECORD_BYTES) {
         return Err(KittiError::malformed(
             path,
             None,
@@ -85,8 +85,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("000000.bin");
         let pts = vec![
-            LidarPoint { x: 1.5, y: -2.25, z: 0.125, r: 0.5 },
-            LidarPoint { x: 60.0, y: 3.0, z: -1.7, r: 0.0 },
+            LidarPoint {
+                x: 1.5,
+                y: -2.25,
+                z: 0.125,
+                r: 0.5,
+            },
+            LidarPoint {
+                x: 60.0,
+                y: 3.0,
+                z: -1.7,
+                r: 0.0,
+            },
         ];
         write_velodyne(&path, &pts).unwrap();
         let bytes = std::fs::read(&path).unwrap();
@@ -102,14 +112,19 @@ mod tests {
         let path = dir.path().join("000003.bin");
         std::fs::write(&path, [0u8; 37]).unwrap();
         let e = read_velodyne(&path).unwrap_err().to_string();
-        assert!(e.contains("000003.bin") && e.contains("truncated") && e.contains("37 bytes"), "{e}");
+        assert!(
+            e.contains("000003.bin") && e.contains("truncated") && e.contains("37 bytes"),
+            "{e}"
+        );
     }
 
     #[test]
     fn nan_point_is_an_error() {
         let mut bytes = vec![0u8; 32];
         bytes[20..24].copy_from_slice(&f32::NAN.to_le_bytes());
-        let e = parse_velodyne(&bytes, Path::new("v.bin")).unwrap_err().to_string();
+        let e = parse_velodyne(&bytes, Path::new("v.bin"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("v.bin") && e.contains("point 1"), "{e}");
     }
 }

@@ -3,7 +3,7 @@
 use crate::shapes::{Aabb, Ray, Shape, ShapeHit};
 use nalgebra::Vector3;
 
-const LEAF_SIZE: usize = 4;
+const LEAF_SIZE: usize = 2;
 
 #[derive(Debug, Clone)]
 struct Node {
@@ -131,15 +131,31 @@ mod tests {
         let mut rng = Rng::new(3);
         let shapes: Vec<Shape> = (0..200)
             .map(|i| {
-                let c = Point3::new(rng.uniform(-20.0, 20.0), rng.uniform(-3.0, 2.0), rng.uniform(2.0, 60.0));
+                let c = Point3::new(
+                    rng.uniform(-20.0, 20.0),
+                    rng.uniform(-3.0, 2.0),
+                    rng.uniform(2.0, 60.0),
+                );
                 match i % 3 {
-                    0 => Shape::Sphere { centre: c, radius: rng.uniform(0.2, 1.5) },
-                    1 => Shape::Cuboid {
+                    0 => Shape::Sphere {
                         centre: c,
-                        half: Vector3::new(rng.uniform(0.2, 2.0), rng.uniform(0.2, 2.0), rng.uniform(0.2, 2.0)),
-                        yaw: rng.uniform(-3.0, 3.0),
+                        radius: rng.uniform(0.2, 1.5),
                     },
-                    _ => Shape::Cylinder { axis: [c.x, c.z], radius: 0.3, y_top: c.y - 1.0, y_bottom: c.y + 1.0 },
+                    1 => Shape::cuboid(
+                        c,
+                        Vector3::new(
+                            rng.uniform(0.2, 2.0),
+                            rng.uniform(0.2, 2.0),
+                            rng.uniform(0.2, 2.0),
+                        ),
+                        rng.uniform(-3.0, 3.0),
+                    ),
+                    _ => Shape::Cylinder {
+                        axis: [c.x, c.z],
+                        radius: 0.3,
+                        y_top: c.y - 1.0,
+                        y_bottom: c.y + 1.0,
+                    },
                 }
             })
             .collect();
@@ -155,7 +171,9 @@ mod tests {
                 .enumerate()
                 .filter_map(|(i, s)| s.intersect(&ray, 1e-9, 1e9).map(|h| (i, h.t)))
                 .min_by(|a, b| a.1.total_cmp(&b.1));
-            let fast = bvh.intersect(&shapes, &ray, 1e-9, 1e9, |_| true).map(|(i, h)| (i, h.t));
+            let fast = bvh
+                .intersect(&shapes, &ray, 1e-9, 1e9, |_| true)
+                .map(|(i, h)| (i, h.t));
             assert_eq!(brute, fast);
             hits += brute.is_some() as usize;
         }

@@ -4,7 +4,10 @@ use crate::frame::{generate_frame, Frame, FrameConfig};
 use crate::layout::SceneConfig;
 use crate::lidar::LidarConfig;
 use kitti::png16::write_rgb_png;
-use kitti::{frame_id, write_labels, write_split, write_velodyne, FileKind, KittiError, KittiRoot, LidarPoint, ObjectType, Part};
+use kitti::{
+    frame_id, write_labels, write_split, write_velodyne, FileKind, KittiError, KittiRoot,
+    LidarPoint, ObjectType, Part,
+};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,13 +66,27 @@ impl SynthConfig {
             return bad("scale", format!("{} is not in (0, 4]", self.scale));
         }
         if !(0.0..=1.0).contains(&self.train_share) {
-            return bad("train_share", format!("{} is not in [0, 1]", self.train_share));
+            return bad(
+                "train_share",
+                format!("{} is not in [0, 1]", self.train_share),
+            );
         }
-        if !(self.lidar.azimuth_step_deg > 0.0) || self.lidar.beams == 0 {
-            return bad("lidar", "needs at least one beam and a positive azimuth step".into());
+        if self.lidar.azimuth_step_deg.is_nan()
+            || self.lidar.azimuth_step_deg <= 0.0
+            || self.lidar.beams == 0
+        {
+            return bad(
+                "lidar",
+                "needs at least one beam and a positive azimuth step".into(),
+            );
         }
-        if self.scene.cars.0 > self.scene.cars.1 || self.scene.pedestrians.0 > self.scene.pedestrians.1 {
-            return bad("scene", "count ranges must be (min, max) with min <= max".into());
+        if self.scene.cars.0 > self.scene.cars.1
+            || self.scene.pedestrians.0 > self.scene.pedestrians.1
+        {
+            return bad(
+                "scene",
+                "count ranges must be (min, max) with min <= max".into(),
+            );
         }
         Ok(())
     }
@@ -147,7 +164,11 @@ pub fn write_frame(root: &KittiRoot, id: &str, frame: &Frame) -> kitti::Result<(
 /// Generates (or completes) a synthetic set in `out`: frames in parallel, each written
 /// atomically; frames already complete are skipped, so an interrupted run resumes. `progress`
 /// is called once per finished frame.
-pub fn generate_root(cfg: &SynthConfig, out: &Path, progress: &(dyn Fn() + Sync)) -> Result<Summary, SynthError> {
+pub fn generate_root(
+    cfg: &SynthConfig,
+    out: &Path,
+    progress: &(dyn Fn() + Sync),
+) -> Result<Summary, SynthError> {
     cfg.validate()?;
     let root = KittiRoot::create(out);
     let config_path = out.join(CONFIG_FILE);
@@ -178,8 +199,12 @@ pub fn generate_root(cfg: &SynthConfig, out: &Path, progress: &(dyn Fn() + Sync)
                 Ok(None)
             } else {
                 let frame = generate_frame(&frame_cfg, cfg.seed, i as u64);
-                write_frame(&root, &id, &frame)
-                    .map(|()| Some((frame.labels.iter().map(|o| o.kind).collect(), frame.lidar.len())))
+                write_frame(&root, &id, &frame).map(|()| {
+                    Some((
+                        frame.labels.iter().map(|o| o.kind).collect(),
+                        frame.lidar.len(),
+                    ))
+                })
             };
             progress();
             result

@@ -108,7 +108,12 @@ fn r2(v: f64) -> f64 {
 /// Label lines for the world's objects: truncation from the share of the projected box outside
 /// the image, occlusion from the share of the object's silhouette hidden by other surfaces,
 /// DontCare for objects too small or too hidden to label, nothing for objects not in view.
-fn derive_labels(world: &World, rig: &Rig, left: &CameraImage, scale: f64) -> (Vec<Object>, Vec<Option<usize>>) {
+fn derive_labels(
+    world: &World,
+    rig: &Rig,
+    left: &CameraImage,
+    scale: f64,
+) -> (Vec<Object>, Vec<Option<usize>>) {
     let calib: &Calibration = &rig.calib;
     let mut visible = vec![0usize; world.objects.len()];
     for o in left.object.iter().flatten() {
@@ -117,13 +122,23 @@ fn derive_labels(world: &World, rig: &Rig, left: &CameraImage, scale: f64) -> (V
     let mut labels = Vec::new();
     let mut line_of = vec![None; world.objects.len()];
     for (i, obj) in world.objects.iter().enumerate() {
-        let Some(extent) = obj.box3d.image_extent(calib) else { continue };
-        let Some(clipped) = extent.clipped(rig.width, rig.height) else { continue };
+        let Some(extent) = obj.box3d.image_extent(calib) else {
+            continue;
+        };
+        let Some(clipped) = extent.clipped(rig.width, rig.height) else {
+            continue;
+        };
         if visible[i] == 0 {
             continue;
         }
-        let cols = (clipped.left.floor() as u32, (clipped.right.ceil() as u32).min(rig.width - 1));
-        let rows = (clipped.top.floor() as u32, (clipped.bottom.ceil() as u32).min(rig.height - 1));
+        let cols = (
+            clipped.left.floor() as u32,
+            (clipped.right.ceil() as u32).min(rig.width - 1),
+        );
+        let rows = (
+            clipped.top.floor() as u32,
+            (clipped.bottom.ceil() as u32).min(rig.height - 1),
+        );
         let silhouette = silhouette_pixels(world, rig, i, cols, rows).max(visible[i]);
         let visible_share = visible[i] as f64 / silhouette as f64;
         let bbox = Box2D {
@@ -132,31 +147,32 @@ fn derive_labels(world: &World, rig: &Rig, left: &CameraImage, scale: f64) -> (V
             right: r2(clipped.right),
             bottom: r2(clipped.bottom),
         };
-        let object = if bbox.height() / scale < DONT_CARE_HEIGHT || visible_share < DONT_CARE_VISIBLE {
-            Object::dont_care(bbox)
-        } else {
-            let truncated = if extent.area() > 0.0 {
-                (1.0 - clipped.area() / extent.area()).clamp(0.0, 1.0)
+        let object =
+            if bbox.height() / scale < DONT_CARE_HEIGHT || visible_share < DONT_CARE_VISIBLE {
+                Object::dont_care(bbox)
             } else {
-                0.0
-            };
-            let hidden = 1.0 - visible_share;
-            Object {
-                kind: obj.kind,
-                truncated: r2(truncated),
-                occluded: if hidden < 0.15 {
-                    0
-                } else if hidden < 0.5 {
-                    1
+                let truncated = if extent.area() > 0.0 {
+                    (1.0 - clipped.area() / extent.area()).clamp(0.0, 1.0)
                 } else {
-                    2
-                },
-                alpha: r2(obj.box3d.alpha()),
-                bbox,
-                box3d: obj.box3d,
-                score: None,
-            }
-        };
+                    0.0
+                };
+                let hidden = 1.0 - visible_share;
+                Object {
+                    kind: obj.kind,
+                    truncated: r2(truncated),
+                    occluded: if hidden < 0.15 {
+                        0
+                    } else if hidden < 0.5 {
+                        1
+                    } else {
+                        2
+                    },
+                    alpha: r2(obj.box3d.alpha()),
+                    bbox,
+                    box3d: obj.box3d,
+                    score: None,
+                }
+            };
         line_of[i] = Some(labels.len());
         labels.push(object);
     }

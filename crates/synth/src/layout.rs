@@ -71,11 +71,13 @@ impl Builder {
 
     fn scenery(&mut self, shape: Shape, material: Material) {
         let shape = match shape {
-            Shape::Cuboid { centre, half, yaw } => Shape::Cuboid {
-                centre: self.to_world(centre.x, centre.y, centre.z),
+            Shape::Cuboid {
+                centre, half, yaw, ..
+            } => Shape::cuboid(
+                self.to_world(centre.x, centre.y, centre.z),
                 half,
-                yaw: yaw + self.yaw,
-            },
+                yaw + self.yaw,
+            ),
             Shape::Sphere { centre, radius } => Shape::Sphere {
                 centre: self.to_world(centre.x, centre.y, centre.z),
                 radius,
@@ -101,7 +103,15 @@ impl Builder {
     /// Adds a labelled object whose bottom centre is at road-frame (x, z) with road-frame
     /// heading `ry`; the label values are rounded to KITTI's two decimals before the shape is
     /// built, so the written label describes the rendered object exactly.
-    fn object(&mut self, kind: ObjectType, dims: (f64, f64, f64), x: f64, z: f64, ry: f64, rng: &mut Rng) {
+    fn object(
+        &mut self,
+        kind: ObjectType,
+        dims: (f64, f64, f64),
+        x: f64,
+        z: f64,
+        ry: f64,
+        rng: &mut Rng,
+    ) {
         let r2 = |v: f64| (v * 100.0).round() / 100.0;
         let p = self.to_world(x, CAMERA_HEIGHT, z);
         let (h, w, l) = dims;
@@ -135,7 +145,10 @@ pub fn sample_world(cfg: &SceneConfig, rng: &mut Rng) -> World {
     let lanes_left = rng.int(1, 3) as f64;
     let lanes_right = rng.int(0, 1) as f64;
     let lane = rng.uniform(3.0, 3.7);
-    let road = (-lane / 2.0 - lane * lanes_left, lane / 2.0 + lane * lanes_right);
+    let road = (
+        -lane / 2.0 - lane * lanes_left,
+        lane / 2.0 + lane * lanes_right,
+    );
     let sidewalk = rng.uniform(2.0, 4.0);
     let verge = rng.uniform(0.5, 7.0);
     let asphalt = rng.uniform(0.22, 0.38);
@@ -154,9 +167,8 @@ pub fn sample_world(cfg: &SceneConfig, rng: &mut Rng) -> World {
         },
         sidewalk_material: Material {
             colour: [0.62, 0.6, 0.56],
-            pattern: Pattern::Noise {
-                scale: 0.25,
-                contrast: 0.25,
+            pattern: Pattern::Slabs {
+                size: rng.uniform(0.4, 1.0),
             },
             reflectance: 0.35,
         },
@@ -223,11 +235,15 @@ fn buildings(b: &mut Builder, road: (f64, f64), setback: f64, rng: &mut Rng) {
                     tone * rng.uniform(0.7, 1.0),
                 ];
                 b.scenery(
-                    Shape::Cuboid {
-                        centre: Point3::new(face + side * depth / 2.0, CAMERA_HEIGHT - height / 2.0, z + len / 2.0),
-                        half: Vector3::new(depth / 2.0, height / 2.0, len / 2.0),
-                        yaw: 0.0,
-                    },
+                    Shape::cuboid(
+                        Point3::new(
+                            face + side * depth / 2.0,
+                            CAMERA_HEIGHT - height / 2.0,
+                            z + len / 2.0,
+                        ),
+                        Vector3::new(depth / 2.0, height / 2.0, len / 2.0),
+                        0.0,
+                    ),
                     Material {
                         colour: colour.map(|c: f64| c.min(1.0)),
                         pattern,
@@ -279,7 +295,10 @@ fn clutter(b: &mut Builder, road: (f64, f64), sidewalk: f64, verge: f64, rng: &m
                     },
                     Material {
                         colour: [0.35, 0.25, 0.15],
-                        pattern: Pattern::Noise { scale: 0.05, contrast: 0.3 },
+                        pattern: Pattern::Noise {
+                            scale: 0.05,
+                            contrast: 0.3,
+                        },
                         reflectance: 0.4,
                     },
                 );
@@ -290,30 +309,48 @@ fn clutter(b: &mut Builder, road: (f64, f64), sidewalk: f64, verge: f64, rng: &m
                     },
                     Material {
                         colour: [0.15, rng.uniform(0.3, 0.5), 0.1],
-                        pattern: Pattern::Noise { scale: 0.12, contrast: 0.5 },
+                        pattern: Pattern::Noise {
+                            scale: 0.12,
+                            contrast: 0.5,
+                        },
                         reflectance: 0.5,
                     },
                 );
                 b.taken.push(Footprint { x, z, r: 0.4 });
             }
             _ => {
-                let half = Vector3::new(rng.uniform(0.25, 0.6), rng.uniform(0.3, 0.6), rng.uniform(0.25, 0.6));
+                let half = Vector3::new(
+                    rng.uniform(0.25, 0.6),
+                    rng.uniform(0.3, 0.6),
+                    rng.uniform(0.25, 0.6),
+                );
                 if !b.free(x, z, half.x.hypot(half.z) + 0.1) {
                     continue;
                 }
                 b.scenery(
-                    Shape::Cuboid {
-                        centre: Point3::new(x, CAMERA_HEIGHT - half.y, z),
+                    Shape::cuboid(
+                        Point3::new(x, CAMERA_HEIGHT - half.y, z),
                         half,
-                        yaw: rng.uniform(-PI, PI),
-                    },
+                        rng.uniform(-PI, PI),
+                    ),
                     Material {
-                        colour: [rng.uniform(0.1, 0.8), rng.uniform(0.1, 0.8), rng.uniform(0.1, 0.8)],
-                        pattern: Pattern::Noise { scale: 0.2, contrast: 0.2 },
+                        colour: [
+                            rng.uniform(0.1, 0.8),
+                            rng.uniform(0.1, 0.8),
+                            rng.uniform(0.1, 0.8),
+                        ],
+                        pattern: Pattern::Noise {
+                            scale: 0.2,
+                            contrast: 0.2,
+                        },
                         reflectance: 0.5,
                     },
                 );
-                b.taken.push(Footprint { x, z, r: half.x.hypot(half.z) });
+                b.taken.push(Footprint {
+                    x,
+                    z,
+                    r: half.x.hypot(half.z),
+                });
             }
         }
     }
@@ -324,7 +361,14 @@ fn in_view(x: f64, z: f64) -> bool {
     z > 3.0 && x.abs() < 0.95 * z
 }
 
-fn vehicles(b: &mut Builder, cfg: &SceneConfig, road: (f64, f64), lane: f64, lanes_right: f64, rng: &mut Rng) {
+fn vehicles(
+    b: &mut Builder,
+    cfg: &SceneConfig,
+    road: (f64, f64),
+    lane: f64,
+    lanes_right: f64,
+    rng: &mut Rng,
+) {
     let target = rng.int(cfg.cars.0 as i64, cfg.cars.1 as i64);
     let mut placed = 0;
     for _ in 0..target * 20 {
@@ -335,7 +379,11 @@ fn vehicles(b: &mut Builder, cfg: &SceneConfig, road: (f64, f64), lane: f64, lan
         let (kind, dims) = if van {
             (
                 ObjectType::Van,
-                (rng.uniform(1.9, 2.4), rng.uniform(1.8, 2.05), rng.uniform(4.4, 5.4)),
+                (
+                    rng.uniform(1.9, 2.4),
+                    rng.uniform(1.8, 2.05),
+                    rng.uniform(4.4, 5.4),
+                ),
             )
         } else {
             (
@@ -351,19 +399,36 @@ fn vehicles(b: &mut Builder, cfg: &SceneConfig, road: (f64, f64), lane: f64, lan
         let (x, ry) = match rng.int(0, 9) {
             // Driving in a lane: ours and lanes to the right go away, lanes to the left come.
             0..=3 => {
-                let k = rng.int(-((-road.0 - lane / 2.0) / lane).round() as i64, lanes_right as i64) as f64;
+                let k = rng.int(
+                    -((-road.0 - lane / 2.0) / lane).round() as i64,
+                    lanes_right as i64,
+                ) as f64;
                 let dir = if k >= 0.0 { -FRAC_PI_2 } else { FRAC_PI_2 };
-                (k * lane + rng.normal_clamped(0.0, 0.2, -0.4, 0.4), dir + rng.normal_clamped(0.0, 0.04, -0.1, 0.1))
+                (
+                    k * lane + rng.normal_clamped(0.0, 0.2, -0.4, 0.4),
+                    dir + rng.normal_clamped(0.0, 0.04, -0.1, 0.1),
+                )
             }
             // Parked along either kerb, either way round.
             4..=8 => {
                 let right = rng.chance(0.5);
-                let x = if right { road.1 - dims.1 / 2.0 - 0.25 } else { road.0 + dims.1 / 2.0 + 0.25 };
-                let dir = if rng.chance(0.7) { -FRAC_PI_2 } else { FRAC_PI_2 };
+                let x = if right {
+                    road.1 - dims.1 / 2.0 - 0.25
+                } else {
+                    road.0 + dims.1 / 2.0 + 0.25
+                };
+                let dir = if rng.chance(0.7) {
+                    -FRAC_PI_2
+                } else {
+                    FRAC_PI_2
+                };
                 (x, dir + rng.normal_clamped(0.0, 0.05, -0.15, 0.15))
             }
             // Turning or crossing: any orientation on the road.
-            _ => (rng.uniform(road.0 + 2.5, road.1 - 2.5), rng.uniform(-PI, PI)),
+            _ => (
+                rng.uniform(road.0 + 2.5, road.1 - 2.5),
+                rng.uniform(-PI, PI),
+            ),
         };
         let r = 0.5 * dims.2.hypot(dims.1) + 0.3;
         if in_view(x, z) && b.free(x, z, r) {
@@ -401,7 +466,11 @@ fn pedestrians(b: &mut Builder, cfg: &SceneConfig, road: (f64, f64), sidewalk: f
             rng.uniform(road.0 + 0.5, road.1 - 0.5)
         };
         let ry = if rng.chance(0.6) {
-            (if rng.chance(0.5) { FRAC_PI_2 } else { -FRAC_PI_2 }) + rng.normal_clamped(0.0, 0.3, -1.0, 1.0)
+            (if rng.chance(0.5) {
+                FRAC_PI_2
+            } else {
+                -FRAC_PI_2
+            }) + rng.normal_clamped(0.0, 0.3, -1.0, 1.0)
         } else {
             rng.uniform(-PI, PI)
         };

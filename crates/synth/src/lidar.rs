@@ -54,7 +54,11 @@ pub struct Return {
 /// depend on thread order.
 pub fn scan(world: &World, rig: &Rig, cfg: &LidarConfig, seed: u64) -> Vec<Return> {
     let origin = rig.lidar_origin();
-    let to_world = rig.calib.velo_to_rect_matrix().fixed_view::<3, 3>(0, 0).into_owned();
+    let to_world = rig
+        .calib
+        .velo_to_rect_matrix()
+        .fixed_view::<3, 3>(0, 0)
+        .into_owned();
     let columns = (360.0 / cfg.azimuth_step_deg).round().max(1.0) as u32;
     let beams: Vec<Vec<Return>> = (0..cfg.beams)
         .into_par_iter()
@@ -78,7 +82,9 @@ pub fn scan(world: &World, rig: &Rig, cfg: &LidarConfig, seed: u64) -> Vec<Retur
                     origin,
                     dir: to_world * dir_velo,
                 };
-                let Some(hit) = world.trace(&ray) else { continue };
+                let Some(hit) = world.trace(&ray) else {
+                    continue;
+                };
                 if hit.t > cfg.max_range {
                     continue;
                 }

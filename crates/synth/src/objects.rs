@@ -21,11 +21,11 @@ impl Local<'_> {
     }
     /// A cuboid spanning a0..a1, b0..b1, c0..c1 in local coordinates.
     fn cuboid(&self, a: (f64, f64), b: (f64, f64), c: (f64, f64)) -> Shape {
-        Shape::Cuboid {
-            centre: self.point((a.0 + a.1) / 2.0, (b.0 + b.1) / 2.0, (c.0 + c.1) / 2.0),
-            half: Vector3::new((a.1 - a.0) / 2.0, (b.1 - b.0) / 2.0, (c.1 - c.0) / 2.0),
-            yaw: self.0.ry,
-        }
+        Shape::cuboid(
+            self.point((a.0 + a.1) / 2.0, (b.0 + b.1) / 2.0, (c.0 + c.1) / 2.0),
+            Vector3::new((a.1 - a.0) / 2.0, (b.1 - b.0) / 2.0, (c.1 - c.0) / 2.0),
+            self.0.ry,
+        )
     }
     /// A vertical cylinder at (a, c) spanning heights b0..b1.
     fn cylinder(&self, a: f64, c: f64, radius: f64, b: (f64, f64)) -> Shape {
@@ -86,7 +86,10 @@ pub fn object_parts(kind: ObjectType, b: &Box3D, rng: &mut Rng) -> Vec<(Shape, M
         let r = 0.31;
         for a in [la - 0.45 - r, -la + 0.45 + r] {
             for c in [wc - 0.11, -wc + 0.11] {
-                parts.push((loc.cuboid((a - r, a + r), (0.02, 2.0 * r), (c - 0.11, c + 0.11)), tyre));
+                parts.push((
+                    loc.cuboid((a - r, a + r), (0.02, 2.0 * r), (c - 0.11, c + 0.11)),
+                    tyre,
+                ));
             }
         }
     };
@@ -95,26 +98,58 @@ pub fn object_parts(kind: ObjectType, b: &Box3D, rng: &mut Rng) -> Vec<(Shape, M
             let body = paint(rng);
             let waist = 0.6 * b.h;
             parts.push((loc.cuboid((-la, la), (0.3, waist), (-wc, wc)), body));
-            parts.push((loc.cuboid((-0.36 * b.l, 0.16 * b.l), (waist, top - 0.05), (-wc + 0.1, wc - 0.1)), glass));
-            parts.push((loc.cuboid((-0.34 * b.l, 0.12 * b.l), (top - 0.05, top), (-wc + 0.12, wc - 0.12)), body));
+            parts.push((
+                loc.cuboid(
+                    (-0.36 * b.l, 0.16 * b.l),
+                    (waist, top - 0.05),
+                    (-wc + 0.1, wc - 0.1),
+                ),
+                glass,
+            ));
+            parts.push((
+                loc.cuboid(
+                    (-0.34 * b.l, 0.12 * b.l),
+                    (top - 0.05, top),
+                    (-wc + 0.12, wc - 0.12),
+                ),
+                body,
+            ));
             wheels(&mut parts);
         }
         ObjectType::Van | ObjectType::Truck => {
             let body = paint(rng);
             parts.push((loc.cuboid((-la, la - 0.9), (0.3, top), (-wc, wc)), body));
-            parts.push((loc.cuboid((la - 0.9, la), (0.3, 0.5 * b.h), (-wc, wc)), body));
-            parts.push((loc.cuboid((la - 1.0, la - 0.88), (0.55 * b.h, 0.85 * b.h), (-wc + 0.1, wc - 0.1)), glass));
+            parts.push((
+                loc.cuboid((la - 0.9, la), (0.3, 0.5 * b.h), (-wc, wc)),
+                body,
+            ));
+            parts.push((
+                loc.cuboid(
+                    (la - 1.0, la - 0.88),
+                    (0.55 * b.h, 0.85 * b.h),
+                    (-wc + 0.1, wc - 0.1),
+                ),
+                glass,
+            ));
             wheels(&mut parts);
         }
         _ => {
             let shirt = material(
-                [rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9)],
+                [
+                    rng.uniform(0.1, 0.9),
+                    rng.uniform(0.1, 0.9),
+                    rng.uniform(0.1, 0.9),
+                ],
                 0.15,
                 0.25,
                 0.5,
             );
             let trousers = material(
-                [rng.uniform(0.05, 0.4), rng.uniform(0.05, 0.4), rng.uniform(0.1, 0.5)],
+                [
+                    rng.uniform(0.05, 0.4),
+                    rng.uniform(0.05, 0.4),
+                    rng.uniform(0.1, 0.5),
+                ],
                 0.1,
                 0.2,
                 0.4,
@@ -126,10 +161,20 @@ pub fn object_parts(kind: ObjectType, b: &Box3D, rng: &mut Rng) -> Vec<(Shape, M
             parts.push((loc.cylinder(stride, 0.1, leg_r, (0.0, hip)), trousers));
             parts.push((loc.cylinder(-stride, -0.1, leg_r, (0.0, hip)), trousers));
             let chest = (wc - 0.1).clamp(0.1, 0.2);
-            parts.push((loc.cuboid((-0.12, 0.12), (hip, 0.82 * b.h), (-chest, chest)), shirt));
+            parts.push((
+                loc.cuboid((-0.12, 0.12), (hip, 0.82 * b.h), (-chest, chest)),
+                shirt,
+            ));
             let swing = (la - 0.05) * rng.uniform(0.0, 0.8);
             for (c, a) in [(wc - 0.05, swing), (-wc + 0.05, -swing)] {
-                parts.push((loc.cuboid((a - 0.05, a + 0.05), (0.5 * b.h, 0.8 * b.h), (c - 0.05, c + 0.05)), shirt));
+                parts.push((
+                    loc.cuboid(
+                        (a - 0.05, a + 0.05),
+                        (0.5 * b.h, 0.8 * b.h),
+                        (c - 0.05, c + 0.05),
+                    ),
+                    shirt,
+                ));
             }
             let head_r = 0.1;
             parts.push((
@@ -168,7 +213,10 @@ mod tests {
                 let (s, c) = b.ry.sin_cos();
                 let a = c * d.x - s * d.z;
                 let cc = s * d.x + c * d.z;
-                a.abs() <= l / 2.0 + 1e-9 && cc.abs() <= w / 2.0 + 1e-9 && -d.y >= -1e-9 && -d.y <= h + 1e-9
+                a.abs() <= l / 2.0 + 1e-9
+                    && cc.abs() <= w / 2.0 + 1e-9
+                    && -d.y >= -1e-9
+                    && -d.y <= h + 1e-9
             };
             for (shape, _) in object_parts(kind, &b, &mut rng) {
                 let bb = shape.aabb();
@@ -193,7 +241,9 @@ mod tests {
 
     fn inside(s: &Shape, p: &Point3<f64>) -> bool {
         match *s {
-            Shape::Cuboid { centre, half, yaw } => {
+            Shape::Cuboid {
+                centre, half, yaw, ..
+            } => {
                 let d = p - centre;
                 let (sn, c) = yaw.sin_cos();
                 (c * d.x - sn * d.z).abs() <= half.x + 1e-9
@@ -201,9 +251,12 @@ mod tests {
                     && (sn * d.x + c * d.z).abs() <= half.z + 1e-9
             }
             Shape::Sphere { centre, radius } => (p - centre).norm() <= radius,
-            Shape::Cylinder { axis, radius, y_top, y_bottom } => {
-                (p.x - axis[0]).hypot(p.z - axis[1]) <= radius && p.y >= y_top && p.y <= y_bottom
-            }
+            Shape::Cylinder {
+                axis,
+                radius,
+                y_top,
+                y_bottom,
+            } => (p.x - axis[0]).hypot(p.z - axis[1]) <= radius && p.y >= y_top && p.y <= y_bottom,
         }
     }
 }

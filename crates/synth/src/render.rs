@@ -2,7 +2,7 @@
 //! exact depth, disparity and the object seen at each pixel.
 
 use crate::rig::Rig;
-use crate::rng::{hash, unit};
+use crate::rng::hash;
 use crate::shapes::Ray;
 use crate::texture::{shade, sky};
 use crate::world::World;
@@ -27,12 +27,10 @@ pub struct CameraImage {
 pub fn render_camera(world: &World, rig: &Rig, camera: usize, noise_seed: u64) -> CameraImage {
     let (w, h) = (rig.width as usize, rig.height as usize);
     let origin = rig.camera_centre(camera);
-    let rows: Vec<(Vec<u8>, Vec<f32>, Vec<Option<u16>>)> = (0..h)
+    let rows: Vec<CameraImage> = (0..h)
         .into_par_iter()
         .map(|v| {
-            let mut rgb = Vec::with_capacity(w * 3);
-            let mut depth = Vec::with_capacity(w);
-            let mut object = Vec::with_capacity(w);
+            let mut row = CameraImage::with_capacity(w);
             for u in 0..w {
                 let ray = Ray {
                     origin,
@@ -40,7 +38,9 @@ pub fn render_camera(world: &World, rig: &Rig, camera: usize, noise_seed: u64) -
                 };
                 let (colour, z, obj) = match world.trace(&ray) {
                     Some(hit) => {
-                        let albedo = hit.material.albedo(&hit.point, &hit.normal, world.texture_seed);
+                        let albedo =
+                            hit.material
+                                .albedo(&hit.point, &hit.normal, world.texture_seed);
                         (
                             shade(albedo, &hit.normal, &world.sun),
                             hit.t as f32,
@@ -49,34 +49,48 @@ pub fn render_camera(world: &World, rig: &Rig, camera: usize, noise_seed: u64) -
                     }
                     None => (sky(&ray.dir, world.texture_seed), 0.0, None),
                 };
+                let bits = hash(&[noise_seed, (v * w + u) as u64]);
                 for (ch, c) in colour.iter().enumerate() {
-                    let n = unit(hash(&[noise_seed, u as u64, v as u64, ch as u64]));
+                    // 21 random bits a channel from one hash.
+                    let n = ((bits >> (21 * ch)) & 0x1F_FFFF) as f64 / (1u64 << 21) as f64;
                     // Uniform noise with the stated standard deviation: width √12·σ.
                     let value = c.sqrt() * 255.0 + (n - 0.5) * SENSOR_NOISE * 12f64.sqrt();
-                    rgb.push(value.round().clamp(0.0, 255.0) as u8);
+                    row.rgb.push(value.round().clamp(0.0, 255.0) as u8);
                 }
-                depth.push(z);
-                object.push(obj);
+                row.depth.push(z);
+                row.object.push(obj);
             }
-            (rgb, depth, object)
+            row
         })
         .collect();
-    let mut out = CameraImage {
-        rgb: Vec::with_capacity(w * h * 3),
-        depth: Vec::with_capacity(w * h),
-        object: Vec::with_capacity(w * h),
-    };
-    for (rgb, depth, object) in rows {
-        out.rgb.extend(rgb);
-        out.depth.extend(depth);
-        out.object.extend(object);
+    let mut out = CameraImage::with_capacity(w * h);
+    for row in rows {
+        out.rgb.extend(row.rgb);
+        out.depth.extend(row.depth);
+        out.object.extend(row.object);
     }
     out
 }
 
+impl CameraImage {
+    fn with_capacity(pixels: usize) -> Self {
+        CameraImage {
+            rgb: Vec::with_capacity(pixels * 3),
+            depth: Vec::with_capacity(pixels),
+            object: Vec::with_capacity(pixels),
+        }
+    }
+}
+
 /// Number of pixels of the left image whose ray meets object `index` at all (ignoring
 /// everything in front of it), counted over the pixel rectangle `[u0, u1] × [v0, v1]`.
-pub fn silhouette_pixels(world: &World, rig: &Rig, index: usize, cols: (u32, u32), rows: (u32, u32)) -> usize {
+pub fn silhouette_pixels(
+    world: &World,
+    rig: &Rig,
+    index: usize,
+    cols: (u32, u32),
+    rows: (u32, u32),
+) -> usize {
     let origin = rig.camera_centre(2);
     let mut n = 0;
     for v in rows.0..=rows.1 {

@@ -44,7 +44,9 @@ impl Rig {
         let f = FULL_FOCAL * scale;
         let (cu, cv) = (FULL_CENTRE.0 * scale, FULL_CENTRE.1 * scale);
         // A camera at rectified x = c has P[0,3] = −f·c.
-        let p = |cam_x: f64| Matrix3x4::new(f, 0.0, cu, -f * cam_x, 0.0, f, cv, 0.0, 0.0, 0.0, 1.0, 0.0);
+        let p = |cam_x: f64| {
+            Matrix3x4::new(f, 0.0, cu, -f * cam_x, 0.0, f, cv, 0.0, 0.0, 0.0, 1.0, 0.0)
+        };
         // A small rectifying rotation, as real rigs have; the world is the rectified frame, so
         // Tr_velo_to_cam absorbs its inverse.
         let r0: Matrix3<f64> = *Rotation3::from_euler_angles(0.004, -0.006, 0.01).matrix();
@@ -105,7 +107,10 @@ mod tests {
         assert!((rig.calib.bx() - CAMERA2_X).abs() < 1e-12);
         // The LiDAR sits 1.73 m above the ground: ground is y = 1.65 in the world.
         let o = rig.lidar_origin();
-        assert!((o.y - (CAMERA_HEIGHT - LIDAR_HEIGHT)).abs() < 1e-12 && (o.z + LIDAR_BACK).abs() < 1e-12);
+        assert!(
+            (o.y - (CAMERA_HEIGHT - LIDAR_HEIGHT)).abs() < 1e-12
+                && (o.z + LIDAR_BACK).abs() < 1e-12
+        );
         // Velodyne z is up: a point 1 m above the LiDAR is 1 m higher in the world.
         let up = rig.calib.velo_to_rect(&Point3::new(0.0, 0.0, 1.0));
         assert!((up - o - Vector3::new(0.0, -1.0, 0.0)).norm() < 1e-12);

@@ -11,7 +11,9 @@ pub fn mix64(mut x: u64) -> u64 {
 
 /// Hashes several integers into one well-mixed value.
 pub fn hash(parts: &[u64]) -> u64 {
-    parts.iter().fold(0x1234_5678_9ABC_DEF0, |h, &p| mix64(h ^ p))
+    parts
+        .iter()
+        .fold(0x1234_5678_9ABC_DEF0, |h, &p| mix64(h ^ p))
 }
 
 /// A uniform value in [0, 1) from a hash.
@@ -94,7 +96,10 @@ mod tests {
         let xs: Vec<f64> = (0..20000).map(|_| r.normal()).collect();
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
-        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
         assert!((0..1000).all(|_| (2..=4).contains(&r.int(2, 4))));
     }
 }

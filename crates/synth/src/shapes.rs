@@ -84,6 +84,8 @@ pub enum Shape {
         half: Vector3<f64>,
         /// Rotation about y.
         yaw: f64,
+        /// (sin yaw, cos yaw), cached: use [`Shape::cuboid`] to build one.
+        sin_cos: (f64, f64),
     },
     /// A sphere.
     Sphere {
@@ -106,11 +108,25 @@ pub enum Shape {
 }
 
 impl Shape {
+    /// A cuboid with centre, half sizes along its local axes, and rotation about y.
+    pub fn cuboid(centre: Point3<f64>, half: Vector3<f64>, yaw: f64) -> Shape {
+        Shape::Cuboid {
+            centre,
+            half,
+            yaw,
+            sin_cos: yaw.sin_cos(),
+        }
+    }
+
     /// Bounding box.
     pub fn aabb(&self) -> Aabb {
         match *self {
-            Shape::Cuboid { centre, half, yaw } => {
-                let (s, c) = yaw.sin_cos();
+            Shape::Cuboid {
+                centre,
+                half,
+                sin_cos: (s, c),
+                ..
+            } => {
                 let ex = (c * half.x).abs() + (s * half.z).abs();
                 let ez = (s * half.x).abs() + (c * half.z).abs();
                 let e = Vector3::new(ex, half.y, ez);
@@ -141,8 +157,12 @@ impl Shape {
     /// The nearest hit with parameter in (t_min, t_max), if any.
     pub fn intersect(&self, ray: &Ray, t_min: f64, t_max: f64) -> Option<ShapeHit> {
         match *self {
-            Shape::Cuboid { centre, half, yaw } => {
-                let (s, c) = yaw.sin_cos();
+            Shape::Cuboid {
+                centre,
+                half,
+                sin_cos: (s, c),
+                ..
+            } => {
                 let axes = [
                     Vector3::new(c, 0.0, -s),
                     Vector3::new(0.0, 1.0, 0.0),
@@ -254,18 +274,24 @@ mod tests {
     fn rotated_cuboid_hit_by_hand() {
         // A 2 x 2 x 2 cube turned 45° about y, centred 10 m ahead: its front edge is at
         // z = 10 − √2.
-        let cube = Shape::Cuboid {
-            centre: Point3::new(0.0, 0.0, 10.0),
-            half: Vector3::new(1.0, 1.0, 1.0),
-            yaw: std::f64::consts::FRAC_PI_4,
-        };
-        let h = cube.intersect(&ray([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]), 0.0, 100.0).unwrap();
+        let cube = Shape::cuboid(
+            Point3::new(0.0, 0.0, 10.0),
+            Vector3::new(1.0, 1.0, 1.0),
+            std::f64::consts::FRAC_PI_4,
+        );
+        let h = cube
+            .intersect(&ray([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]), 0.0, 100.0)
+            .unwrap();
         assert!((h.t - (10.0 - 2f64.sqrt())).abs() < 1e-12);
-        let h = cube.intersect(&ray([0.5, 0.0, 0.0], [0.0, 0.0, 2.0]), 0.0, 100.0).unwrap();
+        let h = cube
+            .intersect(&ray([0.5, 0.0, 0.0], [0.0, 0.0, 2.0]), 0.0, 100.0)
+            .unwrap();
         // Off-axis by 0.5: the face x' + z' plane is met at z = 10 − √2 + 0.5, t in units of dir.
         assert!((h.t * 2.0 - (10.0 - 2f64.sqrt() + 0.5)).abs() < 1e-12);
         assert!((h.normal - Vector3::new(1.0, 0.0, -1.0) / 2f64.sqrt()).norm() < 1e-12);
-        assert!(cube.intersect(&ray([3.0, 0.0, 0.0], [0.0, 0.0, 1.0]), 0.0, 100.0).is_none());
+        assert!(cube
+            .intersect(&ray([3.0, 0.0, 0.0], [0.0, 0.0, 1.0]), 0.0, 100.0)
+            .is_none());
         let bb = cube.aabb();
         assert!((bb.max.x - 2f64.sqrt()).abs() < 1e-12);
     }
@@ -276,7 +302,9 @@ mod tests {
             centre: Point3::new(0.0, 0.0, 5.0),
             radius: 1.0,
         };
-        let h = s.intersect(&ray([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]), 0.0, 9.0).unwrap();
+        let h = s
+            .intersect(&ray([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]), 0.0, 9.0)
+            .unwrap();
         assert!((h.t - 4.0).abs() < 1e-12 && (h.normal.z + 1.0).abs() < 1e-12);
         let c = Shape::Cylinder {
             axis: [0.0, 5.0],
@@ -284,12 +312,18 @@ mod tests {
             y_top: -2.0,
             y_bottom: 1.0,
         };
-        let h = c.intersect(&ray([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]), 0.0, 9.0).unwrap();
+        let h = c
+            .intersect(&ray([0.0, 0.0, 0.0], [0.0, 0.0, 1.0]), 0.0, 9.0)
+            .unwrap();
         assert!((h.t - 4.5).abs() < 1e-12);
         // Looking straight down onto the top cap.
-        let h = c.intersect(&ray([0.1, -5.0, 5.0], [0.0, 1.0, 0.0]), 0.0, 9.0).unwrap();
+        let h = c
+            .intersect(&ray([0.1, -5.0, 5.0], [0.0, 1.0, 0.0]), 0.0, 9.0)
+            .unwrap();
         assert!((h.t - 3.0).abs() < 1e-12 && h.normal.y == -1.0);
         // Passing below the cylinder.
-        assert!(c.intersect(&ray([0.0, 1.5, 0.0], [0.0, 0.0, 1.0]), 0.0, 9.0).is_none());
+        assert!(c
+            .intersect(&ray([0.0, 1.5, 0.0], [0.0, 0.0, 1.0]), 0.0, 9.0)
+            .is_none());
     }
 }

@@ -1,7 +1,7 @@
 //! Procedural solid textures and shading. A surface's colour depends only on the 3D point and
 //! its normal (never on the viewer), so both cameras see the same colour at the same point.
 
-use crate::rng::{hash, unit};
+use crate::rng::{hash, mix64, unit};
 use nalgebra::{Point3, Vector3};
 
 /// A linear RGB colour in 0..1.
@@ -28,6 +28,11 @@ pub enum Pattern {
     Windows {
         /// Window spacing in metres.
         spacing: f64,
+    },
+    /// Paving slabs of `size` metres with joints and grain (a repetitive ground texture).
+    Slabs {
+        /// Slab edge length in metres.
+        size: f64,
     },
     /// Asphalt with dashed lane markings every `lane` metres in x.
     Road {
@@ -57,12 +62,11 @@ pub fn value_noise(p: &Point3<f64>, seed: u64) -> f64 {
     let (sx, sy, sz) = (smooth(tx), smooth(ty), smooth(tz));
     let (ix, iy, iz) = (fx as i64, fy as i64, fz as i64);
     let corner = |dx: i64, dy: i64, dz: i64| {
-        unit(hash(&[
-            seed,
-            (ix + dx) as u64,
-            (iy + dy) as u64,
-            (iz + dz) as u64,
-        ]))
+        let key = seed
+            ^ ((ix + dx) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ ((iy + dy) as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+            ^ ((iz + dz) as u64).wrapping_mul(0x1656_67B1_9E37_79F9);
+        unit(mix64(key))
     };
     let lerp = |a: f64, b: f64, t: f64| a + (b - a) * t;
     let x00 = lerp(corner(0, 0, 0), corner(1, 0, 0), sx);
@@ -72,9 +76,11 @@ pub fn value_noise(p: &Point3<f64>, seed: u64) -> f64 {
     lerp(lerp(x00, x10, sy), lerp(x01, x11, sy), sz)
 }
 
-/// Two octaves of value noise, in about [0, 1].
+/// Three octaves of value noise (feature sizes 1, 1/2.7 and 1/7.3), in [0, 1].
 fn fractal(p: &Point3<f64>, seed: u64) -> f64 {
-    0.65 * value_noise(p, seed) + 0.35 * value_noise(&(p * 2.7), seed ^ 0x55)
+    0.5 * value_noise(p, seed)
+        + 0.3 * value_noise(&(p * 2.7), seed ^ 0x55)
+        + 0.2 * value_noise(&(p * 7.3), seed ^ 0xAA)
 }
 
 impl Material {
@@ -104,7 +110,10 @@ impl Material {
             }
             Pattern::Windows { spacing } => {
                 let along = if n.x.abs() > n.z.abs() { p.z } else { p.x };
-                let (u, v) = ((along / spacing).rem_euclid(1.0), (p.y / spacing).rem_euclid(1.0));
+                let (u, v) = (
+                    (along / spacing).rem_euclid(1.0),
+                    (p.y / spacing).rem_euclid(1.0),
+                );
                 let grain = 0.9 + 0.2 * fractal(&(p * 3.0), seed);
                 if (0.25..0.75).contains(&u) && (0.2..0.7).contains(&v) {
                     let glint = 0.08 + 0.12 * value_noise(&(p * 0.7), seed ^ 9);
@@ -113,8 +122,23 @@ impl Material {
                     scale(self.colour, grain)
                 }
             }
+            Pattern::Slabs { size } => {
+                let (u, w) = ((p.x / size).rem_euclid(1.0), (p.z / size).rem_euclid(1.0));
+                if u < 0.04 || w < 0.04 {
+                    scale(self.colour, 0.6)
+                } else {
+                    let tone = 0.9
+                        + 0.2
+                            * unit(hash(&[
+                                seed,
+                                (p.x / size).floor() as u64,
+                                (p.z / size).floor() as u64,
+                            ]));
+                    scale(self.colour, tone * (0.75 + 0.5 * fractal(&(p * 6.0), seed)))
+                }
+            }
             Pattern::Road { lane, offset } => {
-                let base = 0.8 + 0.45 * fractal(&(p * 5.0), seed);
+                let base = 0.7 + 0.6 * fractal(&(p * 4.0), seed);
                 let lx = (p.x - offset).rem_euclid(lane);
                 let dash = (p.z / 3.0).rem_euclid(3.0) < 1.0;
                 if (lx < 0.07 || lx > lane - 0.07) && dash {

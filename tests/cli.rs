@@ -1,0 +1,225 @@
+//! End-to-end tests of the `ftf` binary: generate a synthetic KITTI root, inspect it, and see
+//! that damaged or misaligned data is reported.
+
+use kitti::{read_velodyne, write_velodyne, FileKind, KittiRoot, Part};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ftf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ftf"))
+        .args(args)
+        .output()
+        .expect("ftf runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn synth(out: &Path, seed: &str) -> Output {
+    ftf(&[
+        "synth",
+        "--out",
+        out.to_str().unwrap(),
+        "--frames",
+        "3",
+        "--seed",
+        seed,
+        "--scale",
+        "0.25",
+    ])
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for f in files(from) {
+        let dest = to.join(f.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &dest).unwrap();
+    }
+}
+
+fn inspect(root: &Path, out: &Path) -> (Output, serde_json::Value) {
+    let o = ftf(&[
+        "inspect",
+        root.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let json = std::fs::read_to_string(out.join("report.json")).unwrap_or_else(|_| "null".into());
+    (o, serde_json::from_str(&json).unwrap())
+}
+
+fn car_alignment(report: &serde_json::Value, field: &str) -> f64 {
+    report["alignment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["class"] == "Car")
+        .expect("cars were scored")[field]
+        .as_f64()
+        .unwrap()
+}
+
+fn car_share(report: &serde_json::Value) -> f64 {
+    car_alignment(report, "mean_share")
+}
+
+fn car_gap(report: &serde_json::Value) -> f64 {
+    car_alignment(report, "mean_surface_gap_m")
+}
+
+#[test]
+fn synth_is_deterministic_resumable_and_inspects_clean() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let o = synth(&a, "5");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("3 frames generated"), "{}", text(&o));
+    assert!(synth(&b, "5").status.success());
+    let (fa, fb) = (files(&a), files(&b));
+    assert_eq!(fa.len(), 3 * 7 + 4, "{fa:?}");
+    for (x, y) in fa.iter().zip(&fb) {
+        assert_eq!(
+            std::fs::read(x).unwrap(),
+            std::fs::read(y).unwrap(),
+            "{} differs",
+            x.display()
+        );
+    }
+    // An interrupted run (a frame without its label file) is completed, identically.
+    let label = KittiRoot::create(&a).path(Part::Training, FileKind::Label, "000001");
+    std::fs::remove_file(&label).unwrap();
+    let o = synth(&a, "5");
+    assert!(
+        text(&o).contains("1 frames generated, 2 already complete"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read(&label).unwrap(),
+        std::fs::read(KittiRoot::create(&b).path(Part::Training, FileKind::Label, "000001"))
+            .unwrap()
+    );
+    // The same folder with other settings is refused.
+    let o = synth(&a, "6");
+    assert!(
+        !o.status.success() && text(&o).contains("synth.toml"),
+        "{}",
+        text(&o)
+    );
+
+    let out = tmp.path().join("inspect");
+    let (o, report) = inspect(&a, &out);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("problems: none"), "{}", text(&o));
+    assert_eq!(report["frames_checked"], 3);
+    assert!(car_share(&report) > 0.95, "{report}");
+    assert!(car_gap(&report) < 0.1, "{report}");
+    let bev = image::open(out.join("bev_000000.png")).unwrap();
+    assert_eq!((bev.width(), bev.height()), (800, 700));
+}
+
+#[test]
+fn inspect_names_damaged_files_and_sees_a_shifted_cloud() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good");
+    assert!(synth(&good, "9").status.success());
+    let (_, clean) = inspect(&good, &tmp.path().join("i0"));
+
+    // A cloud shifted 1.5 m forward against its labels, as a wrong calibration would do.
+    let shifted = tmp.path().join("shifted");
+    copy_dir(&good, &shifted);
+    let root = KittiRoot::open(&shifted).unwrap();
+    for id in root
+        .list_frames(Part::Training, FileKind::Velodyne)
+        .unwrap()
+    {
+        let path = root.path(Part::Training, FileKind::Velodyne, &id);
+        let mut pts = read_velodyne(&path).unwrap();
+        pts.iter_mut().for_each(|p| p.x += 1.5);
+        write_velodyne(&path, &pts).unwrap();
+    }
+    let (o, moved) = inspect(&shifted, &tmp.path().join("i1"));
+    assert!(o.status.success(), "{}", text(&o));
+    // Points pushed along the line of sight partly stay inside the long car boxes but leave
+    // their surfaces: the share inside drops and the gap to the surface at least doubles.
+    assert!(
+        car_gap(&moved) > 2.0 * car_gap(&clean) && car_share(&moved) < car_share(&clean) - 0.1,
+        "clean {clean} vs shifted {moved}"
+    );
+
+    // Damaged files: a truncated scan, a calibration without P2, a split id with no files.
+    let bad = tmp.path().join("bad");
+    copy_dir(&good, &bad);
+    let root = KittiRoot::open(&bad).unwrap();
+    let bin = root.path(Part::Training, FileKind::Velodyne, "000001");
+    let bytes = std::fs::read(&bin).unwrap();
+    std::fs::write(&bin, &bytes[..bytes.len() - 5]).unwrap();
+    let calib = root.path(Part::Training, FileKind::Calib, "000002");
+    let kept: String = std::fs::read_to_string(&calib)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("P2:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&calib, kept).unwrap();
+    let val = root.split_path("val");
+    let mut ids = std::fs::read_to_string(&val).unwrap();
+    ids.push_str("000099\n");
+    std::fs::write(&val, ids).unwrap();
+    let (o, report) = inspect(&bad, &tmp.path().join("i2"));
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains("velodyne/000001.bin") && out.contains("truncated"),
+        "{out}"
+    );
+    assert!(
+        out.contains("calib/000002.txt") && out.contains("`P2`"),
+        "{out}"
+    );
+    assert!(out.contains("val.txt:2") && out.contains("000099"), "{out}");
+    assert!(report["problems"].as_array().unwrap().len() >= 3);
+}
+
+#[test]
+fn bad_arguments_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = ftf(&[
+        "synth",
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+        "--scale",
+        "0",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("`scale`"),
+        "{}",
+        text(&o)
+    );
+    let missing = tmp.path().join("nowhere");
+    let o = ftf(&["inspect", missing.to_str().unwrap()]);
+    assert!(
+        !o.status.success() && text(&o).contains("nowhere"),
+        "{}",
+        text(&o)
+    );
+}
