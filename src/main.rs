@@ -19,15 +19,25 @@ enum Command {
     Synth(commands::synth::SynthArgs),
     /// Check a KITTI-format root: files, calibration, label/LiDAR alignment; draw a BEV picture.
     Inspect(commands::inspect::InspectArgs),
+    /// KITTI AP (R11 and R40; 2D, BEV, 3D, AOS) of result files against ground truth.
+    Eval(commands::eval::EvalArgs),
     /// Measure the speed of the pipeline's stages and print a table.
     Bench(commands::bench::BenchArgs),
 }
 
 fn main() {
+    // Behave like other command-line tools when the reader of our output goes away
+    // (`ftf eval ... | head`): end quietly instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default action of a signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Synth(a) => commands::synth::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
+        Command::Eval(a) => commands::eval::run(a),
         Command::Bench(a) => commands::bench::run(a),
     };
     if let Err(e) = result {

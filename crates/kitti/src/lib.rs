@@ -12,6 +12,7 @@ pub mod dataset;
 pub mod error;
 pub mod inspect;
 pub mod io;
+pub mod iou;
 pub mod label;
 pub mod png16;
 pub mod split;

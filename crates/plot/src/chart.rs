@@ -1,0 +1,221 @@
+//! Line charts with axes, ticks, labels and a legend.
+
+use crate::canvas::{Canvas, Rgb};
+
+/// Colours for series, in order.
+pub const PALETTE: [Rgb; 8] = [
+    [31, 119, 180],
+    [214, 39, 40],
+    [44, 160, 44],
+    [255, 127, 14],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+];
+
+/// One curve of a chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Legend entry.
+    pub name: String,
+    /// Line colour.
+    pub colour: Rgb,
+    /// Points in data coordinates, drawn in order.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Label under the x axis.
+    pub x_label: String,
+    /// Label left of the y axis.
+    pub y_label: String,
+    /// Data range shown on x.
+    pub x_range: (f64, f64),
+    /// Data range shown on y.
+    pub y_range: (f64, f64),
+    /// The curves.
+    pub series: Vec<Series>,
+}
+
+const MARGIN_LEFT: u32 = 70;
+const MARGIN_RIGHT: u32 = 20;
+const MARGIN_TOP: u32 = 36;
+const MARGIN_BOTTOM: u32 = 56;
+const INK: Rgb = [30, 30, 30];
+const GRID: Rgb = [225, 225, 225];
+
+/// "Nice" tick positions covering [lo, hi], about `n` of them.
+pub fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if hi <= lo || n == 0 {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / n as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let mut t = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while t <= hi + step * 1e-9 {
+        out.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
+        t += step;
+    }
+    out
+}
+
+fn tick_label(v: f64, step: f64) -> String {
+    let decimals = if step >= 1.0 {
+        0
+    } else {
+        (-step.log10()).ceil() as usize
+    };
+    format!("{v:.decimals$}")
+}
+
+impl LineChart {
+    /// Renders the chart into a `width` × `height` picture.
+    pub fn render(&self, width: u32, height: u32) -> Canvas {
+        let mut c = Canvas::new(width, height, [255; 3]);
+        let (x0, y0) = (MARGIN_LEFT as f64, MARGIN_TOP as f64);
+        let (x1, y1) = (
+            (width - MARGIN_RIGHT) as f64,
+            (height - MARGIN_BOTTOM) as f64,
+        );
+        let sx = |x: f64| x0 + (x - self.x_range.0) / (self.x_range.1 - self.x_range.0) * (x1 - x0);
+        let sy = |y: f64| y1 - (y - self.y_range.0) / (self.y_range.1 - self.y_range.0) * (y1 - y0);
+        let xt = ticks(self.x_range.0, self.x_range.1, 5);
+        let yt = ticks(self.y_range.0, self.y_range.1, 5);
+        let step = |t: &[f64]| if t.len() > 1 { t[1] - t[0] } else { 1.0 };
+        for &t in &xt {
+            c.line((sx(t), y0), (sx(t), y1), GRID, 1);
+            let l = tick_label(t, step(&xt));
+            c.text(
+                sx(t) as i64 - Canvas::text_width(&l, 1) as i64 / 2,
+                y1 as i64 + 6,
+                &l,
+                INK,
+                1,
+            );
+        }
+        for &t in &yt {
+            c.line((x0, sy(t)), (x1, sy(t)), GRID, 1);
+            let l = tick_label(t, step(&yt));
+            c.text(
+                x0 as i64 - 6 - Canvas::text_width(&l, 1) as i64,
+                sy(t) as i64 - 3,
+                &l,
+                INK,
+                1,
+            );
+        }
+        c.line((x0, y0), (x0, y1), INK, 1);
+        c.line((x0, y1), (x1, y1), INK, 1);
+        c.text(
+            (x0 + x1) as i64 / 2 - Canvas::text_width(&self.x_label, 1) as i64 / 2,
+            height as i64 - 22,
+            &self.x_label,
+            INK,
+            1,
+        );
+        c.text_vertical(
+            14,
+            (y0 + y1) as i64 / 2 + Canvas::text_width(&self.y_label, 1) as i64 / 2,
+            &self.y_label,
+            INK,
+            1,
+        );
+        c.text(
+            width as i64 / 2 - Canvas::text_width(&self.title, 2) as i64 / 2,
+            8,
+            &self.title,
+            INK,
+            2,
+        );
+        for s in &self.series {
+            for w in s.points.windows(2) {
+                c.line(
+                    (sx(w[0].0), sy(w[0].1)),
+                    (sx(w[1].0), sy(w[1].1)),
+                    s.colour,
+                    2,
+                );
+            }
+            if s.points.len() == 1 {
+                let (x, y) = (sx(s.points[0].0), sy(s.points[0].1));
+                c.fill_rect(
+                    x as i64 - 2,
+                    y as i64 - 2,
+                    x as i64 + 3,
+                    y as i64 + 3,
+                    s.colour,
+                );
+            }
+        }
+        // Legend, top right inside the plot.
+        let lw = self
+            .series
+            .iter()
+            .map(|s| Canvas::text_width(&s.name, 1))
+            .max()
+            .unwrap_or(0) as i64
+            + 26;
+        let (lx, mut ly) = (x1 as i64 - lw - 6, y0 as i64 + 6);
+        if !self.series.is_empty() {
+            c.fill_rect(
+                lx - 4,
+                ly - 4,
+                lx + lw,
+                ly + 12 * self.series.len() as i64,
+                [250; 3],
+            );
+        }
+        for s in &self.series {
+            c.fill_rect(lx, ly + 2, lx + 16, ly + 5, s.colour);
+            c.text(lx + 22, ly, &s.name, INK, 1);
+            ly += 12;
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_numbers() {
+        assert_eq!(
+            ticks(0.0, 1.0, 5),
+            vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+        );
+        assert_eq!(ticks(0.0, 80.0, 4), vec![0.0, 20.0, 40.0, 60.0, 80.0]);
+    }
+
+    #[test]
+    fn a_series_is_drawn_where_its_data_is() {
+        let chart = LineChart {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            x_range: (0.0, 1.0),
+            y_range: (0.0, 1.0),
+            series: vec![Series {
+                name: "s".into(),
+                colour: [200, 0, 0],
+                points: vec![(0.0, 0.5), (1.0, 0.5)],
+            }],
+        };
+        let c = chart.render(400, 300);
+        // y = 0.5 maps halfway between the top margin (36) and the x axis (300 − 56 = 244).
+        let row = (36.0 + 244.0) / 2.0;
+        assert_eq!(c.pixel(150, row as u32), [200, 0, 0]);
+        assert_eq!(c.pixel(150, row as u32 + 20), [255, 255, 255]);
+    }
+}

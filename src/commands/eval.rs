@@ -1,0 +1,138 @@
+//! `ftf eval`: KITTI AP of a folder of result files against ground-truth labels.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use eval::{load_frames, report, Class, EvalConfig, IouSet};
+use kitti::Split;
+use std::path::PathBuf;
+
+/// Arguments of `ftf eval`.
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Folder of ground-truth label files (e.g. ROOT/training/label_2).
+    #[arg(long)]
+    gt: PathBuf,
+    /// Folder of result files, one `<id>.txt` per frame (16 fields a line, with score).
+    #[arg(long)]
+    results: PathBuf,
+    /// Split file listing the frames to evaluate (e.g. ROOT/ImageSets/val.txt).
+    #[arg(long)]
+    split: PathBuf,
+    /// IoU threshold sets, comma separated: official, loose, strict.
+    #[arg(long, default_value = "official", value_delimiter = ',')]
+    iou: Vec<String>,
+    /// Classes, comma separated: car, pedestrian, cyclist.
+    #[arg(long, default_value = "car,pedestrian,cyclist", value_delimiter = ',')]
+    classes: Vec<String>,
+    /// Camera-depth bins evaluated without difficulty rules, e.g. 0-20,20-40,40-80.
+    #[arg(long, value_delimiter = ',')]
+    ranges: Vec<String>,
+    /// Skip the Easy/Moderate/Hard evaluation (only the range bins).
+    #[arg(long)]
+    no_difficulties: bool,
+    /// Count split frames without a result file as frames with no detections.
+    #[arg(long)]
+    missing_as_empty: bool,
+    /// Image scale relative to KITTI (e.g. 0.25 for synthetic sets made with --scale 0.25):
+    /// KITTI's minimum box heights (40/25/25 px) are multiplied by it.
+    #[arg(long, default_value_t = 1.0)]
+    image_scale: f64,
+    /// Also write the APs as flat JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Also draw precision-recall curves into this PNG.
+    #[arg(long)]
+    pr_plot: Option<PathBuf>,
+    /// Print one wide table (a header of labels, a row of values) instead of one row per AP.
+    #[arg(long)]
+    wide: bool,
+}
+
+/// Parses `lo-hi` bins.
+pub fn parse_ranges(specs: &[String]) -> Result<Vec<(f64, f64)>> {
+    specs
+        .iter()
+        .map(|s| {
+            let (lo, hi) = s
+                .split_once('-')
+                .with_context(|| format!("--ranges: `{s}` is not LO-HI (metres), e.g. 0-20"))?;
+            let lo: f64 = lo
+                .trim()
+                .parse()
+                .with_context(|| format!("--ranges: `{lo}` in `{s}` is not a number"))?;
+            let hi: f64 = hi
+                .trim()
+                .parse()
+                .with_context(|| format!("--ranges: `{hi}` in `{s}` is not a number"))?;
+            if !(lo >= 0.0 && hi > lo) {
+                bail!("--ranges: `{s}` needs 0 <= LO < HI");
+            }
+            Ok((lo, hi))
+        })
+        .collect()
+}
+
+/// Builds the evaluation settings from the arguments.
+fn config(a: &EvalArgs) -> Result<EvalConfig> {
+    let iou_sets = a
+        .iou
+        .iter()
+        .map(|s| {
+            IouSet::parse(s)
+                .with_context(|| format!("--iou: unknown set `{s}` (official, loose, strict)"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let classes = a
+        .classes
+        .iter()
+        .map(|s| {
+            Class::parse(s).with_context(|| {
+                format!("--classes: unknown class `{s}` (car, pedestrian, cyclist)")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if a.image_scale.is_nan() || a.image_scale <= 0.0 {
+        bail!("--image-scale must be positive, got {}", a.image_scale);
+    }
+    let cfg = EvalConfig {
+        classes,
+        iou_sets,
+        difficulties: !a.no_difficulties,
+        ranges: parse_ranges(&a.ranges)?,
+        height_scale: a.image_scale,
+    };
+    if cfg.filters().is_empty() {
+        bail!("nothing to evaluate: --no-difficulties needs --ranges");
+    }
+    Ok(cfg)
+}
+
+/// Runs `ftf eval`.
+pub fn run(a: EvalArgs) -> Result<()> {
+    let cfg = config(&a)?;
+    let split = Split::read(&a.split)?;
+    let frames = load_frames(&a.gt, &a.results, &split, a.missing_as_empty)?;
+    let result = eval::evaluate(&frames, &cfg);
+    println!("{} frames of {}", frames.len(), a.split.display());
+    print!(
+        "{}",
+        if a.wide {
+            report::wide_table(&result)
+        } else {
+            report::table(&result)
+        }
+    );
+    if let Some(path) = &a.json {
+        kitti::io::write_atomic(
+            path,
+            serde_json::to_string_pretty(&report::json(&result))?.as_bytes(),
+        )?;
+        println!("JSON: {}", path.display());
+    }
+    if let Some(path) = &a.pr_plot {
+        let (w, h, rgb) = report::pr_plot(&result);
+        kitti::png16::write_rgb_png(path, w, h, &rgb)?;
+        println!("precision-recall curves: {}", path.display());
+    }
+    Ok(())
+}
