@@ -17,7 +17,7 @@ pub(crate) struct Cleaned {
 
 /// Applies KITTI's rules. For a difficulty: ground truth of the class is ignored when too
 /// occluded, too truncated or not taller than the minimum height; neighbour classes are ignored;
-/// detections lower than the minimum height are ignored. For a range: ground truth and
+/// detections lower than the minimum height are ignored whatever their class (as in the devkit). For a range: ground truth and
 /// detections of the class outside (lo, hi] of camera z are ignored. Heights are compared after
 /// multiplying KITTI's pixel thresholds by `height_scale` (1 for KITTI-size images).
 pub(crate) fn clean(f: &FrameLabels, class: Class, filter: &Filter, height_scale: f64) -> Cleaned {
@@ -55,12 +55,14 @@ pub(crate) fn clean(f: &FrameLabels, class: Class, filter: &Filter, height_scale
             }
             Filter::Range(lo, hi) => !in_range(d.box3d.location.z, *lo, *hi),
         };
-        c.det.push(if d.kind != class.object_type() {
-            -1
-        } else if ignore {
+        // The devkit checks the height before the class: a small detection of any class is
+        // "ignored" (it may absorb a match) rather than "not considered".
+        c.det.push(if ignore {
             1
-        } else {
+        } else if d.kind == class.object_type() {
             0
+        } else {
+            -1
         });
     }
     c

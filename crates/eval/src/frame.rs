@@ -38,12 +38,11 @@ impl FrameOverlaps {
                 }
                 let i = d * n_gt + g;
                 iou[0][i] = det.bbox.iou(&gt.bbox);
-                // Boxes of unrelated classes never meet in matching; skip the polygon clip.
-                if related(det.kind, gt.kind) {
-                    let (bev, three) = bev_and_3d_iou(&det.box3d, &gt.box3d);
-                    iou[1][i] = bev;
-                    iou[2][i] = three;
-                }
+                // Every pair: a small detection of another class can still absorb a match as an
+                // ignored detection. Far-apart pairs are rejected cheaply inside.
+                let (bev, three) = bev_and_3d_iou(&det.box3d, &gt.box3d);
+                iou[1][i] = bev;
+                iou[2][i] = three;
             }
         }
         let dontcare: Vec<usize> = (0..n_gt)
@@ -64,11 +63,4 @@ impl FrameOverlaps {
             dc_overlap,
         }
     }
-}
-
-/// Whether a detection of type `d` can ever be matched against ground truth of type `g`
-/// (same type, or the neighbour class of an evaluated class).
-fn related(d: ObjectType, g: ObjectType) -> bool {
-    use ObjectType::*;
-    d == g || matches!((d, g), (Car, Van) | (Pedestrian, PersonSitting))
 }

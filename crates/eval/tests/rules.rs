@@ -325,3 +325,37 @@ fn aos_measures_orientation_on_the_2d_matches() {
     assert!(close(ap(&frames, &cfg, "Car/2d/easy/R40@0.70"), 100.0));
     assert!(close(ap(&frames, &cfg, "Car/aos/easy/R40@0.70"), 50.0));
 }
+
+#[test]
+fn a_small_detection_of_another_class_absorbs_a_match_as_in_the_devkit() {
+    // The devkit marks every detection below the minimum height as ignored before looking at
+    // its class, so a 20 px "Pedestrian" box on a car neither counts for the car (no TP) nor
+    // leaves it missed (no FN).
+    let cfg = cars_only();
+    let mut small_car = car(0.0, 20.0);
+    small_car.bbox.bottom = small_car.bbox.top + 30.0; // Moderate ground truth (> 25 px)
+    let mut tiny = small_car.clone();
+    tiny.kind = ObjectType::Pedestrian;
+    tiny.bbox.bottom = tiny.bbox.top + 20.0; // IoU 20/30 = 0.667 < 0.7 in 2D, same 3D box
+    let frames = copies(FrameLabels {
+        gt: vec![car(-8.0, 30.0), small_car],
+        det: vec![det(car(-8.0, 30.0), 0.9), det(tiny, 0.95)],
+    });
+    let r = evaluate(&frames, &cfg);
+    let three_d = r
+        .curves
+        .iter()
+        .find(|c| c.key(true) == "Car/3d/moderate/R40@0.70")
+        .unwrap();
+    assert_eq!(three_d.n_gt, 82);
+    let max_recall = |c: &eval::Curve| c.recall.iter().cloned().fold(0.0, f64::max);
+    // 3D: 41 TPs, and the 41 small cars are absorbed (no FN): recall 41 / (41 + 0) = 1.
+    assert_eq!(max_recall(three_d), 1.0);
+    // 2D: the pedestrian box overlaps the car by only 0.667, so those cars are missed: 0.5.
+    let two_d = r
+        .curves
+        .iter()
+        .find(|c| c.key(true) == "Car/2d/moderate/R40@0.70")
+        .unwrap();
+    assert_eq!(max_recall(two_d), 0.5);
+}
