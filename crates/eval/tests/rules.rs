@@ -359,3 +359,57 @@ fn a_small_detection_of_another_class_absorbs_a_match_as_in_the_devkit() {
         .unwrap();
     assert_eq!(max_recall(two_d), 0.5);
 }
+
+#[test]
+fn every_threshold_of_every_iou_set_is_strict() {
+    // Shifting a 4 m box by δ along its length: IoU (4 − δ)/(4 + δ), equal to t at
+    // δ* = 4(1 − t)/(1 + t). 1 cm less matches, 1 cm more does not.
+    for (class, kind, set, t) in [
+        (Class::Car, ObjectType::Car, IouSet::Official, 0.7),
+        (Class::Car, ObjectType::Car, IouSet::Loose, 0.5),
+        (Class::Car, ObjectType::Car, IouSet::Strict, 0.9),
+        (
+            Class::Pedestrian,
+            ObjectType::Pedestrian,
+            IouSet::Official,
+            0.5,
+        ),
+        (
+            Class::Pedestrian,
+            ObjectType::Pedestrian,
+            IouSet::Loose,
+            0.25,
+        ),
+        (
+            Class::Pedestrian,
+            ObjectType::Pedestrian,
+            IouSet::Strict,
+            0.7,
+        ),
+        (Class::Cyclist, ObjectType::Cyclist, IouSet::Official, 0.5),
+    ] {
+        let cfg = EvalConfig {
+            classes: vec![class],
+            iou_sets: vec![set],
+            ..Default::default()
+        };
+        let mut gt = car(0.0, 20.0);
+        gt.kind = kind;
+        let star = 4.0 * (1.0 - t) / (1.0 + t);
+        for (shift, expected) in [(star - 0.01, 100.0), (star + 0.01, 0.0)] {
+            let mut d = gt.clone();
+            d.box3d.location.x += shift;
+            let frames = copies(FrameLabels {
+                gt: vec![gt.clone()],
+                det: vec![det(d, 0.9)],
+            });
+            for metric in ["bev", "3d"] {
+                let key = format!("{}/{metric}/moderate/R40@{t:.2}", class.name());
+                assert!(
+                    close(ap(&frames, &cfg, &key), expected),
+                    "{key} at shift {shift:.3}"
+                );
+            }
+        }
+    }
+}
