@@ -21,6 +21,10 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// KITTI AP (R11 and R40; 2D, BEV, 3D, AOS) of result files against ground truth.
     Eval(commands::eval::EvalArgs),
+    /// Convert disparity (or depth) maps into pseudo-LiDAR clouds, optionally sparsified.
+    PseudoLidar(commands::pseudo_lidar::PseudoLidarArgs),
+    /// Derive sparse disparity ground truth from the LiDAR scans of a KITTI root.
+    GtDisparity(commands::pseudo_lidar::GtDisparityArgs),
     /// Measure the speed of the pipeline's stages and print a table.
     Bench(commands::bench::BenchArgs),
 }
@@ -38,6 +42,8 @@ fn main() {
         Command::Synth(a) => commands::synth::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Eval(a) => commands::eval::run(a),
+        Command::PseudoLidar(a) => commands::pseudo_lidar::run(a),
+        Command::GtDisparity(a) => commands::pseudo_lidar::run_gt(a),
         Command::Bench(a) => commands::bench::run(a),
     };
     if let Err(e) = result {

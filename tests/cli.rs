@@ -366,3 +366,101 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
         text(&o)
     );
 }
+
+#[test]
+fn gt_disparity_and_pseudo_lidar_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    assert!(synth(&root, "4").status.success());
+    let r = |p: &str| root.join(p).to_str().unwrap().to_string();
+    let o = ftf(&["gt-disparity", "--root", &r(""), "--split", "trainval"]);
+    assert!(
+        o.status.success() && text(&o).contains("3 disparity maps written"),
+        "{}",
+        text(&o)
+    );
+    let lidar_disp =
+        kitti::DisparityMap::read(&root.join("training/disparity_lidar/000000.png")).unwrap();
+    let valid = lidar_disp.data.iter().filter(|d| **d > 0.0).count();
+    assert!(valid > 1000, "{valid} LiDAR pixels");
+    let out = tmp.path().join("pl");
+    let args = [
+        "pseudo-lidar",
+        "--disparity",
+        &r("training/disparity_2"),
+        "--calib",
+        &r("training/calib"),
+        "--out",
+        out.to_str().unwrap(),
+        "--sparsify",
+        "64x512",
+        "--plot-frame",
+        "000002",
+        "--lidar",
+        &r("training/velodyne"),
+        "--labels",
+        &r("training/label_2"),
+    ];
+    let o = ftf(&args);
+    assert!(
+        o.status.success() && text(&o).contains("3 frames converted"),
+        "{}",
+        text(&o)
+    );
+    let dense = read_velodyne(&out.join("dense/000002.bin")).unwrap();
+    let sparse = read_velodyne(&out.join("sparse/000002.bin")).unwrap();
+    assert!(
+        !dense.is_empty()
+            && sparse.len() < dense.len()
+            && dense.iter().all(|p| p.x >= 0.0 && p.z < 1.0 && p.r == 1.0)
+    );
+    let bev = image::open(out.join("bev_000002.png")).unwrap();
+    assert_eq!((bev.width(), bev.height()), (3 * 800 + 2 * 4, 700));
+    // A second run has nothing to do; other settings are refused.
+    let o = ftf(&args);
+    assert!(
+        text(&o).contains("0 frames converted, 3 already complete"),
+        "{}",
+        text(&o)
+    );
+    let mut closer = args.to_vec();
+    closer.extend(["--close", "20"]);
+    let o = ftf(&closer);
+    assert!(
+        !o.status.success() && text(&o).contains("pseudo-lidar.toml"),
+        "{}",
+        text(&o)
+    );
+    // A bad grid and a map whose calibration is missing are named.
+    let o = ftf(&[
+        "pseudo-lidar",
+        "--disparity",
+        &r("training/disparity_2"),
+        "--calib",
+        &r("training/calib"),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+        "--sparsify",
+        "64by512",
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("64by512"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_file(root.join("training/calib/000001.txt")).unwrap();
+    let o = ftf(&[
+        "pseudo-lidar",
+        "--disparity",
+        &r("training/disparity_2"),
+        "--calib",
+        &r("training/calib"),
+        "--out",
+        tmp.path().join("y").to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success() && text(&o).contains("calib/000001.txt"),
+        "{}",
+        text(&o)
+    );
+}

@@ -9,6 +9,8 @@ use std::time::Instant;
 pub enum Stage {
     /// Synthetic frame generation (stereo pair + LiDAR scan).
     Synth,
+    /// Pseudo-LiDAR conversion and sparsification of a full-size frame.
+    PseudoLidar,
     /// KITTI evaluation of a val-sized set (3769 frames, 10 objects and 50 detections each).
     Eval,
 }
@@ -38,6 +40,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
     match a.stage {
         Stage::Synth => pool.install(|| bench_synth(&a)),
         Stage::Eval => pool.install(|| bench_eval(&a)),
+        Stage::PseudoLidar => pool.install(|| bench_pseudo_lidar(&a)),
     }
 }
 
@@ -199,5 +202,48 @@ fn bench_eval(a: &BenchArgs) -> Result<()> {
     println!("| {:<24} | {:>10} | {:>10} |", "stage", "mean ms", "min ms");
     println!("|{:-<26}|{:->12}|{:->12}|", "", "", "");
     println!("| {:<24} | {mean:>10.1} | {min:>10.1} |", "evaluate");
+    Ok(())
+}
+
+fn bench_pseudo_lidar(a: &BenchArgs) -> Result<()> {
+    use pseudo_lidar::{sparsify, ConvertConfig, Converter, SparsifyConfig};
+    let fc = synth::SynthConfig {
+        scale: a.scale,
+        ..Default::default()
+    }
+    .frame_config();
+    let frame = synth::generate_frame(&fc, 0, 0);
+    let conv = Converter::new(&frame.rig.calib, ConvertConfig::default());
+    let dense = conv.disparity_cloud(&frame.disparity);
+    let cfg = SparsifyConfig::default();
+    let mut n = (0, 0);
+    let convert = time_ms(a.repeat, |_| {
+        n.0 = std::hint::black_box(conv.disparity_cloud(&frame.disparity)).len()
+    });
+    let sparse = time_ms(a.repeat, |_| {
+        n.1 = std::hint::black_box(sparsify(&dense, &cfg)).len()
+    });
+    println!(
+        "pseudo-LiDAR, {}x{} disparity (exact synthetic, {} valid pixels), {} thread(s), {} repetitions",
+        frame.disparity.width,
+        frame.disparity.height,
+        frame.disparity.data.iter().filter(|d| **d > 0.0).count(),
+        a.threads,
+        a.repeat
+    );
+    println!("| {:<30} | {:>10} | {:>10} |", "stage", "mean ms", "min ms");
+    println!("|{:-<32}|{:->12}|{:->12}|", "", "", "");
+    println!(
+        "| {:<30} | {:>10.2} | {:>10.2} |",
+        format!("disparity -> cloud ({} pts)", n.0),
+        convert.0,
+        convert.1
+    );
+    println!(
+        "| {:<30} | {:>10.2} | {:>10.2} |",
+        format!("sparsify 64x512 ({} pts)", n.1),
+        sparse.0,
+        sparse.1
+    );
     Ok(())
 }

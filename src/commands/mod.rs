@@ -4,4 +4,5 @@ pub mod bench;
 pub mod eval;
 pub mod inspect;
 pub mod progress;
+pub mod pseudo_lidar;
 pub mod synth;

@@ -22,6 +22,12 @@ impl Canvas {
             rgb: background.repeat(width as usize * height as usize),
         }
     }
+    /// Wraps existing row-major RGB bytes (`width × height × 3` of them; others are padded
+    /// or cut to that size).
+    pub fn from_rgb(width: u32, height: u32, mut rgb: Vec<u8>) -> Self {
+        rgb.resize(width as usize * height as usize * 3, 255);
+        Canvas { width, height, rgb }
+    }
     /// Width in pixels.
     pub fn width(&self) -> u32 {
         self.width

@@ -1,0 +1,89 @@
+//! Settings of the conversion and the sparsification, with the reference defaults.
+
+/// Which stereo baseline turns disparity into depth.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Baseline {
+    /// A fixed value in metres (the reference code uses 0.54).
+    Fixed(f64),
+    /// Each frame's own, (P2[0,3] − P3[0,3]) / f_u.
+    Calibration,
+}
+
+/// Disparity/depth → cloud settings.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConvertConfig {
+    /// Baseline for depth = f_u · B / disparity.
+    pub baseline: Baseline,
+    /// Round disparities to 1/256 px first, as the reference does (a no-op for PNG input).
+    pub quantize: bool,
+    /// Keep points with velodyne x at least this, metres.
+    pub min_x: f64,
+    /// Keep points with velodyne z below this, metres.
+    pub max_height: f64,
+    /// The "close" variant: keep only points with velodyne x below this, metres.
+    pub close: Option<f64>,
+}
+
+impl Default for ConvertConfig {
+    fn default() -> Self {
+        ConvertConfig {
+            baseline: Baseline::Fixed(0.54),
+            quantize: true,
+            min_x: 0.0,
+            max_height: 1.0,
+            close: None,
+        }
+    }
+}
+
+/// LiDAR-like angular grid settings (Pseudo-LiDAR++'s `pto_ang_map`).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SparsifyConfig {
+    /// Elevation rows (beams).
+    pub rows: usize,
+    /// Azimuth columns over the 90° field of view.
+    pub cols: usize,
+    /// Crop before binning, velodyne frame, [min, max) each: x.
+    pub x: (f64, f64),
+    /// Crop: y.
+    pub y: (f64, f64),
+    /// Crop: z.
+    pub z: (f64, f64),
+    /// Elevation of the top of the first row, degrees.
+    pub top_deg: f64,
+    /// Vertical extent of all rows, degrees (row height = this / rows; 0.4° for 64 rows).
+    pub vertical_fov_deg: f64,
+    /// Horizontal extent, degrees, centred on the x axis.
+    pub horizontal_fov_deg: f64,
+}
+
+impl Default for SparsifyConfig {
+    fn default() -> Self {
+        SparsifyConfig {
+            rows: 64,
+            cols: 512,
+            x: (0.0, 120.0),
+            y: (-50.0, 50.0),
+            z: (-2.5, 1.5),
+            top_deg: 2.0,
+            vertical_fov_deg: 25.6,
+            horizontal_fov_deg: 90.0,
+        }
+    }
+}
+
+impl SparsifyConfig {
+    /// Parses a grid size like `64x512`.
+    pub fn with_grid(spec: &str) -> Option<Self> {
+        let (r, c) = spec.split_once(['x', 'X'])?;
+        let (rows, cols) = (r.trim().parse().ok()?, c.trim().parse().ok()?);
+        (rows > 0 && cols > 0).then_some(SparsifyConfig {
+            rows,
+            cols,
+            ..Default::default()
+        })
+    }
+}

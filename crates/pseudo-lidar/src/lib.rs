@@ -1,0 +1,18 @@
+//! The bridge between the disparity network and the detectors: disparity (or depth) maps →
+//! pseudo-LiDAR clouds in the velodyne frame ([`Converter`]), sparsification to a LiDAR-like
+//! 64 × 512 grid ([`sparsify`]), and LiDAR → sparse disparity ground truth
+//! ([`lidar_disparity`]). No neural-network code here.
+
+pub mod bev;
+pub mod config;
+pub mod convert;
+pub mod error;
+pub mod frames;
+pub mod gt_disparity;
+pub mod sparsify;
+
+pub use config::{Baseline, ConvertConfig, SparsifyConfig};
+pub use convert::Converter;
+pub use error::{PseudoLidarError, Result};
+pub use gt_disparity::lidar_disparity;
+pub use sparsify::sparsify;

@@ -1,0 +1,209 @@
+//! `ftf pseudo-lidar` (disparity/depth maps → clouds) and `ftf gt-disparity` (LiDAR → disparity
+//! ground truth).
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use kitti::{read_labels, read_velodyne, Calibration, KittiRoot, Part, Split};
+use pseudo_lidar::frames::{
+    convert_frames, gt_disparity_frames, output_paths, ConvertSettings, InputKind,
+};
+use pseudo_lidar::{Baseline, ConvertConfig, SparsifyConfig};
+use std::path::{Path, PathBuf};
+
+/// Parses `--baseline`: `calib` or a number of metres.
+fn parse_baseline(s: &str) -> Result<Baseline> {
+    if s.eq_ignore_ascii_case("calib") || s.eq_ignore_ascii_case("calibration") {
+        return Ok(Baseline::Calibration);
+    }
+    let b: f64 = s
+        .parse()
+        .with_context(|| format!("--baseline: `{s}` is neither `calib` nor metres"))?;
+    if !(0.01..=10.0).contains(&b) {
+        bail!("--baseline: {b} m is not a stereo baseline");
+    }
+    Ok(Baseline::Fixed(b))
+}
+
+/// Arguments of `ftf pseudo-lidar`.
+#[derive(Args)]
+pub struct PseudoLidarArgs {
+    /// Folder of disparity PNGs (`<id>.png`, value / 256 px), or depth PNGs with --depth.
+    #[arg(long)]
+    disparity: PathBuf,
+    /// Folder of calibration files (`<id>.txt`).
+    #[arg(long)]
+    calib: PathBuf,
+    /// Output folder: clouds go to OUT/dense/<id>.bin (and OUT/sparse/ with --sparsify).
+    #[arg(long)]
+    out: PathBuf,
+    /// The maps hold depth in metres (value / 256) instead of disparity.
+    #[arg(long)]
+    depth: bool,
+    /// Only the frames of this split file (default: every map in the folder).
+    #[arg(long)]
+    split: Option<PathBuf>,
+    /// The "close" variant: keep points with velodyne x below this many metres.
+    #[arg(long)]
+    close: Option<f64>,
+    /// Also write LiDAR-like sparse clouds on a ROWSxCOLS angular grid, e.g. 64x512.
+    #[arg(long)]
+    sparsify: Option<String>,
+    /// Stereo baseline: metres, or `calib` for each frame's own (default: the reference's 0.54).
+    #[arg(long, default_value = "0.54")]
+    baseline: String,
+    /// Keep points below this velodyne height, metres.
+    #[arg(long, default_value_t = 1.0)]
+    max_height: f64,
+    /// Do not round disparities to 1/256 px first.
+    #[arg(long)]
+    no_quantize: bool,
+    /// Draw this frame's clouds from above next to its LiDAR scan (needs --lidar and --labels).
+    #[arg(long)]
+    plot_frame: Option<String>,
+    /// Folder of the real velodyne scans, for --plot-frame.
+    #[arg(long)]
+    lidar: Option<PathBuf>,
+    /// Folder of the ground-truth labels, for --plot-frame.
+    #[arg(long)]
+    labels: Option<PathBuf>,
+}
+
+/// Frame ids: from a split file, or every `*.png` in `dir`.
+fn frame_ids(split: Option<&Path>, dir: &Path) -> Result<Vec<String>> {
+    if let Some(s) = split {
+        return Ok(Split::read(s)?.ids);
+    }
+    let mut ids: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension()? == "png").then(|| p.file_stem()?.to_str().map(String::from))?
+        })
+        .filter(|s| !s.starts_with('.'))
+        .collect();
+    ids.sort();
+    if ids.is_empty() {
+        bail!("{}: no .png maps found", dir.display());
+    }
+    Ok(ids)
+}
+
+/// Runs `ftf pseudo-lidar`.
+pub fn run(a: PseudoLidarArgs) -> Result<()> {
+    let sparsify = match &a.sparsify {
+        Some(s) => Some(
+            SparsifyConfig::with_grid(s)
+                .with_context(|| format!("--sparsify: `{s}` is not ROWSxCOLS, e.g. 64x512"))?,
+        ),
+        None => None,
+    };
+    if let Some(c) = a.close {
+        if c.is_nan() || c <= 0.0 {
+            bail!("--close must be a positive distance, got {c}");
+        }
+    }
+    let settings = ConvertSettings {
+        input: if a.depth {
+            InputKind::Depth
+        } else {
+            InputKind::Disparity
+        },
+        convert: ConvertConfig {
+            baseline: parse_baseline(&a.baseline)?,
+            quantize: !a.no_quantize,
+            max_height: a.max_height,
+            close: a.close,
+            ..Default::default()
+        },
+        sparsify,
+    };
+    let ids = frame_ids(a.split.as_deref(), &a.disparity)?;
+    let bar = super::progress::bar(ids.len() as u64, "pseudo-lidar");
+    let s = convert_frames(&a.disparity, &a.calib, &a.out, &ids, &settings, &|| {
+        bar.inc(1)
+    })?;
+    bar.finish_and_clear();
+    let per = |n: usize| n as f64 / s.done.max(1) as f64;
+    println!(
+        "{}: {} frames converted, {} already complete; {:.0} dense{} points a frame",
+        a.out.display(),
+        s.done,
+        s.skipped,
+        per(s.dense_points),
+        if settings.sparsify.is_some() {
+            format!(" and {:.0} sparse", per(s.sparse_points))
+        } else {
+            String::new()
+        }
+    );
+    if let Some(id) = &a.plot_frame {
+        let (lidar, labels) = match (&a.lidar, &a.labels) {
+            (Some(l), Some(g)) => (l, g),
+            _ => bail!("--plot-frame needs --lidar and --labels"),
+        };
+        let calib = Calibration::read(&a.calib.join(format!("{id}.txt")))?;
+        let gt = read_labels(&labels.join(format!("{id}.txt")))?;
+        let real = read_velodyne(&lidar.join(format!("{id}.bin")))?;
+        let paths = output_paths(&a.out, id, settings.sparsify.is_some());
+        let dense = read_velodyne(&paths[0])?;
+        let mut clouds: Vec<(&str, &[kitti::LidarPoint])> =
+            vec![("LiDAR", &real), ("pseudo-LiDAR", &dense)];
+        let sparse = if let Some(p) = paths.get(1) {
+            read_velodyne(p)?
+        } else {
+            Vec::new()
+        };
+        if !sparse.is_empty() {
+            clouds.push(("sparse pseudo-LiDAR", &sparse));
+        }
+        let map = kitti::DisparityMap::read(&a.disparity.join(format!("{id}.png")))?;
+        let (w, h, rgb) = pseudo_lidar::bev::compare_bev(&calib, &gt, &clouds, map.width);
+        let png = a.out.join(format!("bev_{id}.png"));
+        kitti::png16::write_rgb_png(&png, w, h, &rgb)?;
+        println!("bird's-eye views of frame {id}: {}", png.display());
+    }
+    Ok(())
+}
+
+/// Arguments of `ftf gt-disparity`.
+#[derive(Args)]
+pub struct GtDisparityArgs {
+    /// The KITTI object root.
+    #[arg(long)]
+    root: PathBuf,
+    /// Split name (ImageSets/<split>.txt).
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Output folder (default ROOT/training/disparity_lidar).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stereo baseline: metres, or `calib` (default: the reference's 0.54).
+    #[arg(long, default_value = "0.54")]
+    baseline: String,
+}
+
+/// Runs `ftf gt-disparity`.
+pub fn run_gt(a: GtDisparityArgs) -> Result<()> {
+    let root = KittiRoot::open(&a.root)?;
+    let split = root.split(&a.split)?;
+    let out = a.out.unwrap_or_else(|| {
+        root.root()
+            .join(Part::Training.dir())
+            .join("disparity_lidar")
+    });
+    let bar = super::progress::bar(split.len() as u64, "gt-disparity");
+    let (written, skipped) = gt_disparity_frames(
+        &root,
+        &split.ids,
+        &out,
+        parse_baseline(&a.baseline)?,
+        &|| bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {written} disparity maps written, {skipped} already there",
+        out.display()
+    );
+    Ok(())
+}
