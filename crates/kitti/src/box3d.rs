@@ -269,24 +269,9 @@ pub fn alpha_from(ry: f64, location: &Point3<f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::{Matrix3, Matrix3x4};
-    use std::path::Path;
 
-    /// A calibration with identity rectification, velodyne 0.27 m behind and 0.08 m above the camera.
-    pub(crate) fn simple_calib() -> Calibration {
-        let f = 700.0;
-        let p = |tx: f64| Matrix3x4::new(f, 0.0, 600.0, tx, 0.0, f, 180.0, 0.0, 0.0, 0.0, 1.0, 0.0);
-        let tr = Matrix3x4::new(
-            0.0, -1.0, 0.0, 0.0, 0.0, 0.0, -1.0, -0.08, 1.0, 0.0, 0.0, -0.27,
-        );
-        Calibration::new(
-            [p(0.0), p(-0.54 * f), p(0.06 * f), p(-0.48 * f)],
-            Matrix3::identity(),
-            tr,
-            None,
-            Path::new("simple"),
-        )
-        .unwrap()
+    fn simple_calib() -> Calibration {
+        Calibration::ideal(700.0, 600.0, 180.0)
     }
 
     fn car() -> Box3D {

@@ -54,30 +54,44 @@ impl Calibration {
         let r0_inv = r0_rect
             .try_inverse()
             .ok_or_else(|| KittiError::malformed(source, None, "R0_rect is singular"))?;
+        Ok(Self::from_parts(
+            p,
+            r0_rect,
+            r0_inv,
+            tr_velo_to_cam,
+            tr_imu_to_velo,
+        ))
+    }
+
+    /// Assembles a calibration given R0_rect's inverse, deriving the velodyne transforms.
+    fn from_parts(
+        p: [Matrix3x4<f64>; 4],
+        r0_rect: Matrix3<f64>,
+        r0_inv: Matrix3<f64>,
+        tr_velo_to_cam: Matrix3x4<f64>,
+        tr_imu_to_velo: Option<Matrix3x4<f64>>,
+    ) -> Self {
         let mut r0_h = Matrix4::identity();
         r0_h.fixed_view_mut::<3, 3>(0, 0).copy_from(&r0_rect);
-        let velo_to_cam = to_homogeneous(&tr_velo_to_cam);
-        let velo_to_rect = r0_h * velo_to_cam;
+        let velo_to_rect = r0_h * to_homogeneous(&tr_velo_to_cam);
         // Rigid inverse of Tr_velo_to_cam: [Rᵀ | −Rᵀt].
-        let rot = tr_velo_to_cam.fixed_view::<3, 3>(0, 0).into_owned();
+        let rot_t = tr_velo_to_cam.fixed_view::<3, 3>(0, 0).transpose();
         let t = tr_velo_to_cam.column(3).into_owned();
         let mut cam_to_velo = Matrix4::identity();
-        cam_to_velo
-            .fixed_view_mut::<3, 3>(0, 0)
-            .copy_from(&rot.transpose());
+        cam_to_velo.fixed_view_mut::<3, 3>(0, 0).copy_from(&rot_t);
         cam_to_velo
             .fixed_view_mut::<3, 1>(0, 3)
-            .copy_from(&(-rot.transpose() * t));
+            .copy_from(&(-rot_t * t));
         let mut r0_inv_h = Matrix4::identity();
         r0_inv_h.fixed_view_mut::<3, 3>(0, 0).copy_from(&r0_inv);
-        Ok(Calibration {
+        Calibration {
             p,
             r0_rect,
             tr_velo_to_cam,
             tr_imu_to_velo,
             velo_to_rect,
             rect_to_velo: cam_to_velo * r0_inv_h,
-        })
+        }
     }
 
     /// Reads and parses a calibration file.
@@ -276,6 +290,27 @@ impl Calibration {
         self.rect_to_velo(&self.image_to_rect(u, v, depth))
     }
 
+    /// An ideal rectified KITTI-like rig with focal length `f` and principal point (cu, cv):
+    /// identity R0_rect, cameras 0/1 at rectified x = 0 and 0.54 m, cameras 2/3 (colour) at
+    /// −0.06 and 0.48 m, the velodyne (x forward, y left, z up) 0.27 m behind and 0.08 m above
+    /// camera 0. Handy for tests and hand-made data; real frames carry their own calibration.
+    pub fn ideal(f: f64, cu: f64, cv: f64) -> Calibration {
+        let p = |cam_x: f64| {
+            Matrix3x4::new(f, 0.0, cu, -f * cam_x, 0.0, f, cv, 0.0, 0.0, 0.0, 1.0, 0.0)
+        };
+        let tr = Matrix3x4::new(
+            0.0, -1.0, 0.0, 0.0, 0.0, 0.0, -1.0, -0.08, 1.0, 0.0, 0.0, -0.27,
+        );
+        let identity = Matrix3::identity();
+        Self::from_parts(
+            [p(0.0), p(0.54), p(-0.06), p(0.48)],
+            identity,
+            identity,
+            tr,
+            None,
+        )
+    }
+
     /// The same calibration for images resized by `scale`: the first two rows of every
     /// projection matrix are multiplied by it (focal lengths, principal points, offsets).
     pub fn scaled(&self, scale: f64) -> Calibration {
@@ -459,6 +494,23 @@ Tr_imu_to_velo: 9.999976000000e-01 7.553071000000e-04 -2.035826000000e-03 -8.086
 
         let e = Calibration::parse("P0 1 2 3", p).unwrap_err().to_string();
         assert!(e.contains("000007.txt:1"), "{e}");
+    }
+
+    #[test]
+    fn the_ideal_rig_matches_its_description_and_the_general_constructor() {
+        let c = Calibration::ideal(700.0, 600.0, 180.0);
+        assert_eq!((c.bx(), c.baseline()), (-0.06, 0.54));
+        let o = c.velo_to_rect(&Point3::origin());
+        assert_eq!((o.x, o.y, o.z), (0.0, -0.08, -0.27));
+        let general = Calibration::new(
+            [0, 1, 2, 3].map(|i| *c.p(i)),
+            *c.r0_rect(),
+            *c.tr_velo_to_cam(),
+            None,
+            Path::new("x"),
+        )
+        .unwrap();
+        assert_eq!(general, c);
     }
 
     #[test]
