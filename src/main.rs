@@ -25,6 +25,9 @@ enum Command {
     PseudoLidar(commands::pseudo_lidar::PseudoLidarArgs),
     /// Derive sparse disparity ground truth from the LiDAR scans of a KITTI root.
     GtDisparity(commands::pseudo_lidar::GtDisparityArgs),
+    /// Disparity models: predict, evaluate.
+    #[command(subcommand)]
+    Disparity(commands::disparity::DisparityCommand),
     /// Measure the speed of the pipeline's stages and print a table.
     Bench(commands::bench::BenchArgs),
 }
@@ -44,6 +47,7 @@ fn main() {
         Command::Eval(a) => commands::eval::run(a),
         Command::PseudoLidar(a) => commands::pseudo_lidar::run(a),
         Command::GtDisparity(a) => commands::pseudo_lidar::run_gt(a),
+        Command::Disparity(c) => commands::disparity::run(c),
         Command::Bench(a) => commands::bench::run(a),
     };
     if let Err(e) = result {

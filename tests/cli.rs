@@ -464,3 +464,104 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         text(&o)
     );
 }
+
+#[test]
+fn disparity_predict_and_eval_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    assert!(synth(&root, "8").status.success());
+    let r = |p: &str| root.join(p).to_str().unwrap().to_string();
+    let pred = tmp.path().join("sgm");
+    let predict = [
+        "disparity",
+        "predict",
+        "--root",
+        &r(""),
+        "--split",
+        "trainval",
+        "--out",
+        pred.to_str().unwrap(),
+        "--max-disparity",
+        "48",
+    ];
+    let o = ftf(&predict);
+    assert!(
+        o.status.success() && text(&o).contains("3 disparity maps predicted"),
+        "{}",
+        text(&o)
+    );
+    let o = ftf(&predict);
+    assert!(
+        text(&o).contains("0 disparity maps predicted, 3 already there"),
+        "{}",
+        text(&o)
+    );
+    let mut other = predict.to_vec();
+    let last = other.len() - 1;
+    other[last] = "64";
+    let o = ftf(&other);
+    assert!(
+        !o.status.success() && text(&o).contains("model.txt"),
+        "{}",
+        text(&o)
+    );
+
+    let json = tmp.path().join("d.json");
+    let png = tmp.path().join("d.png");
+    let sgm_arg = format!("sgm={}", pred.display());
+    let exact_arg = format!("exact={}", r("training/disparity_2"));
+    let (gt_dir, root_dir) = (r("training/disparity_2"), r(""));
+    let eval = |extra: &[&str]| {
+        let mut a = vec![
+            "disparity",
+            "eval",
+            "--gt",
+            &gt_dir,
+            "--root",
+            &root_dir,
+            "--split",
+            "trainval",
+        ];
+        a.extend_from_slice(extra);
+        ftf(&a)
+    };
+    let o = eval(&[
+        "--pred",
+        &sgm_arg,
+        "--pred",
+        &exact_arg,
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // The ground truth against itself: no error, every pixel predicted.
+    let exact = &v["exact"]["all"];
+    assert_eq!(
+        (
+            exact["epe"].as_f64(),
+            exact["density"].as_f64(),
+            exact["d1"].as_f64()
+        ),
+        (Some(0.0), Some(1.0), Some(0.0))
+    );
+    assert!(v["exact"]["Car"]["pixels"].as_u64().unwrap() > 100);
+    let sgm = &v["sgm"]["all"];
+    assert!(
+        sgm["epe"].as_f64().unwrap() > 0.0 && sgm["d1"].as_f64().unwrap() < 0.25,
+        "{sgm}"
+    );
+    let plot = image::open(&png).unwrap();
+    assert_eq!((plot.width(), plot.height()), (3 * 460, 340));
+    // A missing prediction is named.
+    std::fs::remove_file(pred.join("000002.png")).unwrap();
+    let o = eval(&["--pred", &sgm_arg]);
+    assert!(
+        !o.status.success() && text(&o).contains("000002.png"),
+        "{}",
+        text(&o)
+    );
+}

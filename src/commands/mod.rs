@@ -1,6 +1,7 @@
 //! One module per subcommand; each parses its arguments and calls the stage crates.
 
 pub mod bench;
+pub mod disparity;
 pub mod eval;
 pub mod inspect;
 pub mod progress;

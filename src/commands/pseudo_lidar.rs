@@ -11,17 +11,9 @@ use pseudo_lidar::{Baseline, ConvertConfig, SparsifyConfig};
 use std::path::{Path, PathBuf};
 
 /// Parses `--baseline`: `calib` or a number of metres.
-fn parse_baseline(s: &str) -> Result<Baseline> {
-    if s.eq_ignore_ascii_case("calib") || s.eq_ignore_ascii_case("calibration") {
-        return Ok(Baseline::Calibration);
-    }
-    let b: f64 = s
-        .parse()
-        .with_context(|| format!("--baseline: `{s}` is neither `calib` nor metres"))?;
-    if !(0.01..=10.0).contains(&b) {
-        bail!("--baseline: {b} m is not a stereo baseline");
-    }
-    Ok(Baseline::Fixed(b))
+pub fn parse_baseline(s: &str) -> Result<Baseline> {
+    Baseline::parse(s)
+        .with_context(|| format!("--baseline: `{s}` is neither `calib` nor a baseline in metres"))
 }
 
 /// Arguments of `ftf pseudo-lidar`.

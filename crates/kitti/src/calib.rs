@@ -19,6 +19,39 @@ pub struct ImagePoint {
     pub depth: f64,
 }
 
+/// Which stereo baseline turns disparity into depth (depth = f_u · B / disparity).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Baseline {
+    /// A fixed value in metres (the reference pseudo-LiDAR code uses 0.54).
+    Fixed(f64),
+    /// Each frame's own, (P2[0,3] − P3[0,3]) / f_u.
+    Calibration,
+}
+
+impl Baseline {
+    /// The reference's fixed 0.54 m.
+    pub const REFERENCE: Baseline = Baseline::Fixed(0.54);
+
+    /// The baseline in metres for a frame.
+    pub fn metres(&self, calib: &Calibration) -> f64 {
+        match self {
+            Baseline::Fixed(b) => *b,
+            Baseline::Calibration => calib.baseline(),
+        }
+    }
+
+    /// Parses `calib` (or `calibration`) or a number of metres between 0.01 and 10.
+    pub fn parse(s: &str) -> Option<Baseline> {
+        if s.eq_ignore_ascii_case("calib") || s.eq_ignore_ascii_case("calibration") {
+            return Some(Baseline::Calibration);
+        }
+        s.parse::<f64>()
+            .ok()
+            .filter(|b| (0.01..=10.0).contains(b))
+            .map(Baseline::Fixed)
+    }
+}
+
 /// The calibration of one KITTI frame. Matrices are stored as read; the velodyne ↔ rectified camera
 /// transforms are derived once at construction.
 #[derive(Debug, Clone, PartialEq)]

@@ -19,7 +19,7 @@ pub mod split;
 pub mod velodyne;
 
 pub use box3d::{alpha_from, wrap_angle, Box2D, Box3D, VeloBox};
-pub use calib::{Calibration, ImagePoint};
+pub use calib::{Baseline, Calibration, ImagePoint};
 pub use dataset::{FileKind, KittiRoot, Part};
 pub use error::{KittiError, Result};
 pub use label::{parse_labels, read_labels, write_labels, Object, ObjectType};

@@ -1,20 +1,13 @@
 //! Settings of the conversion and the sparsification, with the reference defaults.
 
-/// Which stereo baseline turns disparity into depth.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Baseline {
-    /// A fixed value in metres (the reference code uses 0.54).
-    Fixed(f64),
-    /// Each frame's own, (P2[0,3] − P3[0,3]) / f_u.
-    Calibration,
-}
+pub use kitti::Baseline;
 
 /// Disparity/depth → cloud settings.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConvertConfig {
     /// Baseline for depth = f_u · B / disparity.
+    #[serde(with = "baseline_serde")]
     pub baseline: Baseline,
     /// Round disparities to 1/256 px first, as the reference does (a no-op for PNG input).
     pub quantize: bool,
@@ -24,6 +17,36 @@ pub struct ConvertConfig {
     pub max_height: f64,
     /// The "close" variant: keep only points with velodyne x below this, metres.
     pub close: Option<f64>,
+}
+
+/// Baselines in settings files: a number of metres, or the string "calibration".
+mod baseline_serde {
+    use super::Baseline;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Metres(f64),
+        Name(String),
+    }
+
+    pub fn serialize<S: Serializer>(b: &Baseline, s: S) -> Result<S::Ok, S::Error> {
+        match b {
+            Baseline::Fixed(m) => Repr::Metres(*m),
+            Baseline::Calibration => Repr::Name("calibration".into()),
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Baseline, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::Metres(m) => Ok(Baseline::Fixed(m)),
+            Repr::Name(n) => Baseline::parse(&n).ok_or_else(|| {
+                serde::de::Error::custom(format!("baseline `{n}`: use metres or \"calibration\""))
+            }),
+        }
+    }
 }
 
 impl Default for ConvertConfig {

@@ -2,7 +2,7 @@
 //! `project_disp_to_points`): depth = f_u·B / disparity, back-projection through the left
 //! camera, rectified → velodyne, then the x and height filters.
 
-use crate::config::{Baseline, ConvertConfig};
+use crate::config::ConvertConfig;
 use crate::error::{PseudoLidarError, Result};
 use kitti::{Calibration, DisparityMap, LidarPoint};
 use std::path::Path;
@@ -25,10 +25,7 @@ pub struct Converter {
 impl Converter {
     /// A converter for one frame's calibration.
     pub fn new(calib: &Calibration, cfg: ConvertConfig) -> Self {
-        let baseline = match cfg.baseline {
-            Baseline::Fixed(b) => b,
-            Baseline::Calibration => calib.baseline(),
-        };
+        let baseline = cfg.baseline.metres(calib);
         let r = calib.rect_to_velo_matrix();
         Converter {
             cfg,

@@ -3,8 +3,7 @@
 //! velodyne x > 2 m, round to the nearest pixel (a later point overwrites an earlier one),
 //! disparity = f_u · B / rect z.
 
-use crate::config::Baseline;
-use kitti::{Calibration, DisparityMap, LidarPoint};
+use kitti::{Baseline, Calibration, DisparityMap, LidarPoint};
 use nalgebra::Point3;
 
 /// Points closer than this in velodyne x are dropped, metres.
@@ -18,11 +17,7 @@ pub fn lidar_disparity(
     height: u32,
     baseline: Baseline,
 ) -> DisparityMap {
-    let b = match baseline {
-        Baseline::Fixed(b) => b,
-        Baseline::Calibration => calib.baseline(),
-    };
-    let fb = calib.fu() * b;
+    let fb = calib.fu() * baseline.metres(calib);
     let mut map = DisparityMap::new(width, height);
     for p in points {
         if (p.x as f64) <= MIN_FORWARD {

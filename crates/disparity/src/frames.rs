@@ -1,0 +1,191 @@
+//! Running a model over the frames of a KITTI root, and evaluating a folder of predictions.
+
+use crate::error::{DisparityError, Result};
+use crate::metrics::{
+    classes_from_instances, classes_from_lidar, frame_breakdown, Breakdown, ClassMap,
+};
+use crate::model::{DisparityModel, StereoPair};
+use kitti::{
+    read_labels, read_velodyne, Baseline, Calibration, DisparityMap, FileKind, InstanceMask,
+    KittiRoot, Part,
+};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Name of the file that records which model filled a prediction folder.
+pub const SETTINGS_FILE: &str = "model.txt";
+
+fn input(path: PathBuf, id: &str, what: &'static str) -> Result<PathBuf> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(DisparityError::MissingInput {
+            id: id.into(),
+            what,
+            path,
+        })
+    }
+}
+
+fn read_rgb(path: &Path) -> Result<(u32, u32, Vec<u8>)> {
+    let img = image::open(path).map_err(|e| DisparityError::Image {
+        path: path.into(),
+        message: e.to_string(),
+    })?;
+    let rgb = img.to_rgb8();
+    Ok((rgb.width(), rgb.height(), rgb.into_raw()))
+}
+
+/// Reads a frame's stereo pair (image_2, image_3), checking the two sizes agree.
+pub fn read_pair(root: &KittiRoot, part: Part, id: &str) -> Result<StereoPair> {
+    let lp = input(root.path(part, FileKind::LeftImage, id), id, "left image")?;
+    let rp = input(root.path(part, FileKind::RightImage, id), id, "right image")?;
+    let (w, h, left) = read_rgb(&lp)?;
+    let (wr, hr, right) = read_rgb(&rp)?;
+    if (w, h) != (wr, hr) {
+        return Err(DisparityError::SizeMismatch {
+            path: rp,
+            found: format!("{wr}x{hr}"),
+            expected: format!("{w}x{h}"),
+            other: lp,
+        });
+    }
+    Ok(StereoPair {
+        width: w,
+        height: h,
+        left,
+        right,
+    })
+}
+
+/// Predicts disparity for the frames `ids` of `root`'s training part into `<out>/<id>.png`;
+/// frames already predicted are skipped. `settings` (the model and its configuration) is written
+/// to `<out>/model.txt`, and a folder filled with other settings is refused. Returns
+/// (predicted, skipped).
+pub fn predict_frames(
+    model: &dyn DisparityModel,
+    settings: &str,
+    root: &KittiRoot,
+    ids: &[String],
+    out: &Path,
+    progress: &(dyn Fn() + Sync),
+) -> Result<(usize, usize)> {
+    let record = out.join(SETTINGS_FILE);
+    if record.is_file() {
+        let found = kitti::io::read_text(&record)?;
+        if found != settings {
+            return Err(DisparityError::DifferentSettings {
+                path: record,
+                found: found.trim().to_string(),
+            });
+        }
+    } else {
+        kitti::io::write_atomic(&record, settings.as_bytes())?;
+    }
+    let done: Vec<bool> = ids
+        .par_iter()
+        .map(|id| {
+            let dest = out.join(format!("{id}.png"));
+            let r = if dest.is_file() {
+                Ok(false)
+            } else {
+                (|| {
+                    let pair = read_pair(root, Part::Training, id)?;
+                    let calib = root.calib(Part::Training, id)?;
+                    model.predict(&pair, &calib).write(&dest)?;
+                    Ok(true)
+                })()
+            };
+            progress();
+            r
+        })
+        .collect::<Result<_>>()?;
+    let n = done.iter().filter(|d| **d).count();
+    Ok((n, done.len() - n))
+}
+
+/// Where each frame's per-class pixels come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClassSource {
+    /// No per-class rows.
+    None,
+    /// Synthetic instance masks (`<masks>/<id>.png`) with labels (`<labels>/<id>.txt`).
+    Instances {
+        /// Instance mask folder.
+        masks: PathBuf,
+        /// Label folder.
+        labels: PathBuf,
+    },
+    /// LiDAR points inside labelled boxes (real KITTI).
+    Lidar {
+        /// Velodyne folder.
+        velodyne: PathBuf,
+        /// Label folder.
+        labels: PathBuf,
+    },
+}
+
+/// Evaluates the predictions `<pred>/<id>.png` against ground truth `<gt>/<id>.png` over `ids`.
+/// Depth uses f_u from `<calib>/<id>.txt` and `baseline`.
+pub fn evaluate_folder(
+    pred: &Path,
+    gt: &Path,
+    calib: &Path,
+    classes: &ClassSource,
+    baseline: Baseline,
+    ids: &[String],
+    progress: &(dyn Fn() + Sync),
+) -> Result<Breakdown> {
+    let parts: Vec<Breakdown> = ids
+        .par_iter()
+        .map(|id| {
+            let r = (|| {
+                let png = |dir: &Path| dir.join(format!("{id}.png"));
+                let txt = |dir: &Path| dir.join(format!("{id}.txt"));
+                let gt_path = input(png(gt), id, "ground-truth disparity")?;
+                let pred_path = input(png(pred), id, "predicted disparity")?;
+                let g = DisparityMap::read(&gt_path)?;
+                let p = DisparityMap::read(&pred_path)?;
+                if (g.width, g.height) != (p.width, p.height) {
+                    return Err(DisparityError::SizeMismatch {
+                        path: pred_path,
+                        found: format!("{}x{}", p.width, p.height),
+                        expected: format!("{}x{}", g.width, g.height),
+                        other: gt_path,
+                    });
+                }
+                let c = Calibration::read(&input(txt(calib), id, "calibration")?)?;
+                let class_map: Option<ClassMap> = match classes {
+                    ClassSource::None => None,
+                    ClassSource::Instances { masks, labels } => {
+                        let m = InstanceMask::read(&input(png(masks), id, "instance mask")?)?;
+                        Some(classes_from_instances(
+                            &m,
+                            &read_labels(&input(txt(labels), id, "label")?)?,
+                        ))
+                    }
+                    ClassSource::Lidar { velodyne, labels } => {
+                        let pts = read_velodyne(&input(
+                            velodyne.join(format!("{id}.bin")),
+                            id,
+                            "velodyne",
+                        )?)?;
+                        let l = read_labels(&input(txt(labels), id, "label")?)?;
+                        Some(classes_from_lidar(&pts, &l, &c, g.width, g.height))
+                    }
+                };
+                Ok(frame_breakdown(
+                    &p,
+                    &g,
+                    c.fu() * baseline.metres(&c),
+                    class_map.as_ref(),
+                ))
+            })();
+            progress();
+            r
+        })
+        .collect::<Result<_>>()?;
+    let mut total = Breakdown::default();
+    parts.iter().for_each(|b| total.add(b));
+    Ok(total)
+}

@@ -1,0 +1,16 @@
+//! Disparity estimation for the upstream model u: the [`DisparityModel`] interface, semi-global
+//! matching ([`sgm`]) as a model that needs no training, and the disparity and depth metrics
+//! ([`metrics`]) every model is judged by, overall, by distance and on each object class. The
+//! learned models (PSMNet with disparity or depth loss, SDN) come next.
+
+pub mod error;
+pub mod frames;
+pub mod metrics;
+pub mod model;
+pub mod report;
+pub mod sgm;
+
+pub use error::{DisparityError, Result};
+pub use metrics::{frame_breakdown, Breakdown, Metrics, Sums};
+pub use model::{DisparityModel, Sgm, StereoPair};
+pub use sgm::{sgm, Gray, SgmConfig};

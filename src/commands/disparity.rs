@@ -1,0 +1,190 @@
+//! `ftf disparity predict` and `ftf disparity eval`.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use disparity::frames::{evaluate_folder, predict_frames, ClassSource};
+use disparity::{report, Sgm, SgmConfig};
+use kitti::{KittiRoot, Split};
+use std::path::PathBuf;
+
+/// The disparity subcommands.
+#[derive(Subcommand)]
+pub enum DisparityCommand {
+    /// Predict disparity maps for the frames of a split.
+    Predict(PredictArgs),
+    /// Disparity and depth error of prediction folders against ground truth.
+    Eval(EvalArgs),
+}
+
+/// Models `predict` can run.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ModelKind {
+    /// Semi-global matching (census cost, 4 paths, left-right check): needs no training.
+    Sgm,
+}
+
+/// Arguments of `ftf disparity predict`.
+#[derive(Args)]
+pub struct PredictArgs {
+    /// The KITTI object root.
+    #[arg(long)]
+    root: PathBuf,
+    /// Split name (ImageSets/<split>.txt).
+    #[arg(long, default_value = "val")]
+    split: String,
+    /// The model.
+    #[arg(long, value_enum, default_value = "sgm")]
+    model: ModelKind,
+    /// Output folder for `<id>.png` disparity maps.
+    #[arg(long)]
+    out: PathBuf,
+    /// Largest disparity searched, pixels (192 suits full-size KITTI; scale it with the images).
+    #[arg(long, default_value_t = 192)]
+    max_disparity: usize,
+}
+
+/// Sources of per-class pixels.
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+pub enum ClassChoice {
+    /// Synthetic instance masks.
+    Instances,
+    /// LiDAR points inside labelled boxes.
+    Lidar,
+    /// No per-class rows.
+    None,
+}
+
+/// Arguments of `ftf disparity eval`.
+#[derive(Args)]
+pub struct EvalArgs {
+    /// Ground-truth disparity folder (e.g. ROOT/training/disparity_lidar or, on synthetic data,
+    /// ROOT/training/disparity_2).
+    #[arg(long)]
+    gt: PathBuf,
+    /// Prediction folder, as NAME=DIR or DIR; repeat to compare models.
+    #[arg(long, required = true)]
+    pred: Vec<String>,
+    /// The KITTI object root: calibrations, labels, and the source of per-class pixels
+    /// (instance masks when present, otherwise LiDAR points inside labelled boxes).
+    #[arg(long)]
+    root: PathBuf,
+    /// Split name (ImageSets/<split>.txt).
+    #[arg(long, default_value = "val")]
+    split: String,
+    /// Stereo baseline for depth: metres, or `calib` (default: the reference's 0.54).
+    #[arg(long, default_value = "0.54")]
+    baseline: String,
+    /// Where per-class pixels come from: `instances` (synthetic masks), `lidar` (LiDAR points
+    /// inside labelled boxes, consistent with LiDAR-derived ground truth), `none`; default:
+    /// instances when the root has them, else lidar.
+    #[arg(long, value_enum)]
+    classes: Option<ClassChoice>,
+    /// Also write the metrics as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Also draw depth error against distance (per model and class) into this PNG.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+}
+
+/// Runs a disparity subcommand.
+pub fn run(c: DisparityCommand) -> Result<()> {
+    match c {
+        DisparityCommand::Predict(a) => predict(a),
+        DisparityCommand::Eval(a) => eval(a),
+    }
+}
+
+fn predict(a: PredictArgs) -> Result<()> {
+    if a.max_disparity == 0 || a.max_disparity > 512 {
+        bail!(
+            "--max-disparity must be in 1..=512, got {}",
+            a.max_disparity
+        );
+    }
+    let root = KittiRoot::open(&a.root)?;
+    let split = root.split(&a.split)?;
+    let (model, settings) = match a.model {
+        ModelKind::Sgm => {
+            let cfg = SgmConfig {
+                max_disparity: a.max_disparity,
+                ..Default::default()
+            };
+            (Sgm(cfg), format!("{cfg:?}\n"))
+        }
+    };
+    let bar = super::progress::bar(split.len() as u64, "predict");
+    let (done, skipped) =
+        predict_frames(&model, &settings, &root, &split.ids, &a.out, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {done} disparity maps predicted, {skipped} already there",
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    let root = KittiRoot::open(&a.root)?;
+    let split: Split = root.split(&a.split)?;
+    let baseline = super::pseudo_lidar::parse_baseline(&a.baseline)?;
+    let part = kitti::Part::Training;
+    let labels = root.dir(part, kitti::FileKind::Label);
+    let masks = root.dir(part, kitti::FileKind::Instance);
+    let choice = a.classes.unwrap_or(if masks.is_dir() {
+        ClassChoice::Instances
+    } else if labels.is_dir() {
+        ClassChoice::Lidar
+    } else {
+        ClassChoice::None
+    });
+    let classes = match choice {
+        ClassChoice::Instances => ClassSource::Instances { masks, labels },
+        ClassChoice::Lidar => ClassSource::Lidar {
+            velodyne: root.dir(part, kitti::FileKind::Velodyne),
+            labels,
+        },
+        ClassChoice::None => ClassSource::None,
+    };
+    let calib = root.dir(part, kitti::FileKind::Calib);
+    let mut models = Vec::new();
+    for spec in &a.pred {
+        let (name, dir) = match spec.split_once('=') {
+            Some((n, d)) => (n.to_string(), PathBuf::from(d)),
+            None => {
+                let d = PathBuf::from(spec);
+                let n = d
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .map(String::from)
+                    .with_context(|| format!("--pred `{spec}` has no folder name; use NAME=DIR"))?;
+                (n, d)
+            }
+        };
+        let bar = super::progress::bar(split.len() as u64, &name);
+        let b = evaluate_folder(&dir, &a.gt, &calib, &classes, baseline, &split.ids, &|| {
+            bar.inc(1)
+        })?;
+        bar.finish_and_clear();
+        models.push((name, b));
+    }
+    println!(
+        "{} frames of {}; depth metrics on ground truth within 1-80 m",
+        split.len(),
+        split.path.display()
+    );
+    print!("{}", report::table(&models));
+    if let Some(p) = &a.json {
+        kitti::io::write_atomic(
+            p,
+            serde_json::to_string_pretty(&report::json(&models))?.as_bytes(),
+        )?;
+        println!("JSON: {}", p.display());
+    }
+    if let Some(p) = &a.plot {
+        let (w, h, rgb) = report::error_by_distance(&models);
+        kitti::png16::write_rgb_png(p, w, h, &rgb)?;
+        println!("depth error against distance: {}", p.display());
+    }
+    Ok(())
+}
