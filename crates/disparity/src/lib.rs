@@ -5,8 +5,11 @@
 
 pub mod error;
 pub mod frames;
+pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod ops;
+pub mod psmnet;
 pub mod report;
 pub mod sgm;
 

@@ -1,0 +1,210 @@
+//! Tensor operations the stereo networks need that burn does not offer as such: linear
+//! resizing along one axis (and so trilinear upsampling of cost volumes), the concatenation
+//! cost volume, and soft-argmin disparity regression.
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+/// Source taps of 1-D linear resizing from `n` to `out` samples: for each output sample the two
+/// input indices and the weight of the second. With `align_corners` the end samples of input and
+/// output coincide (src = i·(n−1)/(out−1)); without it sample centres are mapped (src =
+/// (i + ½)·n/out − ½, clamped at 0), PyTorch's default.
+pub fn linear_taps(n: usize, out: usize, align_corners: bool) -> (Vec<i64>, Vec<i64>, Vec<f32>) {
+    let mut i0 = Vec::with_capacity(out);
+    let mut i1 = Vec::with_capacity(out);
+    let mut w = Vec::with_capacity(out);
+    for i in 0..out {
+        let src = if align_corners {
+            if out > 1 {
+                i as f64 * (n as f64 - 1.0) / (out as f64 - 1.0)
+            } else {
+                0.0
+            }
+        } else {
+            ((i as f64 + 0.5) * n as f64 / out as f64 - 0.5).max(0.0)
+        };
+        let lo = (src.floor() as usize).min(n - 1);
+        let hi = (lo + 1).min(n - 1);
+        i0.push(lo as i64);
+        i1.push(hi as i64);
+        w.push(if hi == lo {
+            0.0
+        } else {
+            (src - lo as f64) as f32
+        });
+    }
+    (i0, i1, w)
+}
+
+fn index(values: Vec<i64>, device: &Device) -> Tensor<1, Int> {
+    let n = values.len();
+    Tensor::<1, Int>::from_data(TensorData::new(values, [n]), device)
+}
+
+/// Resizes axis `axis` of a 5-D tensor to `out` samples by linear interpolation.
+pub fn resize_axis(x: Tensor<5>, axis: usize, out: usize, align_corners: bool) -> Tensor<5> {
+    let n = x.dims()[axis];
+    if n == out {
+        return x;
+    }
+    let device = x.device();
+    let (i0, i1, w) = linear_taps(n, out, align_corners);
+    let a = x.clone().select(axis, index(i0, &device));
+    let b = x.select(axis, index(i1, &device));
+    let mut shape = [1usize; 5];
+    shape[axis] = out;
+    let weight = Tensor::<1>::from_data(TensorData::new(w, [out]), &device).reshape(shape);
+    a.clone() + (b - a) * weight
+}
+
+/// Trilinear upsampling of `[B, C, D, H, W]` to `[B, C, size[0], size[1], size[2]]`, separable
+/// along depth, height and width.
+pub fn trilinear(x: Tensor<5>, size: [usize; 3], align_corners: bool) -> Tensor<5> {
+    let x = resize_axis(x, 2, size[0], align_corners);
+    let x = resize_axis(x, 3, size[1], align_corners);
+    resize_axis(x, 4, size[2], align_corners)
+}
+
+/// The concatenation cost volume `[B, 2C, levels, H, W]`: at level d, left features next to
+/// right features shifted right by d columns, zeros where the shift leaves nothing (PSMNet).
+pub fn concat_cost_volume(left: Tensor<4>, right: Tensor<4>, levels: usize) -> Tensor<5> {
+    let [b, c, h, w] = left.dims();
+    let device = left.device();
+    let slices: Vec<Tensor<5>> = (0..levels)
+        .map(|d| {
+            let pair = if d == 0 {
+                Tensor::cat(vec![left.clone(), right.clone()], 1)
+            } else if d < w {
+                let zeros = Tensor::<4>::zeros([b, 2 * c, h, d], &device);
+                let l = left.clone().narrow(3, d, w - d);
+                let r = right.clone().narrow(3, 0, w - d);
+                Tensor::cat(vec![zeros, Tensor::cat(vec![l, r], 1)], 3)
+            } else {
+                Tensor::<4>::zeros([b, 2 * c, h, w], &device)
+            };
+            pair.unsqueeze_dim(2)
+        })
+        .collect();
+    Tensor::cat(slices, 2)
+}
+
+/// Soft-argmin regression over `[B, D, H, W]` scores: softmax over the disparity axis, then
+/// the expected disparity Σ d·p_d, `[B, H, W]`.
+pub fn soft_argmin(scores: Tensor<4>) -> Tensor<3> {
+    let [_, d, _, _] = scores.dims();
+    let device = scores.device();
+    let p = softmax(scores, 1);
+    let values = Tensor::<1, Int>::arange(0..d as i64, &device)
+        .float()
+        .reshape([1, d, 1, 1]);
+    (p * values).sum_dim(1).squeeze_dim(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    /// Trilinear interpolation of one output sample computed directly from the definition.
+    fn reference(
+        input: &[f32],
+        dims: [usize; 3],
+        out: [usize; 3],
+        at: [usize; 3],
+        align: bool,
+    ) -> f32 {
+        let taps: Vec<(usize, usize, f32)> = (0..3)
+            .map(|a| {
+                let (i0, i1, w) = linear_taps(dims[a], out[a], align);
+                (i0[at[a]] as usize, i1[at[a]] as usize, w[at[a]])
+            })
+            .collect();
+        let mut v = 0.0;
+        for (dz, wz) in [(taps[0].0, 1.0 - taps[0].2), (taps[0].1, taps[0].2)] {
+            for (dy, wy) in [(taps[1].0, 1.0 - taps[1].2), (taps[1].1, taps[1].2)] {
+                for (dx, wx) in [(taps[2].0, 1.0 - taps[2].2), (taps[2].1, taps[2].2)] {
+                    v += wz * wy * wx * input[(dz * dims[1] + dy) * dims[2] + dx];
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn taps_by_hand() {
+        // 2 → 4 without aligned corners: centres map to −0.25, 0.25, 0.75, 1.25 (clamped).
+        let (i0, i1, w) = linear_taps(2, 4, false);
+        assert_eq!((i0, i1), (vec![0, 0, 0, 1], vec![1, 1, 1, 1]));
+        assert_eq!(w, vec![0.0, 0.25, 0.75, 0.0]);
+        // 2 → 4 with aligned corners: 0, 1/3, 2/3, 1.
+        let (_, _, w) = linear_taps(2, 4, true);
+        assert!((w[1] - 1.0 / 3.0).abs() < 1e-6 && (w[2] - 2.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn trilinear_matches_the_definition() {
+        let device = Device::flex();
+        let dims = [3, 4, 5];
+        let input: Vec<f32> = (0..60).map(|i| ((i * 37) % 11) as f32 - 3.0).collect();
+        for align in [false, true] {
+            let out = [6, 7, 10];
+            let x =
+                Tensor::<5>::from_data(TensorData::new(input.clone(), [1, 1, 3, 4, 5]), &device);
+            let y = values(trilinear(x, out, align));
+            for z in 0..out[0] {
+                for v in 0..out[1] {
+                    for u in 0..out[2] {
+                        let got = y[(z * out[1] + v) * out[2] + u];
+                        let want = reference(&input, dims, out, [z, v, u], align);
+                        assert!(
+                            (got - want).abs() < 1e-5,
+                            "align {align} at ({z},{v},{u}): {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cost_volume_shifts_the_right_features() {
+        let device = Device::flex();
+        let left = Tensor::<4>::from_data(
+            TensorData::new((0..8).map(|i| i as f32).collect::<Vec<_>>(), [1, 1, 2, 4]),
+            &device,
+        );
+        let right = Tensor::<4>::from_data(
+            TensorData::new(
+                (0..8).map(|i| 10.0 + i as f32).collect::<Vec<_>>(),
+                [1, 1, 2, 4],
+            ),
+            &device,
+        );
+        let v = concat_cost_volume(left, right, 3);
+        assert_eq!(v.dims(), [1, 2, 3, 2, 4]);
+        let d = values(v);
+        // Channel 1 (right features), level 2, row 0: zeros, zeros, then right columns 0, 1.
+        let at = |ch: usize, lvl: usize, row: usize| {
+            d[((ch * 3 + lvl) * 2 + row) * 4..((ch * 3 + lvl) * 2 + row) * 4 + 4].to_vec()
+        };
+        assert_eq!(at(1, 2, 0), vec![0.0, 0.0, 10.0, 11.0]);
+        // Channel 0 (left features), level 2, row 1: zeros, then left columns 2, 3.
+        assert_eq!(at(0, 2, 1), vec![0.0, 0.0, 6.0, 7.0]);
+        assert_eq!(at(0, 0, 1), vec![4.0, 5.0, 6.0, 7.0]);
+    }
+
+    #[test]
+    fn soft_argmin_is_the_expected_disparity() {
+        let device = Device::flex();
+        // Scores ln(1), ln(3) at disparities 0 and 1: probabilities 1/4, 3/4, expectation 0.75.
+        let s = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32, 3f32.ln()], [1, 2, 1, 1]),
+            &device,
+        );
+        let d = values(soft_argmin(s));
+        assert!((d[0] - 0.75).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,86 @@
+//! PSMNet in burn: `model` (network and configuration), `feature` (2-D feature extractor with
+//! spatial pyramid pooling), `hourglass` (3-D aggregation), `layers` (conv + batch-norm blocks).
+
+pub mod feature;
+pub mod hourglass;
+pub mod layers;
+pub mod model;
+
+pub use model::{PsmNet, PsmNetConfig};
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::Tensor;
+
+/// Counts trainable parameters: every float parameter except batch-norm running statistics
+/// (which burn's `num_params` includes but PyTorch's `parameters()` does not).
+struct TrainableCounter {
+    path: Vec<String>,
+    count: usize,
+}
+
+impl ModuleVisitor for TrainableCounter {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let running = self
+            .path
+            .last()
+            .is_some_and(|n| n == "running_mean" || n == "running_var");
+        if !running {
+            self.count += param.lazy_shape().num_elements();
+        }
+    }
+}
+
+/// The number of trainable parameters of a module (PyTorch's convention).
+pub fn trainable_params<M: Module>(module: &M) -> usize {
+    let mut counter = TrainableCounter {
+        path: Vec::new(),
+        count: 0,
+    };
+    module.visit(&mut counter);
+    counter.count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::module::Module;
+    use burn::tensor::{Device, Tensor};
+
+    #[test]
+    fn the_reference_configuration_has_the_reference_parameter_count() {
+        let model = PsmNetConfig::default().init(&Device::flex());
+        assert_eq!(trainable_params(&model), 5_224_768);
+        // burn also counts the running mean and variance of the 5,600 batch-norm channels.
+        assert_eq!(model.num_params(), 5_224_768 + 2 * 5_600);
+    }
+
+    #[test]
+    fn a_tiny_network_maps_a_pair_to_disparities_in_range() {
+        let cfg = PsmNetConfig {
+            max_disparity: 16,
+            width: 4,
+            blocks: [1, 1, 1, 1],
+            pyramid_pools: vec![4, 2],
+            feature_channels: 4,
+            aggregation_channels: 4,
+            ..Default::default()
+        };
+        let device = Device::flex();
+        let model = cfg.init(&device);
+        let left = Tensor::<4>::ones([1, 3, 32, 48], &device);
+        let right = Tensor::<4>::ones([1, 3, 32, 48], &device);
+        let out = model.forward(left, right, true);
+        assert_eq!(out.len(), 3);
+        for d in out {
+            assert_eq!(d.dims(), [1, 32, 48]);
+            let v = d.into_data().try_to_vec::<f32>().expect("f32 data");
+            assert!(v.iter().all(|x| x.is_finite() && *x >= 0.0 && *x <= 15.0));
+        }
+    }
+}
