@@ -11,6 +11,8 @@ pub enum Stage {
     Synth,
     /// Pseudo-LiDAR conversion and sparsification of a full-size frame.
     PseudoLidar,
+    /// PSMNet on the CPU: a training step of the tiny test configuration and its inference.
+    Psmnet,
     /// KITTI evaluation of a val-sized set (3769 frames, 10 objects and 50 detections each).
     Eval,
 }
@@ -41,6 +43,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Stage::Synth => pool.install(|| bench_synth(&a)),
         Stage::Eval => pool.install(|| bench_eval(&a)),
         Stage::PseudoLidar => pool.install(|| bench_pseudo_lidar(&a)),
+        Stage::Psmnet => bench_psmnet(&a),
     }
 }
 
@@ -244,6 +247,60 @@ fn bench_pseudo_lidar(a: &BenchArgs) -> Result<()> {
         format!("sparsify 64x512 ({} pts)", n.1),
         sparse.0,
         sparse.1
+    );
+    Ok(())
+}
+
+fn bench_psmnet(a: &BenchArgs) -> Result<()> {
+    use burn::optim::{AdamConfig, GradientsParams};
+    use burn::tensor::{Device, Distribution, Tensor};
+    use disparity::loss::{psm_loss, LossKind};
+    use disparity::psmnet::inference::predict_pair;
+    use disparity::psmnet::PsmNetConfig;
+    let cfg = PsmNetConfig {
+        max_disparity: 32,
+        width: 8,
+        blocks: [1, 1, 1, 1],
+        pyramid_pools: vec![8, 4],
+        feature_channels: 8,
+        aggregation_channels: 8,
+        ..Default::default()
+    };
+    let device = Device::flex().autodiff();
+    let mut model = cfg.init(&device);
+    let mut optim = AdamConfig::new().init();
+    let (b, h, w) = (2, 64, 128);
+    let left = Tensor::<4>::random([b, 3, h, w], Distribution::Default, &device);
+    let right = Tensor::<4>::random([b, 3, h, w], Distribution::Default, &device);
+    let gt = Tensor::<3>::random([b, h, w], Distribution::Uniform(1.0, 30.0), &device);
+    let fb = Tensor::<1>::ones([b], &device) * 100.0;
+    let step = time_ms(a.repeat, |_| {
+        let preds = model.clone().forward(left.clone(), right.clone(), true);
+        let loss = psm_loss(&preds, gt.clone(), fb.clone(), LossKind::Disparity, 32.0);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model.clone(), grads);
+    });
+    let cpu = Device::flex();
+    let infer_model = cfg.init(&cpu);
+    let pair = disparity::StereoPair {
+        width: 311,
+        height: 94,
+        left: vec![100; 311 * 94 * 3],
+        right: vec![90; 311 * 94 * 3],
+    };
+    let infer = time_ms(a.repeat, |_| {
+        std::hint::black_box(predict_pair(&infer_model, &pair, &cpu));
+    });
+    println!("PSMNet, tiny configuration (width 8, blocks 1-1-1-1, 8 aggregation channels, max disparity 32), flex CPU backend, {} repetitions", a.repeat);
+    println!("| {:<44} | {:>10} | {:>10} |", "stage", "mean ms", "min ms");
+    println!("|{:-<46}|{:->12}|{:->12}|", "", "", "");
+    println!(
+        "| {:<44} | {:>10.1} | {:>10.1} |",
+        "training step, batch 2 x 64x128 crops", step.0, step.1
+    );
+    println!(
+        "| {:<44} | {:>10.1} | {:>10.1} |",
+        "inference, 311x94 frame (padded 96x320)", infer.0, infer.1
     );
     Ok(())
 }

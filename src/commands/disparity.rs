@@ -10,6 +10,8 @@ use std::path::PathBuf;
 /// The disparity subcommands.
 #[derive(Subcommand)]
 pub enum DisparityCommand {
+    /// Train PSMNet (disparity or depth loss) on the frames of a KITTI root.
+    Train(TrainArgs),
     /// Predict disparity maps for the frames of a split.
     Predict(PredictArgs),
     /// Disparity and depth error of prediction folders against ground truth.
@@ -87,9 +89,116 @@ pub struct EvalArgs {
     plot: Option<PathBuf>,
 }
 
+/// Arguments of `ftf disparity train`.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training settings (TOML; every field optional, defaults = the reference recipe).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The KITTI object root.
+    #[arg(long)]
+    root: PathBuf,
+    /// Ground-truth disparity folder (default ROOT/training/disparity_lidar, made by
+    /// `ftf gt-disparity`; synthetic sets also have the exact ROOT/training/disparity_2).
+    #[arg(long)]
+    gt: Option<PathBuf>,
+    /// Training split name.
+    #[arg(long, default_value = "train")]
+    train_split: String,
+    /// Validation split name.
+    #[arg(long, default_value = "val")]
+    val_split: String,
+    /// Output folder: config.toml, checkpoints/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue from the last checkpoint in OUT.
+    #[arg(long)]
+    resume: bool,
+    /// Stereo baseline for the depth loss: metres, or `calib`.
+    #[arg(long, default_value = "0.54")]
+    baseline: String,
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    use disparity::psmnet::data::StereoDataset;
+    use disparity::psmnet::training::{train, Progress, TrainConfig};
+    let cfg: TrainConfig = match &a.config {
+        Some(p) => toml::from_str(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )
+        .with_context(|| format!("{}: invalid training config", p.display()))?,
+        None => TrainConfig::default(),
+    };
+    if cfg.model.max_disparity % 4 != 0
+        || cfg.crop.iter().any(|c| c % 16 != 0)
+        || cfg.batch_size == 0
+    {
+        bail!("training config: model.max_disparity must be a multiple of 4, crop sizes multiples of 16, batch_size positive");
+    }
+    let root = KittiRoot::open(&a.root)?;
+    let gt =
+        a.gt.clone()
+            .unwrap_or_else(|| root.root().join("training/disparity_lidar"));
+    if !gt.is_dir() {
+        bail!(
+            "{}: no ground-truth disparity folder (run `ftf gt-disparity` first, or pass --gt)",
+            gt.display()
+        );
+    }
+    let baseline = super::pseudo_lidar::parse_baseline(&a.baseline)?;
+    let ds = |split: &str| -> Result<StereoDataset> {
+        Ok(StereoDataset::new(
+            root.clone(),
+            root.split(split)?.ids,
+            &gt,
+            baseline,
+        ))
+    };
+    let (train_set, val_set) = (ds(&a.train_split)?, ds(&a.val_split)?);
+    let resolved = toml::to_string(&cfg)?;
+    let cfg_path = a.out.join("config.toml");
+    if a.resume && cfg_path.is_file() && std::fs::read_to_string(&cfg_path)? != resolved {
+        bail!(
+            "{}: --resume with other settings than the run was started with",
+            cfg_path.display()
+        );
+    }
+    kitti::io::write_atomic(&cfg_path, resolved.as_bytes())?;
+    let device = burn::tensor::Device::flex().autodiff();
+    let steps = train_set.len().div_ceil(cfg.batch_size) as u64;
+    let bar = super::progress::bar(steps * cfg.epochs as u64, "train");
+    let state = train(
+        &cfg,
+        &train_set,
+        &val_set,
+        &a.out,
+        &device,
+        a.resume,
+        &|p| match p {
+            Progress::Step(e, s, _, loss) => {
+                bar.set_position(e as u64 * steps + s as u64 + 1);
+                bar.set_message(format!("ep {e} loss {loss:.3}"));
+            }
+            Progress::Epoch(e, loss, epe) => bar.println(format!(
+                "epoch {e}: train loss {loss:.4}, val EPE {epe:.3} px"
+            )),
+        },
+    )?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {} epochs done; best epoch {:?}; checkpoints in {}",
+        a.out.display(),
+        state.epochs_done,
+        state.best_epoch,
+        a.out.join("checkpoints").display()
+    );
+    Ok(())
+}
+
 /// Runs a disparity subcommand.
 pub fn run(c: DisparityCommand) -> Result<()> {
     match c {
+        DisparityCommand::Train(a) => train(a),
         DisparityCommand::Predict(a) => predict(a),
         DisparityCommand::Eval(a) => eval(a),
     }

@@ -15,6 +15,7 @@ pub mod io;
 pub mod iou;
 pub mod label;
 pub mod png16;
+pub mod rng;
 pub mod split;
 pub mod velodyne;
 

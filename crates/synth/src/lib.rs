@@ -13,7 +13,8 @@ pub mod lidar;
 pub mod objects;
 pub mod render;
 pub mod rig;
-pub mod rng;
+/// Deterministic random numbers (shared with the other stages through `kitti`).
+pub use kitti::rng;
 pub mod shapes;
 pub mod texture;
 pub mod world;

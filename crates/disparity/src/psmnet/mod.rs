@@ -1,10 +1,13 @@
 //! PSMNet in burn: `model` (network and configuration), `feature` (2-D feature extractor with
 //! spatial pyramid pooling), `hourglass` (3-D aggregation), `layers` (conv + batch-norm blocks).
 
+pub mod data;
 pub mod feature;
 pub mod hourglass;
+pub mod inference;
 pub mod layers;
 pub mod model;
+pub mod training;
 
 pub use model::{PsmNet, PsmNetConfig};
 

@@ -1,5 +1,6 @@
 //! A small deterministic random generator (xoshiro256**, seeded by SplitMix64) and stateless
-//! hashing, so that a seed gives the same world on every machine and in any thread order.
+//! hashing, shared by every stage that draws random numbers (synthetic worlds, training crops and
+//! shuffles): a seed gives the same result on every machine and in any thread order.
 
 /// SplitMix64 step: a good 64-bit mix of `x`.
 pub fn mix64(mut x: u64) -> u64 {

@@ -1,0 +1,237 @@
+//! Training data for the stereo networks: stereo pairs with disparity ground truth read from a
+//! KITTI root, random crops, ImageNet normalisation, and batches as tensors.
+
+use crate::error::{DisparityError, Result};
+use crate::frames::read_pair;
+use crate::model::StereoPair;
+use burn::tensor::{Device, Tensor, TensorData};
+use kitti::rng::Rng;
+use kitti::{Baseline, DisparityMap, KittiRoot, Part};
+use std::path::{Path, PathBuf};
+
+/// ImageNet channel means (RGB).
+pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+/// ImageNet channel standard deviations.
+pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// One training example.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    /// The stereo pair.
+    pub pair: StereoPair,
+    /// Ground-truth disparity of the left image (0 = unknown).
+    pub disparity: DisparityMap,
+    /// f_u · B of the frame, for the depth loss.
+    pub focal_baseline: f32,
+}
+
+/// The frames of a split with their ground truth in `<gt_dir>/<id>.png`.
+#[derive(Debug, Clone)]
+pub struct StereoDataset {
+    root: KittiRoot,
+    ids: Vec<String>,
+    gt_dir: PathBuf,
+    baseline: Baseline,
+}
+
+impl StereoDataset {
+    /// A dataset over `ids` of `root`'s training part.
+    pub fn new(root: KittiRoot, ids: Vec<String>, gt_dir: &Path, baseline: Baseline) -> Self {
+        StereoDataset {
+            root,
+            ids,
+            gt_dir: gt_dir.into(),
+            baseline,
+        }
+    }
+
+    /// Number of frames.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there is no frame.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Frame ids.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// Reads example `i`, checking that the ground truth has the images' size.
+    pub fn get(&self, i: usize) -> Result<Example> {
+        let id = &self.ids[i];
+        let pair = read_pair(&self.root, Part::Training, id)?;
+        let calib = self.root.calib(Part::Training, id)?;
+        let gt_path = self.gt_dir.join(format!("{id}.png"));
+        if !gt_path.is_file() {
+            return Err(DisparityError::MissingInput {
+                id: id.clone(),
+                what: "ground-truth disparity",
+                path: gt_path,
+            });
+        }
+        let disparity = DisparityMap::read(&gt_path)?;
+        if (disparity.width, disparity.height) != (pair.width, pair.height) {
+            return Err(DisparityError::SizeMismatch {
+                path: gt_path,
+                found: format!("{}x{}", disparity.width, disparity.height),
+                expected: format!("{}x{}", pair.width, pair.height),
+                other: self
+                    .root
+                    .path(Part::Training, kitti::FileKind::LeftImage, id),
+            });
+        }
+        Ok(Example {
+            pair,
+            disparity,
+            focal_baseline: (calib.fu() * self.baseline.metres(&calib)) as f32,
+        })
+    }
+}
+
+/// A `height` × `width` window of an example at (top, left).
+pub fn crop(e: &Example, top: usize, left: usize, height: usize, width: usize) -> Example {
+    let w = e.pair.width as usize;
+    let rows = |data: &[u8]| -> Vec<u8> {
+        (top..top + height)
+            .flat_map(|v| {
+                data[(v * w + left) * 3..(v * w + left + width) * 3]
+                    .iter()
+                    .copied()
+            })
+            .collect()
+    };
+    Example {
+        pair: StereoPair {
+            width: width as u32,
+            height: height as u32,
+            left: rows(&e.pair.left),
+            right: rows(&e.pair.right),
+        },
+        disparity: DisparityMap {
+            width: width as u32,
+            height: height as u32,
+            data: (top..top + height)
+                .flat_map(|v| {
+                    e.disparity.data[v * w + left..v * w + left + width]
+                        .iter()
+                        .copied()
+                })
+                .collect(),
+        },
+        focal_baseline: e.focal_baseline,
+    }
+}
+
+/// A random `height` × `width` crop (the whole example when it is smaller).
+pub fn random_crop(e: &Example, height: usize, width: usize, rng: &mut Rng) -> Example {
+    let (h, w) = (e.pair.height as usize, e.pair.width as usize);
+    let (ch, cw) = (height.min(h), width.min(w));
+    let top = rng.int(0, (h - ch) as i64) as usize;
+    let left = rng.int(0, (w - cw) as i64) as usize;
+    crop(e, top, left, ch, cw)
+}
+
+/// RGB bytes → normalised CHW floats.
+pub fn normalise(rgb: &[u8], width: usize, height: usize) -> Vec<f32> {
+    let n = width * height;
+    let mut out = vec![0f32; 3 * n];
+    for (i, px) in rgb.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            out[c * n + i] = (px[c] as f32 / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+    out
+}
+
+/// A batch on a device: left and right images `[B, 3, H, W]`, disparity `[B, H, W]`, f_u·B `[B]`.
+pub struct Batch {
+    /// Normalised left images.
+    pub left: Tensor<4>,
+    /// Normalised right images.
+    pub right: Tensor<4>,
+    /// Ground-truth disparity.
+    pub disparity: Tensor<3>,
+    /// f_u · B per example.
+    pub focal_baseline: Tensor<1>,
+}
+
+/// Stacks examples of equal size into a batch.
+pub fn batch(examples: &[Example], device: &Device) -> Batch {
+    let b = examples.len();
+    let (h, w) = (
+        examples[0].pair.height as usize,
+        examples[0].pair.width as usize,
+    );
+    let images = |pick: fn(&StereoPair) -> &Vec<u8>| {
+        let data: Vec<f32> = examples
+            .iter()
+            .flat_map(|e| normalise(pick(&e.pair), w, h))
+            .collect();
+        Tensor::<4>::from_data(TensorData::new(data, [b, 3, h, w]), device)
+    };
+    let disparity: Vec<f32> = examples
+        .iter()
+        .flat_map(|e| e.disparity.data.iter().copied())
+        .collect();
+    let fb: Vec<f32> = examples.iter().map(|e| e.focal_baseline).collect();
+    Batch {
+        left: images(|p| &p.left),
+        right: images(|p| &p.right),
+        disparity: Tensor::<3>::from_data(TensorData::new(disparity, [b, h, w]), device),
+        focal_baseline: Tensor::<1>::from_data(TensorData::new(fb, [b]), device),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Example {
+        let (w, h) = (4usize, 3usize);
+        Example {
+            pair: StereoPair {
+                width: w as u32,
+                height: h as u32,
+                left: (0..w * h * 3).map(|i| i as u8).collect(),
+                right: vec![255; w * h * 3],
+            },
+            disparity: DisparityMap {
+                width: w as u32,
+                height: h as u32,
+                data: (0..w * h).map(|i| i as f32).collect(),
+            },
+            focal_baseline: 400.0,
+        }
+    }
+
+    #[test]
+    fn crops_take_the_same_window_of_images_and_disparity() {
+        let c = crop(&example(), 1, 2, 2, 2);
+        assert_eq!(c.disparity.data, vec![6.0, 7.0, 10.0, 11.0]);
+        // Pixel (row 1, col 2) of the left image starts at byte (1·4 + 2)·3 = 18.
+        assert_eq!(&c.pair.left[..3], &[18, 19, 20]);
+        let mut rng = Rng::new(1);
+        let r = random_crop(&example(), 10, 10, &mut rng);
+        assert_eq!(r, example());
+    }
+
+    #[test]
+    fn normalisation_and_batch_layout() {
+        let n = normalise(&[255, 0, 128], 1, 1);
+        assert!(
+            (n[0] - (1.0 - MEAN[0]) / STD[0]).abs() < 1e-6
+                && (n[1] + MEAN[1] / STD[1]).abs() < 1e-6
+        );
+        let b = batch(&[example(), example()], &Device::flex());
+        assert_eq!(b.left.dims(), [2, 3, 3, 4]);
+        assert_eq!(b.disparity.dims(), [2, 3, 4]);
+        assert_eq!(
+            b.focal_baseline.into_data().try_to_vec::<f32>().unwrap(),
+            vec![400.0, 400.0]
+        );
+    }
+}

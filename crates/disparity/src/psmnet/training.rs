@@ -1,0 +1,278 @@
+//! The training loop of PSMNet: Adam with a step learning-rate schedule, random crops, the
+//! disparity or depth loss, validation after every epoch, atomic checkpoints of the model and
+//! the optimiser state, the best model kept, and exact resumption.
+
+use super::data::{batch, random_crop, StereoDataset};
+use super::inference::predict_pair;
+use super::model::{PsmNet, PsmNetConfig};
+use crate::error::{DisparityError, Result};
+use crate::loss::{psm_loss, LossKind};
+use crate::metrics::{frame_breakdown, Sums};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
+use burn::store::ModuleRecord;
+use burn::tensor::Device;
+use kitti::rng::{hash, Rng};
+use std::path::{Path, PathBuf};
+
+/// Training settings; the defaults are the pseudo-LiDAR fine-tuning recipe.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The network.
+    pub model: PsmNetConfig,
+    /// Disparity loss (the reference) or depth loss (the "improvement").
+    pub loss: LossKind,
+    /// Epochs.
+    pub epochs: usize,
+    /// Examples a step.
+    pub batch_size: usize,
+    /// Random crop, [height, width] (multiples of 16).
+    pub crop: [usize; 2],
+    /// Learning rate of the first epochs.
+    pub learning_rate: f64,
+    /// Later learning rates: (first epoch, 0-based, rate).
+    pub lr_steps: Vec<(usize, f64)>,
+    /// Seed of initialisation, shuffling and crops.
+    pub seed: u64,
+    /// Validation frames evaluated after each epoch (at most; 0 = none).
+    pub val_frames: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            model: PsmNetConfig::default(),
+            loss: LossKind::Disparity,
+            epochs: 300,
+            batch_size: 12,
+            crop: [256, 512],
+            learning_rate: 1e-3,
+            lr_steps: vec![(50, 1e-4)],
+            seed: 0,
+            val_frames: 200,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The learning rate of `epoch` (0-based).
+    pub fn lr_at(&self, epoch: usize) -> f64 {
+        self.lr_steps
+            .iter()
+            .filter(|(start, _)| epoch >= *start)
+            .max_by_key(|(start, _)| *start)
+            .map_or(self.learning_rate, |(_, lr)| *lr)
+    }
+}
+
+/// What one finished epoch measured.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochRecord {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// Learning rate used.
+    pub learning_rate: f64,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Validation end-point error, pixels (NaN without validation).
+    pub val_epe: f64,
+    /// Validation D1 share.
+    pub val_d1: f64,
+}
+
+/// The state written with every checkpoint.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainState {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Epoch with the best validation EPE so far.
+    pub best_epoch: Option<usize>,
+    /// Every epoch so far.
+    pub history: Vec<EpochRecord>,
+}
+
+/// Progress reported to the caller.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Progress {
+    /// A step finished: epoch, step within it, steps per epoch, running mean loss.
+    Step(usize, usize, usize, f64),
+    /// An epoch finished.
+    Epoch(usize, f64, f64),
+}
+
+/// Files of a training run under its output folder.
+pub struct RunFiles {
+    /// `<out>/checkpoints`.
+    pub dir: PathBuf,
+}
+
+impl RunFiles {
+    /// The files of a run in `out`.
+    pub fn new(out: &Path) -> Self {
+        RunFiles {
+            dir: out.join("checkpoints"),
+        }
+    }
+    /// Latest model weights.
+    pub fn model(&self) -> PathBuf {
+        self.dir.join("last.bpk")
+    }
+    /// Latest optimiser state.
+    pub fn optimizer(&self) -> PathBuf {
+        self.dir.join("last-optim.bpk")
+    }
+    /// Training state (JSON).
+    pub fn state(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+    /// Best model weights.
+    pub fn best(&self) -> PathBuf {
+        self.dir.join("best.bpk")
+    }
+}
+
+fn record_error(path: &Path, e: impl std::fmt::Display) -> DisparityError {
+    DisparityError::Kitti(kitti::KittiError::malformed(
+        path,
+        None,
+        format!("checkpoint: {e}"),
+    ))
+}
+
+/// Saves through a temporary file and a rename, so an interrupted save leaves the old file.
+fn save_atomic(
+    path: &Path,
+    save: impl FnOnce(&Path) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| kitti::KittiError::io(dir, e))?;
+    }
+    save(&tmp).map_err(|e| record_error(path, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| kitti::KittiError::io(path, e))?;
+    Ok(())
+}
+
+/// Loads a model's weights from a checkpoint file.
+pub fn load_model(model: PsmNet, path: &Path) -> Result<PsmNet> {
+    let record = ModuleRecord::load(path).map_err(|e| record_error(path, e))?;
+    model
+        .try_load_record(record)
+        .map_err(|e| record_error(path, e))
+}
+
+/// Validation: EPE and D1 of the model at full frame size over the first `n` frames.
+fn validate(model: &PsmNet, val: &StereoDataset, n: usize, device: &Device) -> Result<(f64, f64)> {
+    if n == 0 || val.is_empty() {
+        return Ok((f64::NAN, f64::NAN));
+    }
+    let model = model.valid();
+    let mut sums = Sums::default();
+    for i in 0..n.min(val.len()) {
+        let e = val.get(i)?;
+        let pred = predict_pair(&model, &e.pair, device);
+        sums.add(&frame_breakdown(&pred, &e.disparity, e.focal_baseline as f64, None).all);
+    }
+    let m = sums.metrics();
+    Ok((m.epe, m.d1))
+}
+
+/// Trains (or, with `resume`, continues training) into `out`; `device` must support autodiff.
+pub fn train(
+    cfg: &TrainConfig,
+    train: &StereoDataset,
+    val: &StereoDataset,
+    out: &Path,
+    device: &Device,
+    resume: bool,
+    progress: &dyn Fn(Progress),
+) -> Result<TrainState> {
+    let files = RunFiles::new(out);
+    device.seed(cfg.seed);
+    let mut model = cfg.model.init(device);
+    let mut optim: ModuleOptimizer = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut state = TrainState {
+        epochs_done: 0,
+        best_epoch: None,
+        history: Vec::new(),
+    };
+    if resume && files.state().is_file() {
+        let text = kitti::io::read_text(&files.state())?;
+        state = serde_json::from_str(&text).map_err(|e| record_error(&files.state(), e))?;
+        model = load_model(model, &files.model())?;
+        let rec = OptimizerRecord::load(files.optimizer())
+            .map_err(|e| record_error(&files.optimizer(), e))?;
+        optim = optim.load_record(rec);
+    }
+    let max_disparity = cfg.model.max_disparity as f64;
+    for epoch in state.epochs_done..cfg.epochs {
+        let lr = cfg.lr_at(epoch);
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        let mut rng = Rng::new(hash(&[cfg.seed, epoch as u64]));
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.int(0, i as i64) as usize);
+        }
+        let steps = order.len().div_ceil(cfg.batch_size.max(1));
+        let mut total = 0.0;
+        for (step, chunk) in order.chunks(cfg.batch_size.max(1)).enumerate() {
+            let mut crop_rng = Rng::new(hash(&[cfg.seed, epoch as u64, step as u64, 1]));
+            let examples = chunk
+                .iter()
+                .map(|&i| {
+                    train
+                        .get(i)
+                        .map(|e| random_crop(&e, cfg.crop[0], cfg.crop[1], &mut crop_rng))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let b = batch(&examples, device);
+            let preds = model.forward(b.left, b.right, true);
+            let loss = psm_loss(
+                &preds,
+                b.disparity,
+                b.focal_baseline,
+                cfg.loss,
+                max_disparity,
+            );
+            let value: f32 = loss.clone().into_scalar();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            total += value as f64;
+            progress(Progress::Step(
+                epoch,
+                step,
+                steps,
+                total / (step + 1) as f64,
+            ));
+        }
+        let (val_epe, val_d1) = validate(&model, val, cfg.val_frames, device)?;
+        let train_loss = total / steps.max(1) as f64;
+        state.history.push(EpochRecord {
+            epoch,
+            learning_rate: lr,
+            train_loss,
+            val_epe,
+            val_d1,
+        });
+        state.epochs_done = epoch + 1;
+        let best = state.best_epoch.map(|b| state.history[b].val_epe);
+        let is_best = !val_epe.is_nan() && best.is_none_or(|b| val_epe < b);
+        save_atomic(&files.model(), |p| {
+            model.clone().save_file(p).map_err(|e| e.to_string())
+        })?;
+        save_atomic(&files.optimizer(), |p| {
+            optim.to_record().save(p).map_err(|e| e.to_string())
+        })?;
+        if is_best {
+            state.best_epoch = Some(epoch);
+            save_atomic(&files.best(), |p| {
+                model.clone().save_file(p).map_err(|e| e.to_string())
+            })?;
+        }
+        let json =
+            serde_json::to_string_pretty(&state).map_err(|e| record_error(&files.state(), e))?;
+        kitti::io::write_atomic(&files.state(), json.as_bytes())?;
+        progress(Progress::Epoch(epoch, train_loss, val_epe));
+    }
+    Ok(state)
+}
