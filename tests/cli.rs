@@ -565,3 +565,83 @@ fn disparity_predict_and_eval_commands() {
         text(&o)
     );
 }
+
+#[test]
+fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    assert!(synth(&root, "2").status.success());
+    let r = |p: &str| root.join(p).to_str().unwrap().to_string();
+    let cfg = tmp.path().join("tiny.toml");
+    let tiny = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/psmnet-tiny.toml"
+    ))
+    .unwrap()
+    .replace("epochs = 20", "epochs = 1")
+    .replace("val_frames = 4", "val_frames = 1");
+    std::fs::write(&cfg, tiny).unwrap();
+    let run = tmp.path().join("run");
+    let o = ftf(&[
+        "disparity",
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--root",
+        &r(""),
+        "--gt",
+        &r("training/disparity_2"),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success() && text(&o).contains("1 epochs done"),
+        "{}",
+        text(&o)
+    );
+    for f in [
+        "config.toml",
+        "checkpoints/last.bpk",
+        "checkpoints/last-optim.bpk",
+        "checkpoints/state.json",
+        "checkpoints/best.bpk",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let pred = tmp.path().join("pred");
+    let predict = |out: &Path| {
+        ftf(&[
+            "disparity",
+            "predict",
+            "--model",
+            "psmnet",
+            "--run",
+            run.to_str().unwrap(),
+            "--root",
+            &r(""),
+            "--split",
+            "val",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = predict(&pred);
+    assert!(
+        o.status.success() && text(&o).contains("GB of memory"),
+        "{}",
+        text(&o)
+    );
+    let d = kitti::DisparityMap::read(&pred.join("000002.png")).unwrap();
+    assert_eq!((d.width, d.height), (311, 94));
+    // The same weights under a wider network: refused, naming both files.
+    let wide = std::fs::read_to_string(run.join("config.toml"))
+        .unwrap()
+        .replace("width = 8", "width = 16");
+    std::fs::write(run.join("config.toml"), wide).unwrap();
+    let o = predict(&tmp.path().join("pred2"));
+    assert!(
+        !o.status.success() && text(&o).contains("best.bpk") && text(&o).contains("config.toml"),
+        "{}",
+        text(&o)
+    );
+}

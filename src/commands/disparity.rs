@@ -3,9 +3,9 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use disparity::frames::{evaluate_folder, predict_frames, ClassSource};
-use disparity::{report, Sgm, SgmConfig};
+use disparity::{report, DisparityModel, Sgm, SgmConfig};
 use kitti::{KittiRoot, Split};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The disparity subcommands.
 #[derive(Subcommand)]
@@ -23,6 +23,8 @@ pub enum DisparityCommand {
 pub enum ModelKind {
     /// Semi-global matching (census cost, 4 paths, left-right check): needs no training.
     Sgm,
+    /// A PSMNet trained with `ftf disparity train` (give its output folder with --run).
+    Psmnet,
 }
 
 /// Arguments of `ftf disparity predict`.
@@ -40,9 +42,14 @@ pub struct PredictArgs {
     /// Output folder for `<id>.png` disparity maps.
     #[arg(long)]
     out: PathBuf,
-    /// Largest disparity searched, pixels (192 suits full-size KITTI; scale it with the images).
+    /// Largest disparity searched by SGM, pixels (192 suits full-size KITTI; scale it with the
+    /// images). PSMNet uses its own.
     #[arg(long, default_value_t = 192)]
     max_disparity: usize,
+    /// For --model psmnet: the training output folder (config.toml, checkpoints/best.bpk or
+    /// last.bpk).
+    #[arg(long)]
+    run: Option<PathBuf>,
 }
 
 /// Sources of per-class pixels.
@@ -213,24 +220,109 @@ fn predict(a: PredictArgs) -> Result<()> {
     }
     let root = KittiRoot::open(&a.root)?;
     let split = root.split(&a.split)?;
-    let (model, settings) = match a.model {
+    let (model, settings): (Box<dyn DisparityModel>, String) = match a.model {
         ModelKind::Sgm => {
             let cfg = SgmConfig {
                 max_disparity: a.max_disparity,
                 ..Default::default()
             };
-            (Sgm(cfg), format!("{cfg:?}\n"))
+            (Box::new(Sgm(cfg)), format!("{cfg:?}\n"))
+        }
+        ModelKind::Psmnet => {
+            let run = a
+                .run
+                .as_ref()
+                .context("--model psmnet needs --run TRAINING_OUTPUT_FOLDER")?;
+            let (predictor, settings) = load_psmnet(run, &root, &split)?;
+            (Box::new(predictor), settings)
         }
     };
     let bar = super::progress::bar(split.len() as u64, "predict");
-    let (done, skipped) =
-        predict_frames(&model, &settings, &root, &split.ids, &a.out, &|| bar.inc(1))?;
+    let (done, skipped) = predict_frames(
+        model.as_ref(),
+        &settings,
+        &root,
+        &split.ids,
+        &a.out,
+        &|| bar.inc(1),
+    )?;
     bar.finish_and_clear();
     println!(
         "{}: {done} disparity maps predicted, {skipped} already there",
         a.out.display()
     );
     Ok(())
+}
+
+/// Memory the machine can give a CPU run, from /proc/meminfo (None where unknown).
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Loads a trained PSMNet from a training folder, after checking its memory needs for the
+/// split's first frame against the memory available.
+fn load_psmnet(
+    run: &Path,
+    root: &KittiRoot,
+    split: &Split,
+) -> Result<(disparity::psmnet::inference::PsmNetPredictor, String)> {
+    use disparity::psmnet::inference::{estimate_memory_bytes, PsmNetPredictor};
+    use disparity::psmnet::trainable_params;
+    use disparity::psmnet::training::{load_model, RunFiles, TrainConfig};
+    let cfg_path = run.join("config.toml");
+    let text = std::fs::read_to_string(&cfg_path)
+        .with_context(|| format!("reading {}", cfg_path.display()))?;
+    let cfg: TrainConfig = toml::from_str(&text)
+        .with_context(|| format!("{}: invalid training config", cfg_path.display()))?;
+    let files = RunFiles::new(run);
+    let weights = if files.best().is_file() {
+        files.best()
+    } else {
+        files.model()
+    };
+    let device = burn::tensor::Device::flex();
+    let model = load_model(cfg.model.init(&device), &weights).with_context(|| {
+        format!(
+            "{} does not hold weights of the network {} describes",
+            weights.display(),
+            cfg_path.display()
+        )
+    })?;
+    if let Some(id) = split.ids.first() {
+        let (w, h) = kitti::png16::image_size(&root.path(
+            kitti::Part::Training,
+            kitti::FileKind::LeftImage,
+            id,
+        ))?;
+        let need =
+            estimate_memory_bytes(&cfg.model, h as usize, w as usize, trainable_params(&model));
+        println!(
+            "PSMNet inference at {w}x{h} (max disparity {}): about {:.2} GB of memory (CPU)",
+            cfg.model.max_disparity,
+            need as f64 / 1e9
+        );
+        if let Some(have) = available_memory() {
+            if need > have {
+                bail!(
+                    "PSMNet at {w}x{h} needs about {:.1} GB but only {:.1} GB are available: use smaller images, a smaller max_disparity, or a GPU",
+                    need as f64 / 1e9,
+                    have as f64 / 1e9
+                );
+            }
+        }
+    }
+    let settings = format!("psmnet {}\n{text}", weights.display());
+    Ok((
+        PsmNetPredictor {
+            model,
+            device,
+            name: "psmnet".into(),
+        },
+        settings,
+    ))
 }
 
 fn eval(a: EvalArgs) -> Result<()> {

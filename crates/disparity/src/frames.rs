@@ -82,24 +82,26 @@ pub fn predict_frames(
     } else {
         kitti::io::write_atomic(&record, settings.as_bytes())?;
     }
-    let done: Vec<bool> = ids
-        .par_iter()
-        .map(|id| {
-            let dest = out.join(format!("{id}.png"));
-            let r = if dest.is_file() {
-                Ok(false)
-            } else {
-                (|| {
-                    let pair = read_pair(root, Part::Training, id)?;
-                    let calib = root.calib(Part::Training, id)?;
-                    model.predict(&pair, &calib).write(&dest)?;
-                    Ok(true)
-                })()
-            };
-            progress();
-            r
-        })
-        .collect::<Result<_>>()?;
+    let work = |id: &String| -> Result<bool> {
+        let dest = out.join(format!("{id}.png"));
+        let r = if dest.is_file() {
+            Ok(false)
+        } else {
+            (|| {
+                let pair = read_pair(root, Part::Training, id)?;
+                let calib = root.calib(Part::Training, id)?;
+                model.predict(&pair, &calib).write(&dest)?;
+                Ok(true)
+            })()
+        };
+        progress();
+        r
+    };
+    let done: Vec<bool> = if model.parallel_frames() {
+        ids.par_iter().map(work).collect::<Result<_>>()?
+    } else {
+        ids.iter().map(work).collect::<Result<_>>()?
+    };
     let n = done.iter().filter(|d| **d).count();
     Ok((n, done.len() - n))
 }

@@ -22,6 +22,11 @@ pub trait DisparityModel: Sync {
     fn name(&self) -> String;
     /// The disparity map (0 = no prediction) of `pair`, whose frame has calibration `calib`.
     fn predict(&self, pair: &StereoPair, calib: &Calibration) -> DisparityMap;
+    /// Whether several frames may be predicted at once (networks already use every core, and
+    /// their memory adds up, so they say no).
+    fn parallel_frames(&self) -> bool {
+        true
+    }
 }
 
 /// Semi-global matching as a [`DisparityModel`].

@@ -88,6 +88,9 @@ impl DisparityModel for PsmNetPredictor {
     fn predict(&self, pair: &StereoPair, _calib: &Calibration) -> DisparityMap {
         predict_pair(&self.model, pair, &self.device)
     }
+    fn parallel_frames(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -276,3 +276,34 @@ pub fn train(
     }
     Ok(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_configs_parse_and_follow_the_recipe() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs");
+        let read = |name: &str| -> TrainConfig {
+            toml::from_str(&std::fs::read_to_string(format!("{dir}/{name}")).unwrap()).unwrap()
+        };
+        let kitti = read("psmnet-kitti.toml");
+        assert_eq!(
+            kitti,
+            TrainConfig {
+                val_frames: kitti.val_frames,
+                ..TrainConfig::default()
+            }
+        );
+        assert_eq!((kitti.lr_at(49), kitti.lr_at(50)), (1e-3, 1e-4));
+        let depth = read("psmnet-kitti-depth.toml");
+        assert_eq!(
+            depth,
+            TrainConfig {
+                loss: LossKind::Depth,
+                ..kitti
+            }
+        );
+        assert_eq!(read("psmnet-tiny.toml").model.max_disparity, 32);
+    }
+}
