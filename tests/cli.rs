@@ -34,6 +34,29 @@ fn synth(out: &Path, seed: &str) -> Output {
     ])
 }
 
+/// A temporary folder holding a fresh 3-frame synthetic root at `root/`.
+fn synthetic_root(seed: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let o = synth(&root, seed);
+    assert!(o.status.success(), "{}", text(&o));
+    (tmp, root)
+}
+
+/// `root/p` as a command-line argument.
+fn arg(root: &Path, p: &str) -> String {
+    root.join(p).to_str().unwrap().to_string()
+}
+
+/// Asserts that a command failed and that its output names every needle.
+fn assert_fails_naming(o: &Output, needles: &[&str]) {
+    let t = text(o);
+    assert!(
+        !o.status.success() && needles.iter().all(|n| t.contains(n)),
+        "{t}"
+    );
+}
+
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -120,11 +143,7 @@ fn synth_is_deterministic_resumable_and_inspects_clean() {
     );
     // The same folder with other settings is refused.
     let o = synth(&a, "6");
-    assert!(
-        !o.status.success() && text(&o).contains("synth.toml"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["synth.toml"]);
 
     let out = tmp.path().join("inspect");
     let (o, report) = inspect(&a, &out);
@@ -210,18 +229,10 @@ fn bad_arguments_are_named() {
         "--scale",
         "0",
     ]);
-    assert!(
-        !o.status.success() && text(&o).contains("`scale`"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["`scale`"]);
     let missing = tmp.path().join("nowhere");
     let o = ftf(&["inspect", missing.to_str().unwrap()]);
-    assert!(
-        !o.status.success() && text(&o).contains("nowhere"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["nowhere"]);
 }
 
 /// The AP the KITTI devkit gives a perfect detector on `n` ground truths (threshold indexing:
@@ -328,13 +339,7 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
     // A frame without a result file is an error naming split line and path, unless allowed.
     std::fs::remove_file(results.join("000001.txt")).unwrap();
     let o = run(&[]);
-    assert!(
-        !o.status.success()
-            && text(&o).contains("trainval.txt:2")
-            && text(&o).contains("000001.txt"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["trainval.txt:2", "000001.txt"]);
     assert!(run(&["--missing-as-empty"]).status.success());
     // A malformed line names file and line; a line without score too.
     std::fs::write(
@@ -343,36 +348,22 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
     )
     .unwrap();
     let o = run(&[]);
-    assert!(
-        !o.status.success() && text(&o).contains("000001.txt:1") && text(&o).contains("`x`"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["000001.txt:1", "`x`"]);
     std::fs::write(
         results.join("000001.txt"),
         "Car 0 0 0 1 2 3 4 1.5 1.6 3.9 0 1.6 20 0\n",
     )
     .unwrap();
     let o = run(&[]);
-    assert!(
-        !o.status.success() && text(&o).contains("000001.txt:1") && text(&o).contains("score"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["000001.txt:1", "score"]);
     let o = run(&["--iou", "tight"]);
-    assert!(
-        !o.status.success() && text(&o).contains("tight"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["tight"]);
 }
 
 #[test]
 fn gt_disparity_and_pseudo_lidar_commands() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    assert!(synth(&root, "4").status.success());
-    let r = |p: &str| root.join(p).to_str().unwrap().to_string();
+    let (tmp, root) = synthetic_root("4");
+    let r = |p: &str| arg(&root, p);
     let o = ftf(&["gt-disparity", "--root", &r(""), "--split", "trainval"]);
     assert!(
         o.status.success() && text(&o).contains("3 disparity maps written"),
@@ -426,11 +417,7 @@ fn gt_disparity_and_pseudo_lidar_commands() {
     let mut closer = args.to_vec();
     closer.extend(["--close", "20"]);
     let o = ftf(&closer);
-    assert!(
-        !o.status.success() && text(&o).contains("pseudo-lidar.toml"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["pseudo-lidar.toml"]);
     // A bad grid and a map whose calibration is missing are named.
     let o = ftf(&[
         "pseudo-lidar",
@@ -443,11 +430,7 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         "--sparsify",
         "64by512",
     ]);
-    assert!(
-        !o.status.success() && text(&o).contains("64by512"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["64by512"]);
     std::fs::remove_file(root.join("training/calib/000001.txt")).unwrap();
     let o = ftf(&[
         "pseudo-lidar",
@@ -458,19 +441,13 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         "--out",
         tmp.path().join("y").to_str().unwrap(),
     ]);
-    assert!(
-        !o.status.success() && text(&o).contains("calib/000001.txt"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["calib/000001.txt"]);
 }
 
 #[test]
 fn disparity_predict_and_eval_commands() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    assert!(synth(&root, "8").status.success());
-    let r = |p: &str| root.join(p).to_str().unwrap().to_string();
+    let (tmp, root) = synthetic_root("8");
+    let r = |p: &str| arg(&root, p);
     let pred = tmp.path().join("sgm");
     let predict = [
         "disparity",
@@ -500,11 +477,7 @@ fn disparity_predict_and_eval_commands() {
     let last = other.len() - 1;
     other[last] = "64";
     let o = ftf(&other);
-    assert!(
-        !o.status.success() && text(&o).contains("model.txt"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["model.txt"]);
 
     let json = tmp.path().join("d.json");
     let png = tmp.path().join("d.png");
@@ -559,19 +532,13 @@ fn disparity_predict_and_eval_commands() {
     // A missing prediction is named.
     std::fs::remove_file(pred.join("000002.png")).unwrap();
     let o = eval(&["--pred", &sgm_arg]);
-    assert!(
-        !o.status.success() && text(&o).contains("000002.png"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["000002.png"]);
 }
 
 #[test]
 fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("root");
-    assert!(synth(&root, "2").status.success());
-    let r = |p: &str| root.join(p).to_str().unwrap().to_string();
+    let (tmp, root) = synthetic_root("2");
+    let r = |p: &str| arg(&root, p);
     let cfg = tmp.path().join("tiny.toml");
     let tiny = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -639,9 +606,5 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         .replace("width = 8", "width = 16");
     std::fs::write(run.join("config.toml"), wide).unwrap();
     let o = predict(&tmp.path().join("pred2"));
-    assert!(
-        !o.status.success() && text(&o).contains("best.bpk") && text(&o).contains("config.toml"),
-        "{}",
-        text(&o)
-    );
+    assert_fails_naming(&o, &["best.bpk", "config.toml"]);
 }

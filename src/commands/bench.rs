@@ -257,15 +257,7 @@ fn bench_psmnet(a: &BenchArgs) -> Result<()> {
     use disparity::loss::{psm_loss, LossKind};
     use disparity::psmnet::inference::predict_pair;
     use disparity::psmnet::PsmNetConfig;
-    let cfg = PsmNetConfig {
-        max_disparity: 32,
-        width: 8,
-        blocks: [1, 1, 1, 1],
-        pyramid_pools: vec![8, 4],
-        feature_channels: 8,
-        aggregation_channels: 8,
-        ..Default::default()
-    };
+    let cfg = PsmNetConfig::tiny();
     let device = Device::flex().autodiff();
     let mut model = cfg.init(&device);
     let mut optim = AdamConfig::new().init();

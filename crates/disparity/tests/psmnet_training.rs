@@ -16,18 +16,6 @@ use synth::SynthConfig;
 /// a seed must not interleave, so they take this lock.
 static SEEDED: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn tiny() -> PsmNetConfig {
-    PsmNetConfig {
-        max_disparity: 32,
-        width: 8,
-        blocks: [1, 1, 1, 1],
-        pyramid_pools: vec![8, 4],
-        feature_channels: 8,
-        aggregation_channels: 8,
-        ..Default::default()
-    }
-}
-
 fn synthetic_root(dir: &Path, frames: usize) -> KittiRoot {
     let cfg = SynthConfig {
         frames,
@@ -127,7 +115,7 @@ fn a_tiny_network_learns_disparity() {
 
 fn tiny_run(epochs: usize) -> TrainConfig {
     TrainConfig {
-        model: tiny(),
+        model: PsmNetConfig::tiny(),
         loss: LossKind::Disparity,
         epochs,
         batch_size: 2,

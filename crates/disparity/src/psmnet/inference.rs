@@ -106,15 +106,7 @@ mod tests {
 
     #[test]
     fn predictions_come_back_at_the_input_size() {
-        let cfg = PsmNetConfig {
-            max_disparity: 16,
-            width: 4,
-            blocks: [1, 1, 1, 1],
-            pyramid_pools: vec![4, 2],
-            feature_channels: 4,
-            aggregation_channels: 4,
-            ..Default::default()
-        };
+        let cfg = PsmNetConfig::tiny();
         let device = Device::flex();
         let model = cfg.init(&device);
         let pair = StereoPair {

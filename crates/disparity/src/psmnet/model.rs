@@ -44,6 +44,21 @@ impl Default for PsmNetConfig {
 }
 
 impl PsmNetConfig {
+    /// The tiny network that trains on a CPU (the model of `configs/psmnet-tiny.toml`): width 8,
+    /// one block a stage, pyramid pools 8 and 4, 8 feature and aggregation channels, disparities
+    /// below 32.
+    pub fn tiny() -> Self {
+        PsmNetConfig {
+            max_disparity: 32,
+            width: 8,
+            blocks: [1, 1, 1, 1],
+            pyramid_pools: vec![8, 4],
+            feature_channels: 8,
+            aggregation_channels: 8,
+            align_corners: false,
+        }
+    }
+
     /// Builds the network on `device`.
     pub fn init(&self, device: &Device) -> PsmNet {
         let c = self.aggregation_channels;

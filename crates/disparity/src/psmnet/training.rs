@@ -304,6 +304,6 @@ mod tests {
                 ..kitti
             }
         );
-        assert_eq!(read("psmnet-tiny.toml").model.max_disparity, 32);
+        assert_eq!(read("psmnet-tiny.toml").model, PsmNetConfig::tiny());
     }
 }
