@@ -11,6 +11,7 @@ pub mod model;
 pub mod ops;
 pub mod psmnet;
 pub mod report;
+pub mod sdn;
 pub mod sgm;
 
 pub use error::{DisparityError, Result};

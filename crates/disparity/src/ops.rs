@@ -88,6 +88,52 @@ pub fn concat_cost_volume(left: Tensor<4>, right: Tensor<4>, levels: usize) -> T
     Tensor::cat(slices, 2)
 }
 
+/// Resamples the disparity axis (axis 2) of a `[B, C, D, H, W]` volume at fractional positions,
+/// one list per sample, by linear interpolation; positions outside [0, D − 1] give zeros.
+/// Returns `[B, C, K, H, W]` for K positions per sample.
+pub fn sample_axis2(x: Tensor<5>, positions: &[Vec<f32>]) -> Tensor<5> {
+    let [b, _, d, _, _] = x.dims();
+    let device = x.device();
+    let parts: Vec<Tensor<5>> = (0..b)
+        .map(|s| {
+            let k = positions[s].len();
+            let (mut i0, mut i1, mut w0, mut w1) = (
+                Vec::with_capacity(k),
+                Vec::with_capacity(k),
+                Vec::with_capacity(k),
+                Vec::with_capacity(k),
+            );
+            for &p in &positions[s] {
+                let inside = p >= 0.0 && p <= (d - 1) as f32;
+                let lo = if inside { p.floor() as usize } else { 0 };
+                let hi = (lo + 1).min(d - 1);
+                let t = if inside { p - lo as f32 } else { 0.0 };
+                i0.push(lo as i64);
+                i1.push(hi as i64);
+                w0.push(if inside { 1.0 - t } else { 0.0 });
+                w1.push(if inside && hi != lo { t } else { 0.0 });
+            }
+            let xs = x.clone().narrow(0, s, 1);
+            let weight = |w: Vec<f32>| {
+                Tensor::<1>::from_data(TensorData::new(w, [k]), &device).reshape([1, 1, k, 1, 1])
+            };
+            xs.clone().select(2, index(i0, &device)) * weight(w0)
+                + xs.select(2, index(i1, &device)) * weight(w1)
+        })
+        .collect();
+    Tensor::cat(parts, 0)
+}
+
+/// Expected value of `values` under the softmax of `scores` `[B, N, H, W]` over axis 1: `[B, H, W]`.
+pub fn soft_expectation(scores: Tensor<4>, values: &[f32]) -> Tensor<3> {
+    let n = values.len();
+    let device = scores.device();
+    let p = softmax(scores, 1);
+    let v = Tensor::<1>::from_data(TensorData::new(values.to_vec(), [n]), &device)
+        .reshape([1, n, 1, 1]);
+    (p * v).sum_dim(1).squeeze_dim(1)
+}
+
 /// Soft-argmin regression over `[B, D, H, W]` scores: softmax over the disparity axis, then
 /// the expected disparity Σ d·p_d, `[B, H, W]`.
 pub fn soft_argmin(scores: Tensor<4>) -> Tensor<3> {
@@ -194,6 +240,18 @@ mod tests {
         // Channel 0 (left features), level 2, row 1: zeros, then left columns 2, 3.
         assert_eq!(at(0, 2, 1), vec![0.0, 0.0, 6.0, 7.0]);
         assert_eq!(at(0, 0, 1), vec![4.0, 5.0, 6.0, 7.0]);
+    }
+
+    #[test]
+    fn sampling_the_disparity_axis_interpolates_and_zeroes_outside() {
+        let device = Device::flex();
+        // One sample, one channel, disparities 0..4 with values 10, 20, 30, 40 at a single pixel.
+        let x = Tensor::<5>::from_data(
+            TensorData::new(vec![10.0f32, 20.0, 30.0, 40.0], [1, 1, 4, 1, 1]),
+            &device,
+        );
+        let y = values(sample_axis2(x, &[vec![0.0, 1.25, 3.0, 3.5, -0.5]]));
+        assert_eq!(y, vec![10.0, 22.5, 40.0, 0.0, 0.0]);
     }
 
     #[test]

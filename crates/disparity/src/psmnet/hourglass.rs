@@ -3,6 +3,7 @@
 //! connections between hourglasses), and a classifier head after each.
 
 use super::layers::{ConvBn3d, DeconvBn3d};
+use crate::psmnet::model::PsmNetConfig;
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::nn::PaddingConfig3d;
@@ -90,5 +91,56 @@ impl Classifier {
     /// Scores `[B, 1, D, H, W]`.
     pub fn forward(&self, x: Tensor<5>) -> Tensor<5> {
         self.out.forward(relu(self.conv.forward(x)))
+    }
+}
+
+/// The whole 3-D aggregation of PSMNet, shared with SDN: cost volume → the three cumulative
+/// score volumes `[B, 1, D, H, W]`.
+#[derive(Module, Debug)]
+pub struct Aggregation {
+    dres0: Vec<ConvBn3d>,
+    dres1: Vec<ConvBn3d>,
+    hourglasses: Vec<Hourglass>,
+    classifiers: Vec<Classifier>,
+}
+
+impl Aggregation {
+    /// The aggregation for a configuration.
+    pub fn new(cfg: &PsmNetConfig, device: &Device) -> Self {
+        let c = cfg.aggregation_channels;
+        Aggregation {
+            dres0: vec![
+                ConvBn3d::new(2 * cfg.feature_channels, c, 1, device),
+                ConvBn3d::new(c, c, 1, device),
+            ],
+            dres1: vec![
+                ConvBn3d::new(c, c, 1, device),
+                ConvBn3d::new(c, c, 1, device),
+            ],
+            hourglasses: (0..3).map(|_| Hourglass::new(c, device)).collect(),
+            classifiers: (0..3).map(|_| Classifier::new(c, device)).collect(),
+        }
+    }
+
+    /// Score volumes of the three outputs (cumulative, as in the reference) when `all_outputs`,
+    /// else only the last.
+    pub fn forward(&self, cost: Tensor<5>, all_outputs: bool) -> Vec<Tensor<5>> {
+        let cost0 = relu(self.dres0[1].forward(relu(self.dres0[0].forward(cost))));
+        let cost0 = self.dres1[1].forward(relu(self.dres1[0].forward(cost0.clone()))) + cost0;
+        let h1 = self.hourglasses[0].forward(cost0.clone(), None, None);
+        let out1 = h1.out + cost0.clone();
+        let h2 = self.hourglasses[1].forward(out1.clone(), Some(h1.pre.clone()), Some(h1.post));
+        let out2 = h2.out + cost0.clone();
+        // The reference passes the first hourglass's `pre` to the third as well.
+        let h3 = self.hourglasses[2].forward(out2.clone(), Some(h1.pre), Some(h2.post));
+        let out3 = h3.out + cost0;
+        let c1 = self.classifiers[0].forward(out1);
+        let c2 = self.classifiers[1].forward(out2) + c1.clone();
+        let c3 = self.classifiers[2].forward(out3) + c2.clone();
+        if all_outputs {
+            vec![c1, c2, c3]
+        } else {
+            vec![c3]
+        }
     }
 }

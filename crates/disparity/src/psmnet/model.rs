@@ -1,11 +1,9 @@
 //! PSMNet (Chang & Chen 2018), stacked-hourglass version, with its configuration.
 
 use super::feature::FeatureExtractor;
-use super::hourglass::{Classifier, Hourglass};
-use super::layers::ConvBn3d;
+use super::hourglass::Aggregation;
 use crate::ops::{concat_cost_volume, soft_argmin, trilinear};
 use burn::module::Module;
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// Architecture settings. The defaults are the reference network (5,224,768 parameters);
@@ -61,19 +59,9 @@ impl PsmNetConfig {
 
     /// Builds the network on `device`.
     pub fn init(&self, device: &Device) -> PsmNet {
-        let c = self.aggregation_channels;
         PsmNet {
             feature: FeatureExtractor::new(self, device),
-            dres0: vec![
-                ConvBn3d::new(2 * self.feature_channels, c, 1, device),
-                ConvBn3d::new(c, c, 1, device),
-            ],
-            dres1: vec![
-                ConvBn3d::new(c, c, 1, device),
-                ConvBn3d::new(c, c, 1, device),
-            ],
-            hourglasses: (0..3).map(|_| Hourglass::new(c, device)).collect(),
-            classifiers: (0..3).map(|_| Classifier::new(c, device)).collect(),
+            aggregation: Aggregation::new(self, device),
             max_disparity: self.max_disparity,
             align_corners: self.align_corners,
         }
@@ -84,10 +72,7 @@ impl PsmNetConfig {
 #[derive(Module, Debug)]
 pub struct PsmNet {
     feature: FeatureExtractor,
-    dres0: Vec<ConvBn3d>,
-    dres1: Vec<ConvBn3d>,
-    hourglasses: Vec<Hourglass>,
-    classifiers: Vec<Classifier>,
+    aggregation: Aggregation,
     max_disparity: usize,
     align_corners: bool,
 }
@@ -100,23 +85,7 @@ impl PsmNet {
         let fl = self.feature.forward(left);
         let fr = self.feature.forward(right);
         let cost = concat_cost_volume(fl, fr, self.max_disparity / 4);
-        let cost0 = relu(self.dres0[1].forward(relu(self.dres0[0].forward(cost))));
-        let cost0 = self.dres1[1].forward(relu(self.dres1[0].forward(cost0.clone()))) + cost0;
-        let h1 = self.hourglasses[0].forward(cost0.clone(), None, None);
-        let out1 = h1.out + cost0.clone();
-        let h2 = self.hourglasses[1].forward(out1.clone(), Some(h1.pre.clone()), Some(h1.post));
-        let out2 = h2.out + cost0.clone();
-        // The reference passes the first hourglass's `pre` to the third as well.
-        let h3 = self.hourglasses[2].forward(out2.clone(), Some(h1.pre), Some(h2.post));
-        let out3 = h3.out + cost0;
-        let c1 = self.classifiers[0].forward(out1);
-        let c2 = self.classifiers[1].forward(out2) + c1.clone();
-        let c3 = self.classifiers[2].forward(out3) + c2.clone();
-        let scores = if all_outputs {
-            vec![c1, c2, c3]
-        } else {
-            vec![c3]
-        };
+        let scores = self.aggregation.forward(cost, all_outputs);
         scores
             .into_iter()
             .map(|s| {
