@@ -581,7 +581,7 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
             "disparity",
             "predict",
             "--model",
-            "psmnet",
+            "trained",
             "--run",
             run.to_str().unwrap(),
             "--root",

@@ -281,7 +281,7 @@ fn bench_psmnet(a: &BenchArgs) -> Result<()> {
         right: vec![90; 311 * 94 * 3],
     };
     let infer = time_ms(a.repeat, |_| {
-        std::hint::black_box(predict_pair(&infer_model, &pair, &cpu));
+        std::hint::black_box(predict_pair(&infer_model, &pair, 100.0, &cpu));
     });
     println!("PSMNet, tiny configuration (width 8, blocks 1-1-1-1, 8 aggregation channels, max disparity 32), flex CPU backend, {} repetitions", a.repeat);
     println!("| {:<44} | {:>10} | {:>10} |", "stage", "mean ms", "min ms");

@@ -23,8 +23,9 @@ pub enum DisparityCommand {
 pub enum ModelKind {
     /// Semi-global matching (census cost, 4 paths, left-right check): needs no training.
     Sgm,
-    /// A PSMNet trained with `ftf disparity train` (give its output folder with --run).
-    Psmnet,
+    /// A network (PSMNet or SDN) trained with `ftf disparity train`: give its output folder
+    /// with --run.
+    Trained,
 }
 
 /// Arguments of `ftf disparity predict`.
@@ -43,10 +44,10 @@ pub struct PredictArgs {
     #[arg(long)]
     out: PathBuf,
     /// Largest disparity searched by SGM, pixels (192 suits full-size KITTI; scale it with the
-    /// images). PSMNet uses its own.
+    /// images). Trained networks use their own.
     #[arg(long, default_value_t = 192)]
     max_disparity: usize,
-    /// For --model psmnet: the training output folder (config.toml, checkpoints/best.bpk or
+    /// For --model trained: the training output folder (config.toml, checkpoints/best.bpk or
     /// last.bpk).
     #[arg(long)]
     run: Option<PathBuf>,
@@ -228,13 +229,12 @@ fn predict(a: PredictArgs) -> Result<()> {
             };
             (Box::new(Sgm(cfg)), format!("{cfg:?}\n"))
         }
-        ModelKind::Psmnet => {
+        ModelKind::Trained => {
             let run = a
                 .run
                 .as_ref()
-                .context("--model psmnet needs --run TRAINING_OUTPUT_FOLDER")?;
-            let (predictor, settings) = load_psmnet(run, &root, &split)?;
-            (Box::new(predictor), settings)
+                .context("--model trained needs --run TRAINING_OUTPUT_FOLDER")?;
+            load_network(run, &root, &split)?
         }
     };
     let bar = super::progress::bar(split.len() as u64, "predict");
@@ -262,16 +262,15 @@ fn available_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Loads a trained PSMNet from a training folder, after checking its memory needs for the
-/// split's first frame against the memory available.
-fn load_psmnet(
+/// Loads a trained network (PSMNet or SDN, as its config says) from a training folder, after
+/// checking its memory needs for the split's first frame against the memory available.
+fn load_network(
     run: &Path,
     root: &KittiRoot,
     split: &Split,
-) -> Result<(disparity::psmnet::inference::PsmNetPredictor, String)> {
-    use disparity::psmnet::inference::{estimate_memory_bytes, PsmNetPredictor};
-    use disparity::psmnet::trainable_params;
-    use disparity::psmnet::training::{load_model, RunFiles, TrainConfig};
+) -> Result<(Box<dyn DisparityModel>, String)> {
+    use disparity::psmnet::inference::{estimate_memory_bytes, NetPredictor};
+    use disparity::psmnet::training::{load_model, NetworkKind, RunFiles, TrainConfig};
     let cfg_path = run.join("config.toml");
     let text = std::fs::read_to_string(&cfg_path)
         .with_context(|| format!("reading {}", cfg_path.display()))?;
@@ -283,45 +282,62 @@ fn load_psmnet(
     } else {
         files.model()
     };
-    let device = burn::tensor::Device::flex();
-    let model = load_model(cfg.model.init(&device), &weights).with_context(|| {
-        format!(
-            "{} does not hold weights of the network {} describes",
-            weights.display(),
-            cfg_path.display()
-        )
-    })?;
     if let Some(id) = split.ids.first() {
         let (w, h) = kitti::png16::image_size(&root.path(
             kitti::Part::Training,
             kitti::FileKind::LeftImage,
             id,
         ))?;
-        let need =
-            estimate_memory_bytes(&cfg.model, h as usize, w as usize, trainable_params(&model));
+        let need = estimate_memory_bytes(&cfg.model, h as usize, w as usize, 0);
         println!(
-            "PSMNet inference at {w}x{h} (max disparity {}): about {:.2} GB of memory (CPU)",
+            "{:?} inference at {w}x{h} (max disparity {}): about {:.2} GB of memory (CPU)",
+            cfg.network,
             cfg.model.max_disparity,
             need as f64 / 1e9
         );
         if let Some(have) = available_memory() {
             if need > have {
                 bail!(
-                    "PSMNet at {w}x{h} needs about {:.1} GB but only {:.1} GB are available: use smaller images, a smaller max_disparity, or a GPU",
+                    "inference at {w}x{h} needs about {:.1} GB but only {:.1} GB are available: use smaller images, a smaller max_disparity, or a GPU",
                     need as f64 / 1e9,
                     have as f64 / 1e9
                 );
             }
         }
     }
-    let settings = format!("psmnet {}\n{text}", weights.display());
+    let device = burn::tensor::Device::flex();
+    let mismatch = || {
+        format!(
+            "{} does not hold weights of the network {} describes",
+            weights.display(),
+            cfg_path.display()
+        )
+    };
+    let baseline = kitti::Baseline::REFERENCE;
+    let name = format!("{:?}", cfg.network).to_lowercase();
+    let model: Box<dyn DisparityModel> = match cfg.network {
+        NetworkKind::Psmnet => {
+            let model = load_model(cfg.model.init(&device), &weights).with_context(mismatch)?;
+            Box::new(NetPredictor {
+                model,
+                device,
+                name,
+                baseline,
+            })
+        }
+        NetworkKind::Sdn => {
+            let model = load_model(cfg.sdn().init(&device), &weights).with_context(mismatch)?;
+            Box::new(NetPredictor {
+                model,
+                device,
+                name,
+                baseline,
+            })
+        }
+    };
     Ok((
-        PsmNetPredictor {
-            model,
-            device,
-            name: "psmnet".into(),
-        },
-        settings,
+        model,
+        format!("{} {}\n{text}", cfg.network.name(), weights.display()),
     ))
 }
 

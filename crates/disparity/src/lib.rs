@@ -8,6 +8,7 @@ pub mod frames;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod network;
 pub mod ops;
 pub mod psmnet;
 pub mod report;

@@ -60,6 +60,11 @@ pub struct SdnNet {
 }
 
 impl SdnNet {
+    /// Largest depth, metres.
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
     /// Depths of the quarter-resolution bins, metres.
     pub fn quarter_depths(&self) -> Vec<f64> {
         let n = (self.max_depth as f64 / self.depth_step).round() as usize;

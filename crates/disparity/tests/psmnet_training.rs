@@ -6,7 +6,7 @@ use disparity::loss::LossKind;
 use disparity::metrics::{frame_breakdown, Sums};
 use disparity::psmnet::data::StereoDataset;
 use disparity::psmnet::inference::predict_pair;
-use disparity::psmnet::training::{load_model, train, RunFiles, TrainConfig};
+use disparity::psmnet::training::{load_model, train, NetworkKind, RunFiles, TrainConfig};
 use disparity::psmnet::PsmNetConfig;
 use kitti::{Baseline, DisparityMap, KittiRoot};
 use std::path::Path;
@@ -88,7 +88,7 @@ fn a_tiny_network_learns_disparity() {
     let (mut net, mut flat) = (Sums::default(), Sums::default());
     for i in 0..val_set.len() {
         let e = val_set.get(i).unwrap();
-        let pred = predict_pair(&model, &e.pair, &Device::flex());
+        let pred = predict_pair(&model, &e.pair, e.focal_baseline, &Device::flex());
         let fb = e.focal_baseline as f64;
         net.add(&frame_breakdown(&pred, &e.disparity, fb, None).all);
         let c = DisparityMap {
@@ -124,6 +124,7 @@ fn tiny_run(epochs: usize) -> TrainConfig {
         lr_steps: vec![(2, 5e-4)],
         seed: 7,
         val_frames: 1,
+        ..TrainConfig::default()
     }
 }
 
@@ -177,4 +178,47 @@ fn an_interrupted_run_resumes_exactly() {
     }
     let files = |d: &Path| std::fs::read(RunFiles::new(d).model()).unwrap();
     assert_eq!(files(&straight).len(), files(&resumed).len());
+}
+
+#[test]
+fn sdn_trains_with_its_depth_loss_and_predicts_disparity() {
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let root = synthetic_root(dir.path(), 12);
+    let (train_set, val_set) = datasets(&root);
+    let cfg = TrainConfig {
+        network: NetworkKind::Sdn,
+        ..tiny_run(2)
+    };
+    let out = dir.path().join("sdn");
+    let state = train(
+        &cfg,
+        &train_set,
+        &val_set,
+        &out,
+        &Device::flex().autodiff(),
+        false,
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(state.epochs_done, 2);
+    assert!(state
+        .history
+        .iter()
+        .all(|h| h.train_loss.is_finite() && h.val_epe.is_finite()));
+    let model = load_model(
+        cfg.sdn().init(&Device::flex()),
+        &RunFiles::new(&out).model(),
+    )
+    .unwrap();
+    let e = val_set.get(0).unwrap();
+    let d = predict_pair(&model, &e.pair, e.focal_baseline, &Device::flex());
+    // Depths within 1..80 m map to disparities within f·B/80 .. f·B.
+    let fb = e.focal_baseline;
+    assert!(
+        d.data
+            .iter()
+            .all(|v| *v >= fb / 80.0 - 1e-3 && *v <= fb + 1e-3),
+        "{fb}"
+    );
 }

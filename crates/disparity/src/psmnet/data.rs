@@ -157,6 +157,8 @@ pub struct Batch {
     pub disparity: Tensor<3>,
     /// f_u · B per example.
     pub focal_baseline: Tensor<1>,
+    /// The same values on the host.
+    pub focal_baseline_values: Vec<f32>,
 }
 
 /// Stacks examples of equal size into a batch.
@@ -182,7 +184,8 @@ pub fn batch(examples: &[Example], device: &Device) -> Batch {
         left: images(|p| &p.left),
         right: images(|p| &p.right),
         disparity: Tensor::<3>::from_data(TensorData::new(disparity, [b, h, w]), device),
-        focal_baseline: Tensor::<1>::from_data(TensorData::new(fb, [b]), device),
+        focal_baseline: Tensor::<1>::from_data(TensorData::new(fb.clone(), [b]), device),
+        focal_baseline_values: fb,
     }
 }
 

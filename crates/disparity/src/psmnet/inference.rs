@@ -2,8 +2,9 @@
 //! as the reference), predict, crop back; and the memory it will need.
 
 use super::data::normalise;
-use super::model::{PsmNet, PsmNetConfig};
+use super::model::PsmNetConfig;
 use crate::model::{DisparityModel, StereoPair};
+use crate::network::StereoNet;
 use burn::tensor::{Device, Tensor, TensorData};
 use kitti::{Calibration, DisparityMap};
 
@@ -33,15 +34,17 @@ pub fn estimate_memory_bytes(
     4 * (quarter + full + params as u64)
 }
 
-/// A trained PSMNet as a [`DisparityModel`].
+/// A trained network as a [`DisparityModel`].
 #[derive(Debug)]
-pub struct PsmNetPredictor {
+pub struct NetPredictor<N: StereoNet> {
     /// The network (in inference mode: call `valid()` on a training copy).
-    pub model: PsmNet,
+    pub model: N,
     /// Where it runs.
     pub device: Device,
     /// Its name in reports.
     pub name: String,
+    /// Baseline turning depth into disparity for networks that regress depth.
+    pub baseline: kitti::Baseline,
 }
 
 /// Pads normalised CHW images to `[1, 3, hp, wp]` with zeros above and to the right.
@@ -60,12 +63,17 @@ fn padded_tensor(rgb: &[u8], w: usize, h: usize, device: &Device) -> Tensor<4> {
     Tensor::<4>::from_data(TensorData::new(out, [1, 3, hp, wp]), device)
 }
 
-/// Predicts the disparity of a pair at its own size.
-pub fn predict_pair(model: &PsmNet, pair: &StereoPair, device: &Device) -> DisparityMap {
+/// Predicts the disparity of a pair at its own size; `focal_baseline` is the frame's f_u·B.
+pub fn predict_pair<N: StereoNet>(
+    model: &N,
+    pair: &StereoPair,
+    focal_baseline: f32,
+    device: &Device,
+) -> DisparityMap {
     let (w, h) = (pair.width as usize, pair.height as usize);
     let left = padded_tensor(&pair.left, w, h, device);
     let right = padded_tensor(&pair.right, w, h, device);
-    let out = model.forward(left, right, false).pop().expect("one output");
+    let out = model.disparity(left, right, focal_baseline);
     let [_, hp, _] = out.dims();
     let top = hp - h;
     let data = out
@@ -81,12 +89,17 @@ pub fn predict_pair(model: &PsmNet, pair: &StereoPair, device: &Device) -> Dispa
     }
 }
 
-impl DisparityModel for PsmNetPredictor {
+impl<N: StereoNet> DisparityModel for NetPredictor<N> {
     fn name(&self) -> String {
         self.name.clone()
     }
-    fn predict(&self, pair: &StereoPair, _calib: &Calibration) -> DisparityMap {
-        predict_pair(&self.model, pair, &self.device)
+    fn predict(&self, pair: &StereoPair, calib: &Calibration) -> DisparityMap {
+        predict_pair(
+            &self.model,
+            pair,
+            (calib.fu() * self.baseline.metres(calib)) as f32,
+            &self.device,
+        )
     }
     fn parallel_frames(&self) -> bool {
         false
@@ -115,7 +128,7 @@ mod tests {
             left: vec![90; 37 * 21 * 3],
             right: vec![90; 37 * 21 * 3],
         };
-        let d = predict_pair(&model, &pair, &device);
+        let d = predict_pair(&model, &pair, 100.0, &device);
         assert_eq!((d.width, d.height, d.data.len()), (37, 21, 37 * 21));
         assert!(d.data.iter().all(|v| v.is_finite()));
     }

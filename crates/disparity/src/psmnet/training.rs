@@ -4,10 +4,12 @@
 
 use super::data::{batch, random_crop, StereoDataset};
 use super::inference::predict_pair;
-use super::model::{PsmNet, PsmNetConfig};
+use super::model::PsmNetConfig;
 use crate::error::{DisparityError, Result};
-use crate::loss::{psm_loss, LossKind};
+use crate::loss::LossKind;
 use crate::metrics::{frame_breakdown, Sums};
+use crate::network::StereoNet;
+use crate::sdn::SdnConfig;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
 use burn::store::ModuleRecord;
@@ -15,12 +17,39 @@ use burn::tensor::Device;
 use kitti::rng::{hash, Rng};
 use std::path::{Path, PathBuf};
 
+/// Which network a run trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkKind {
+    /// PSMNet, with the loss the config names.
+    #[default]
+    Psmnet,
+    /// SDN on PSMNet's trunk, always with its depth loss.
+    Sdn,
+}
+
+impl NetworkKind {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkKind::Psmnet => "psmnet",
+            NetworkKind::Sdn => "sdn",
+        }
+    }
+}
+
 /// Training settings; the defaults are the pseudo-LiDAR fine-tuning recipe.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
-    /// The network.
+    /// PSMNet, or SDN on PSMNet's trunk.
+    pub network: NetworkKind,
+    /// The network (for SDN: its trunk).
     pub model: PsmNetConfig,
+    /// SDN's depth bins (ignored for PSMNet).
+    pub sdn_depth_step: f64,
+    /// SDN's largest depth, metres (ignored for PSMNet).
+    pub sdn_max_depth: usize,
     /// Disparity loss (the reference) or depth loss (the "improvement").
     pub loss: LossKind,
     /// Epochs.
@@ -42,7 +71,10 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
+            network: NetworkKind::Psmnet,
             model: PsmNetConfig::default(),
+            sdn_depth_step: 2.0,
+            sdn_max_depth: 80,
             loss: LossKind::Disparity,
             epochs: 300,
             batch_size: 12,
@@ -56,6 +88,15 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// SDN's configuration from these settings.
+    pub fn sdn(&self) -> SdnConfig {
+        SdnConfig {
+            trunk: self.model.clone(),
+            depth_step: self.sdn_depth_step,
+            max_depth: self.sdn_max_depth,
+        }
+    }
+
     /// The learning rate of `epoch` (0-based).
     pub fn lr_at(&self, epoch: usize) -> f64 {
         self.lr_steps
@@ -154,8 +195,8 @@ fn save_atomic(
     Ok(())
 }
 
-/// Loads a model's weights from a checkpoint file.
-pub fn load_model(model: PsmNet, path: &Path) -> Result<PsmNet> {
+/// Loads a network's weights from a checkpoint file.
+pub fn load_model<N: Module>(model: N, path: &Path) -> Result<N> {
     let record = ModuleRecord::load(path).map_err(|e| record_error(path, e))?;
     model
         .try_load_record(record)
@@ -163,7 +204,12 @@ pub fn load_model(model: PsmNet, path: &Path) -> Result<PsmNet> {
 }
 
 /// Validation: EPE and D1 of the model at full frame size over the first `n` frames.
-fn validate(model: &PsmNet, val: &StereoDataset, n: usize, device: &Device) -> Result<(f64, f64)> {
+fn validate<N: StereoNet>(
+    model: &N,
+    val: &StereoDataset,
+    n: usize,
+    device: &Device,
+) -> Result<(f64, f64)> {
     if n == 0 || val.is_empty() {
         return Ok((f64::NAN, f64::NAN));
     }
@@ -171,7 +217,7 @@ fn validate(model: &PsmNet, val: &StereoDataset, n: usize, device: &Device) -> R
     let mut sums = Sums::default();
     for i in 0..n.min(val.len()) {
         let e = val.get(i)?;
-        let pred = predict_pair(&model, &e.pair, device);
+        let pred = predict_pair(&model, &e.pair, e.focal_baseline, device);
         sums.add(&frame_breakdown(&pred, &e.disparity, e.focal_baseline as f64, None).all);
     }
     let m = sums.metrics();
@@ -226,14 +272,7 @@ pub fn train(
                 })
                 .collect::<Result<Vec<_>>>()?;
             let b = batch(&examples, device);
-            let preds = model.forward(b.left, b.right, true);
-            let loss = psm_loss(
-                &preds,
-                b.disparity,
-                b.focal_baseline,
-                cfg.loss,
-                max_disparity,
-            );
+            let loss = model.training_loss(&b, cfg.loss, max_disparity);
             let value: f32 = loss.clone().into_scalar();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
