@@ -51,6 +51,9 @@ pub struct PredictArgs {
     /// last.bpk).
     #[arg(long)]
     run: Option<PathBuf>,
+    /// For --model trained: cpu, wgpu or cuda (default: wgpu when available, else cpu).
+    #[arg(long)]
+    device: Option<String>,
 }
 
 /// Sources of per-class pixels.
@@ -125,6 +128,23 @@ pub struct TrainArgs {
     /// Stereo baseline for the depth loss: metres, or `calib`.
     #[arg(long, default_value = "0.54")]
     baseline: String,
+    /// Where to train: cpu, wgpu or cuda (default: wgpu when this build has it and an adapter
+    /// exists, else cpu).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+/// The device the `--device` argument asks for.
+fn device(arg: Option<&str>) -> Result<burn::tensor::Device> {
+    use disparity::device::{select, DeviceChoice};
+    let choice = match arg {
+        Some(s) => Some(
+            DeviceChoice::parse(s)
+                .with_context(|| format!("--device: `{s}` is not cpu, wgpu or cuda"))?,
+        ),
+        None => None,
+    };
+    select(choice).map_err(|e| anyhow::anyhow!("--device: {e}"))
 }
 
 fn train(a: TrainArgs) -> Result<()> {
@@ -172,7 +192,7 @@ fn train(a: TrainArgs) -> Result<()> {
         );
     }
     kitti::io::write_atomic(&cfg_path, resolved.as_bytes())?;
-    let device = burn::tensor::Device::flex().autodiff();
+    let device = device(a.device.as_deref())?.autodiff();
     let steps = train_set.len().div_ceil(cfg.batch_size) as u64;
     let bar = super::progress::bar(steps * cfg.epochs as u64, "train");
     let state = train(
@@ -234,7 +254,7 @@ fn predict(a: PredictArgs) -> Result<()> {
                 .run
                 .as_ref()
                 .context("--model trained needs --run TRAINING_OUTPUT_FOLDER")?;
-            load_network(run, &root, &split)?
+            load_network(run, &root, &split, device(a.device.as_deref())?)?
         }
     };
     let bar = super::progress::bar(split.len() as u64, "predict");
@@ -268,6 +288,7 @@ fn load_network(
     run: &Path,
     root: &KittiRoot,
     split: &Split,
+    device: burn::tensor::Device,
 ) -> Result<(Box<dyn DisparityModel>, String)> {
     use disparity::psmnet::inference::{estimate_memory_bytes, NetPredictor};
     use disparity::psmnet::training::{load_model, NetworkKind, RunFiles, TrainConfig};
@@ -305,7 +326,6 @@ fn load_network(
             }
         }
     }
-    let device = burn::tensor::Device::flex();
     let mismatch = || {
         format!(
             "{} does not hold weights of the network {} describes",
