@@ -36,6 +36,32 @@ pub fn valid_mask(gt: &Tensor<3>, max_disparity: f64) -> Tensor<3, Bool> {
         .bool_and(gt.clone().lower_elem(max_disparity))
 }
 
+/// Smooth-L1 of `diff` averaged over the pixels of `mask` (0 when the mask is empty).
+pub fn masked_smooth_l1(diff: Tensor<3>, mask: Tensor<3, Bool>) -> Tensor<1> {
+    let weights = mask.float();
+    let count = weights.clone().sum().clamp_min(1.0);
+    (smooth_l1(diff) * weights).sum() / count
+}
+
+/// Σ wᵢ·loss(outputᵢ) with PSMNet's weights 0.5 / 0.7 / 1.0 over three outputs, or the plain
+/// loss of a single output.
+pub fn weighted_over_outputs(
+    preds: &[Tensor<3>],
+    loss: impl Fn(Tensor<3>) -> Tensor<1>,
+) -> Tensor<1> {
+    let weights: &[f64] = if preds.len() == 3 {
+        &OUTPUT_WEIGHTS
+    } else {
+        &[1.0]
+    };
+    preds
+        .iter()
+        .zip(weights)
+        .map(|(p, w)| loss(p.clone()) * *w)
+        .reduce(|a, b| a + b)
+        .expect("at least one output")
+}
+
 /// The loss of one prediction `[B, H, W]` against ground truth, averaged over valid pixels.
 /// `fb` holds f_u·B of each sample `[B]` (used by the depth loss).
 pub fn output_loss(
@@ -53,9 +79,7 @@ pub fn output_loss(
             fb.clone() / pred.clamp_min(MIN_DISPARITY) - fb / gt.clamp_min(MIN_DISPARITY)
         }
     };
-    let weights = mask.float();
-    let count = weights.clone().sum().clamp_min(1.0);
-    (smooth_l1(diff) * weights).sum() / count
+    masked_smooth_l1(diff, mask)
 }
 
 /// PSMNet's training loss: 0.5·L₁ + 0.7·L₂ + 1.0·L₃ over the three outputs (or the plain loss of
@@ -68,17 +92,9 @@ pub fn psm_loss(
     max_disparity: f64,
 ) -> Tensor<1> {
     let mask = valid_mask(&gt, max_disparity);
-    let weights: &[f64] = if preds.len() == 3 {
-        &OUTPUT_WEIGHTS
-    } else {
-        &[1.0]
-    };
-    preds
-        .iter()
-        .zip(weights)
-        .map(|(p, w)| output_loss(p.clone(), gt.clone(), mask.clone(), fb.clone(), kind) * *w)
-        .reduce(|a, b| a + b)
-        .expect("at least one output")
+    weighted_over_outputs(preds, |p| {
+        output_loss(p, gt.clone(), mask.clone(), fb.clone(), kind)
+    })
 }
 
 #[cfg(test)]

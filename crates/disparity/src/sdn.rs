@@ -2,7 +2,7 @@
 //! disparity cost volume is resampled into a depth cost volume before aggregation, and the
 //! network regresses depth directly (trained with a depth loss).
 
-use crate::loss::{smooth_l1, OUTPUT_WEIGHTS};
+use crate::loss::{masked_smooth_l1, weighted_over_outputs, MIN_DISPARITY};
 use crate::ops::{concat_cost_volume, sample_axis2, soft_expectation, trilinear};
 use crate::psmnet::feature::FeatureExtractor;
 use crate::psmnet::hourglass::Aggregation;
@@ -120,25 +120,13 @@ pub fn sdn_loss(
     let fb = Tensor::<1>::from_data(TensorData::new(focal_baseline.to_vec(), [b]), &device)
         .reshape([b, 1, 1]);
     let valid = gt_disparity.clone().greater_elem(0.0);
-    let gt_depth = fb / gt_disparity.clamp_min(1e-8);
+    let gt_depth = fb / gt_disparity.clamp_min(MIN_DISPARITY);
     let mask = valid
         .bool_and(gt_depth.clone().greater_equal_elem(1.0))
-        .bool_and(gt_depth.clone().lower_equal_elem(max_depth))
-        .float();
-    let count = mask.clone().sum().clamp_min(1.0);
-    let weights: &[f64] = if preds.len() == 3 {
-        &OUTPUT_WEIGHTS
-    } else {
-        &[1.0]
-    };
-    preds
-        .iter()
-        .zip(weights)
-        .map(|(p, w)| {
-            (smooth_l1(p.clone() - gt_depth.clone()) * mask.clone()).sum() / count.clone() * *w
-        })
-        .reduce(|a, b| a + b)
-        .expect("at least one output")
+        .bool_and(gt_depth.clone().lower_equal_elem(max_depth));
+    weighted_over_outputs(preds, |p| {
+        masked_smooth_l1(p - gt_depth.clone(), mask.clone())
+    })
 }
 
 #[cfg(test)]
