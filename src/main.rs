@@ -28,6 +28,9 @@ enum Command {
     /// Disparity models: predict, evaluate.
     #[command(subcommand)]
     Disparity(commands::disparity::DisparityCommand),
+    /// 3D detectors (PointPillars): train on LiDAR or pseudo-LiDAR, predict, draw.
+    #[command(subcommand)]
+    Detect(commands::detect::DetectCommand),
     /// Measure the speed of the pipeline's stages and print a table.
     Bench(commands::bench::BenchArgs),
 }
@@ -48,6 +51,7 @@ fn main() {
         Command::PseudoLidar(a) => commands::pseudo_lidar::run(a),
         Command::GtDisparity(a) => commands::pseudo_lidar::run_gt(a),
         Command::Disparity(c) => commands::disparity::run(c),
+        Command::Detect(c) => commands::detect::run(c),
         Command::Bench(a) => commands::bench::run(a),
     };
     if let Err(e) = result {

@@ -594,7 +594,7 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
     };
     let o = predict(&pred);
     assert!(
-        o.status.success() && text(&o).contains("GB of memory"),
+        o.status.success() && text(&o).contains("GB of RAM"),
         "{}",
         text(&o)
     );
@@ -607,4 +607,90 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
     std::fs::write(run.join("config.toml"), wide).unwrap();
     let o = predict(&tmp.path().join("pred2"));
     assert_fails_naming(&o, &["best.bpk", "config.toml"]);
+}
+
+#[test]
+fn detect_train_predict_draw_and_evaluate() {
+    let (tmp, root) = synthetic_root("3");
+    let r = |p: &str| arg(&root, p);
+    let cfg = tmp.path().join("tiny.toml");
+    let tiny = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/pointpillars-tiny.toml"
+    ))
+    .unwrap()
+    .replace("epochs = 24", "epochs = 1");
+    std::fs::write(&cfg, tiny).unwrap();
+    let run = tmp.path().join("run");
+    let train = |points: &str| {
+        ftf(&[
+            "detect",
+            "train",
+            "--points",
+            points,
+            "--labels",
+            &r("training/label_2"),
+            "--split",
+            &r("ImageSets/train.txt"),
+            "--val-split",
+            &r("ImageSets/val.txt"),
+            "--class",
+            "car",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ])
+    };
+    let o = train(&r("training/velodyne"));
+    assert!(
+        o.status.success() && text(&o).contains("1 epochs done"),
+        "{}",
+        text(&o)
+    );
+    for f in [
+        "config.toml",
+        "checkpoints/last.bpk",
+        "checkpoints/state.json",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let results = tmp.path().join("results");
+    let o = ftf(&[
+        "detect",
+        "predict",
+        "--run",
+        run.to_str().unwrap(),
+        "--points",
+        &r("training/velodyne"),
+        "--labels",
+        &r("training/label_2"),
+        "--split",
+        &r("ImageSets/val.txt"),
+        "--out",
+        results.to_str().unwrap(),
+        "--bev",
+        "000002",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // One result file per frame (empty when nothing is found), readable by `ftf eval`.
+    assert!(results.join("000002.txt").is_file());
+    assert!(results.join("bev/000002.png").is_file());
+    let o = ftf(&[
+        "eval",
+        "--gt",
+        &r("training/label_2"),
+        "--results",
+        results.to_str().unwrap(),
+        "--split",
+        &r("ImageSets/val.txt"),
+        "--classes",
+        "car",
+        "--image-scale",
+        "0.25",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    // An empty point file stops training before any work, naming the file.
+    std::fs::write(root.join("training/velodyne/000000.bin"), b"").unwrap();
+    assert_fails_naming(&train(&r("training/velodyne")), &["000000.bin", "empty"]);
 }

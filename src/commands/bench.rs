@@ -15,6 +15,9 @@ pub enum Stage {
     Psmnet,
     /// KITTI evaluation of a val-sized set (3769 frames, 10 objects and 50 detections each).
     Eval,
+    /// PointPillars on the CPU: frame preparation, a training step and inference of the tiny
+    /// test configuration, and inference of the reference configuration.
+    Detect,
 }
 
 /// Arguments of `ftf bench`.
@@ -44,6 +47,22 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Stage::Eval => pool.install(|| bench_eval(&a)),
         Stage::PseudoLidar => pool.install(|| bench_pseudo_lidar(&a)),
         Stage::Psmnet => bench_psmnet(&a),
+        Stage::Detect => bench_detect(&a),
+    }
+}
+
+/// Prints a markdown table of (stage, (mean ms, min ms)) rows under a title line.
+fn print_table(title: &str, rows: &[(String, (f64, f64))]) {
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
+    println!("{title}");
+    println!(
+        "| {:<width$} | {:>10} | {:>10} |",
+        "stage", "mean ms", "min ms"
+    );
+    println!("|{:-<w2$}|{:->12}|{:->12}|", "", "", "", w2 = width + 2);
+    for (name, (mean, min)) in rows {
+        let digits = if *min < 10.0 { 2 } else { 1 };
+        println!("| {name:<width$} | {mean:>10.digits$} | {min:>10.digits$} |");
     }
 }
 
@@ -103,15 +122,15 @@ fn bench_synth(a: &BenchArgs) -> Result<()> {
             }),
         ),
     ];
-    println!(
-        "synthetic frame, {}x{}, {} thread(s), {} repetitions",
-        rig.width, rig.height, a.threads, a.repeat
+    let rows: Vec<(String, (f64, f64))> =
+        rows.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+    print_table(
+        &format!(
+            "synthetic frame, {}x{}, {} thread(s), {} repetitions",
+            rig.width, rig.height, a.threads, a.repeat
+        ),
+        &rows,
     );
-    println!("| {:<24} | {:>10} | {:>10} |", "stage", "mean ms", "min ms");
-    println!("|{:-<26}|{:->12}|{:->12}|", "", "", "");
-    for (name, (mean, min)) in rows {
-        println!("| {name:<24} | {mean:>10.1} | {min:>10.1} |");
-    }
     Ok(())
 }
 
@@ -198,13 +217,13 @@ fn bench_eval(a: &BenchArgs) -> Result<()> {
             .curves
             .len();
     });
-    println!(
-        "KITTI evaluation, 3769 frames x (10 objects, 50 detections), {} curves (3 classes x 3 difficulties x 2D/AOS/BEV/3D), R11 and R40, {} thread(s), {} repetitions",
-        curves, a.threads, a.repeat
+    print_table(
+        &format!(
+            "KITTI evaluation, 3769 frames x (10 objects, 50 detections), {} curves (3 classes x 3 difficulties x 2D/AOS/BEV/3D), R11 and R40, {} thread(s), {} repetitions",
+            curves, a.threads, a.repeat
+        ),
+        &[("evaluate".into(), (mean, min))],
     );
-    println!("| {:<24} | {:>10} | {:>10} |", "stage", "mean ms", "min ms");
-    println!("|{:-<26}|{:->12}|{:->12}|", "", "", "");
-    println!("| {:<24} | {mean:>10.1} | {min:>10.1} |", "evaluate");
     Ok(())
 }
 
@@ -226,27 +245,19 @@ fn bench_pseudo_lidar(a: &BenchArgs) -> Result<()> {
     let sparse = time_ms(a.repeat, |_| {
         n.1 = std::hint::black_box(sparsify(&dense, &cfg)).len()
     });
-    println!(
-        "pseudo-LiDAR, {}x{} disparity (exact synthetic, {} valid pixels), {} thread(s), {} repetitions",
-        frame.disparity.width,
-        frame.disparity.height,
-        frame.disparity.data.iter().filter(|d| **d > 0.0).count(),
-        a.threads,
-        a.repeat
-    );
-    println!("| {:<30} | {:>10} | {:>10} |", "stage", "mean ms", "min ms");
-    println!("|{:-<32}|{:->12}|{:->12}|", "", "", "");
-    println!(
-        "| {:<30} | {:>10.2} | {:>10.2} |",
-        format!("disparity -> cloud ({} pts)", n.0),
-        convert.0,
-        convert.1
-    );
-    println!(
-        "| {:<30} | {:>10.2} | {:>10.2} |",
-        format!("sparsify 64x512 ({} pts)", n.1),
-        sparse.0,
-        sparse.1
+    print_table(
+        &format!(
+            "pseudo-LiDAR, {}x{} disparity (exact synthetic, {} valid pixels), {} thread(s), {} repetitions",
+            frame.disparity.width,
+            frame.disparity.height,
+            frame.disparity.data.iter().filter(|d| **d > 0.0).count(),
+            a.threads,
+            a.repeat
+        ),
+        &[
+            (format!("disparity -> cloud ({} pts)", n.0), convert),
+            (format!("sparsify 64x512 ({} pts)", n.1), sparse),
+        ],
     );
     Ok(())
 }
@@ -283,16 +294,116 @@ fn bench_psmnet(a: &BenchArgs) -> Result<()> {
     let infer = time_ms(a.repeat, |_| {
         std::hint::black_box(predict_pair(&infer_model, &pair, 100.0, &cpu));
     });
-    println!("PSMNet, tiny configuration (width 8, blocks 1-1-1-1, 8 aggregation channels, max disparity 32), flex CPU backend, {} repetitions", a.repeat);
-    println!("| {:<44} | {:>10} | {:>10} |", "stage", "mean ms", "min ms");
-    println!("|{:-<46}|{:->12}|{:->12}|", "", "", "");
-    println!(
-        "| {:<44} | {:>10.1} | {:>10.1} |",
-        "training step, batch 2 x 64x128 crops", step.0, step.1
+    print_table(
+        &format!("PSMNet, tiny configuration (width 8, blocks 1-1-1-1, 8 aggregation channels, max disparity 32), flex CPU backend, {} repetitions", a.repeat),
+        &[
+            ("training step, batch 2 x 64x128 crops".into(), step),
+            ("inference, 311x94 frame (padded 96x320)".into(), infer),
+        ],
     );
-    println!(
-        "| {:<44} | {:>10.1} | {:>10.1} |",
-        "inference, 311x94 frame (padded 96x320)", infer.0, infer.1
+    Ok(())
+}
+
+fn bench_detect(a: &BenchArgs) -> Result<()> {
+    use burn::optim::{AdamWConfig, GradientsParams};
+    use burn::tensor::Device;
+    use detector::anchors::Anchors;
+    use detector::augment::{augment, SampleDatabase};
+    use detector::data::{gt_boxes, in_view, Frame};
+    use detector::inference::{pillar_batch, Detector};
+    use detector::loss::{detection_loss, TargetBatch};
+    use detector::model::PointPillars;
+    use detector::pillars::pillarise;
+    use detector::targets::assign;
+    use detector::DetectorConfig;
+    let tiny = DetectorConfig::load(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/pointpillars-tiny.toml"
+    )))?;
+    let specs = tiny.class_specs()?;
+    let fc = synth::SynthConfig {
+        scale: 0.5,
+        ..Default::default()
+    }
+    .frame_config();
+    let frames: Vec<Frame> = (0..4)
+        .map(|i| {
+            let f = synth::generate_frame(&fc, 0, i);
+            let size = (f.rig.width, f.rig.height);
+            let points: Vec<_> = f
+                .lidar
+                .iter()
+                .map(|r| r.point)
+                .filter(|p| in_view(p, &f.rig.calib, size))
+                .collect();
+            Frame {
+                id: format!("{i:06}"),
+                gt: gt_boxes(&f.labels, &specs, &f.rig.calib),
+                points,
+                labels: f.labels,
+                calib: f.rig.calib,
+                image_size: size,
+            }
+        })
+        .collect();
+    let mut db = SampleDatabase::default();
+    for f in &frames {
+        db.add_frame(f, specs.len(), tiny.augment.min_points);
+    }
+    let anchors = Anchors::new(&tiny, &specs);
+    let prepare = |f: &Frame, seed: u64| {
+        let (mut points, mut gt) = (f.points.clone(), f.gt.clone());
+        augment(
+            &mut points,
+            &mut gt,
+            &db,
+            &tiny.augment,
+            &specs,
+            &mut synth::rng::Rng::new(seed),
+        );
+        let pillars = pillarise(&points, &tiny.pillars, tiny.pillars.max_pillars_train);
+        (
+            pillars,
+            assign(&anchors, &specs, &gt, tiny.loss.direction_offset),
+        )
+    };
+    let prep = time_ms(a.repeat, |i| {
+        std::hint::black_box(prepare(&frames[i % 4], i as u64));
+    });
+    let (pillars, targets): (Vec<_>, Vec<_>) =
+        (0..4).map(|i| prepare(&frames[i], i as u64)).unzip();
+    let device = Device::flex().autodiff();
+    let mut model = PointPillars::new(&tiny, &device);
+    let mut optim = AdamWConfig::new().init();
+    let step = time_ms(a.repeat, |_| {
+        let input = pillar_batch(&pillars, &tiny.pillars, &device);
+        let target = TargetBatch::new(&targets, specs.len(), &device);
+        let loss = detection_loss(model.forward(input), &target, &tiny.loss).total();
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optim.step(1e-3, model.clone(), grads);
+    });
+    let cpu = Device::flex();
+    let small = Detector::from_parts(PointPillars::new(&tiny, &cpu), tiny.clone(), cpu.clone())?;
+    let infer = time_ms(a.repeat, |i| {
+        std::hint::black_box(small.predict(&frames[i % 4]));
+    });
+    let reference = DetectorConfig::default();
+    let full = Detector::from_parts(PointPillars::new(&reference, &cpu), reference, cpu)?;
+    let infer_full = time_ms(a.repeat.min(2), |i| {
+        std::hint::black_box(full.predict(&frames[i % 4]));
+    });
+    let points = frames.iter().map(|f| f.points.len()).sum::<usize>() / 4;
+    print_table(
+        &format!(
+            "PointPillars, flex CPU backend, synthetic LiDAR in the camera view (~{points} points a frame), {} repetitions",
+            a.repeat
+        ),
+        &[
+            ("tiny: prepare a frame (augment, pillars, targets)".into(), prep),
+            ("tiny: training step, batch 4".into(), step),
+            ("tiny: inference + NMS, one frame".into(), infer),
+            ("reference 432x496: inference + NMS, one frame".into(), infer_full),
+        ],
     );
     Ok(())
 }

@@ -134,19 +134,6 @@ pub struct TrainArgs {
     device: Option<String>,
 }
 
-/// The device the `--device` argument asks for.
-fn device(arg: Option<&str>) -> Result<burn::tensor::Device> {
-    use disparity::device::{select, DeviceChoice};
-    let choice = match arg {
-        Some(s) => Some(
-            DeviceChoice::parse(s)
-                .with_context(|| format!("--device: `{s}` is not cpu, wgpu or cuda"))?,
-        ),
-        None => None,
-    };
-    select(choice).map_err(|e| anyhow::anyhow!("--device: {e}"))
-}
-
 fn train(a: TrainArgs) -> Result<()> {
     use disparity::psmnet::data::StereoDataset;
     use disparity::psmnet::training::{train, Progress, TrainConfig};
@@ -192,7 +179,7 @@ fn train(a: TrainArgs) -> Result<()> {
         );
     }
     kitti::io::write_atomic(&cfg_path, resolved.as_bytes())?;
-    let device = device(a.device.as_deref())?.autodiff();
+    let device = super::device::from_arg(a.device.as_deref())?.autodiff();
     let steps = train_set.len().div_ceil(cfg.batch_size) as u64;
     let bar = super::progress::bar(steps * cfg.epochs as u64, "train");
     let state = train(
@@ -213,13 +200,7 @@ fn train(a: TrainArgs) -> Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    println!(
-        "{}: {} epochs done; best epoch {:?}; checkpoints in {}",
-        a.out.display(),
-        state.epochs_done,
-        state.best_epoch,
-        a.out.join("checkpoints").display()
-    );
+    super::progress::training_done(&a.out, state.epochs_done, state.best_epoch);
     Ok(())
 }
 
@@ -254,7 +235,12 @@ fn predict(a: PredictArgs) -> Result<()> {
                 .run
                 .as_ref()
                 .context("--model trained needs --run TRAINING_OUTPUT_FOLDER")?;
-            load_network(run, &root, &split, device(a.device.as_deref())?)?
+            load_network(
+                run,
+                &root,
+                &split,
+                super::device::from_arg(a.device.as_deref())?,
+            )?
         }
     };
     let bar = super::progress::bar(split.len() as u64, "predict");
@@ -298,11 +284,7 @@ fn load_network(
     let cfg: TrainConfig = toml::from_str(&text)
         .with_context(|| format!("{}: invalid training config", cfg_path.display()))?;
     let files = RunFiles::new(run);
-    let weights = if files.best().is_file() {
-        files.best()
-    } else {
-        files.model()
-    };
+    let weights = files.for_inference();
     if let Some(id) = split.ids.first() {
         let (w, h) = kitti::png16::image_size(&root.path(
             kitti::Part::Training,
@@ -310,13 +292,19 @@ fn load_network(
             id,
         ))?;
         let need = estimate_memory_bytes(&cfg.model, h as usize, w as usize, 0);
+        let on_cpu = burn_support::is_cpu(&device);
         println!(
-            "{:?} inference at {w}x{h} (max disparity {}): about {:.2} GB of memory (CPU)",
+            "{:?} inference at {w}x{h} (max disparity {}): about {:.2} GB of {}",
             cfg.network,
             cfg.model.max_disparity,
-            need as f64 / 1e9
+            need as f64 / 1e9,
+            if on_cpu {
+                "RAM"
+            } else {
+                "GPU memory (not checked: the backend does not report free GPU memory)"
+            }
         );
-        if let Some(have) = available_memory() {
+        if let Some(have) = available_memory().filter(|_| on_cpu) {
             if need > have {
                 bail!(
                     "inference at {w}x{h} needs about {:.1} GB but only {:.1} GB are available: use smaller images, a smaller max_disparity, or a GPU",

@@ -1,6 +1,8 @@
 //! One module per subcommand; each parses its arguments and calls the stage crates.
 
 pub mod bench;
+pub mod detect;
+pub mod device;
 pub mod disparity;
 pub mod eval;
 pub mod inspect;

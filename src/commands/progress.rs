@@ -15,3 +15,12 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
     bar.set_message(what.to_string());
     bar
 }
+
+/// The closing line of a training command.
+pub fn training_done(out: &std::path::Path, epochs: usize, best: Option<usize>) {
+    println!(
+        "{}: {epochs} epochs done; best epoch {best:?}; checkpoints in {}",
+        out.display(),
+        out.join("checkpoints").display()
+    );
+}

@@ -3,7 +3,6 @@
 //! ([`metrics`]) every model is judged by, overall, by distance and on each object class. The
 //! learned models (PSMNet with disparity or depth loss, SDN) come next.
 
-pub mod device;
 pub mod error;
 pub mod frames;
 pub mod loss;

@@ -5,17 +5,19 @@
 use super::data::{batch, random_crop, StereoDataset};
 use super::inference::predict_pair;
 use super::model::PsmNetConfig;
-use crate::error::{DisparityError, Result};
+use crate::error::Result;
 use crate::loss::LossKind;
 use crate::metrics::{frame_breakdown, Sums};
 use crate::network::StereoNet;
 use crate::sdn::SdnConfig;
-use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
-use burn::store::ModuleRecord;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
+use burn_support::checkpoint::{
+    load_optimizer, load_state, save_model, save_optimizer, save_state,
+};
+use burn_support::shuffle::epoch_order;
 use kitti::rng::{hash, Rng};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Which network a run trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -142,66 +144,9 @@ pub enum Progress {
     Epoch(usize, f64, f64),
 }
 
-/// Files of a training run under its output folder.
-pub struct RunFiles {
-    /// `<out>/checkpoints`.
-    pub dir: PathBuf,
-}
-
-impl RunFiles {
-    /// The files of a run in `out`.
-    pub fn new(out: &Path) -> Self {
-        RunFiles {
-            dir: out.join("checkpoints"),
-        }
-    }
-    /// Latest model weights.
-    pub fn model(&self) -> PathBuf {
-        self.dir.join("last.bpk")
-    }
-    /// Latest optimiser state.
-    pub fn optimizer(&self) -> PathBuf {
-        self.dir.join("last-optim.bpk")
-    }
-    /// Training state (JSON).
-    pub fn state(&self) -> PathBuf {
-        self.dir.join("state.json")
-    }
-    /// Best model weights.
-    pub fn best(&self) -> PathBuf {
-        self.dir.join("best.bpk")
-    }
-}
-
-fn record_error(path: &Path, e: impl std::fmt::Display) -> DisparityError {
-    DisparityError::Kitti(kitti::KittiError::malformed(
-        path,
-        None,
-        format!("checkpoint: {e}"),
-    ))
-}
-
-/// Saves through a temporary file and a rename, so an interrupted save leaves the old file.
-fn save_atomic(
-    path: &Path,
-    save: impl FnOnce(&Path) -> std::result::Result<(), String>,
-) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| kitti::KittiError::io(dir, e))?;
-    }
-    save(&tmp).map_err(|e| record_error(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| kitti::KittiError::io(path, e))?;
-    Ok(())
-}
-
-/// Loads a network's weights from a checkpoint file.
-pub fn load_model<N: Module>(model: N, path: &Path) -> Result<N> {
-    let record = ModuleRecord::load(path).map_err(|e| record_error(path, e))?;
-    model
-        .try_load_record(record)
-        .map_err(|e| record_error(path, e))
-}
+pub use burn_support::checkpoint::load_model;
+/// The checkpoint files of a run (shared with the detector's training).
+pub use burn_support::checkpoint::CheckpointFiles as RunFiles;
 
 /// Validation: EPE and D1 of the model at full frame size over the first `n` frames.
 fn validate<N: StereoNet>(
@@ -244,21 +189,14 @@ pub fn train(
         history: Vec::new(),
     };
     if resume && files.state().is_file() {
-        let text = kitti::io::read_text(&files.state())?;
-        state = serde_json::from_str(&text).map_err(|e| record_error(&files.state(), e))?;
+        state = load_state(&files.state())?;
         model = load_model(model, &files.model())?;
-        let rec = OptimizerRecord::load(files.optimizer())
-            .map_err(|e| record_error(&files.optimizer(), e))?;
-        optim = optim.load_record(rec);
+        optim = load_optimizer(optim, &files.optimizer())?;
     }
     let max_disparity = cfg.model.max_disparity as f64;
     for epoch in state.epochs_done..cfg.epochs {
         let lr = cfg.lr_at(epoch);
-        let mut order: Vec<usize> = (0..train.len()).collect();
-        let mut rng = Rng::new(hash(&[cfg.seed, epoch as u64]));
-        for i in (1..order.len()).rev() {
-            order.swap(i, rng.int(0, i as i64) as usize);
-        }
+        let order = epoch_order(train.len(), cfg.seed, epoch);
         let steps = order.len().div_ceil(cfg.batch_size.max(1));
         let mut total = 0.0;
         for (step, chunk) in order.chunks(cfg.batch_size.max(1)).enumerate() {
@@ -296,21 +234,13 @@ pub fn train(
         state.epochs_done = epoch + 1;
         let best = state.best_epoch.map(|b| state.history[b].val_epe);
         let is_best = !val_epe.is_nan() && best.is_none_or(|b| val_epe < b);
-        save_atomic(&files.model(), |p| {
-            model.clone().save_file(p).map_err(|e| e.to_string())
-        })?;
-        save_atomic(&files.optimizer(), |p| {
-            optim.to_record().save(p).map_err(|e| e.to_string())
-        })?;
+        save_model(&model, &files.model())?;
+        save_optimizer(&optim, &files.optimizer())?;
         if is_best {
             state.best_epoch = Some(epoch);
-            save_atomic(&files.best(), |p| {
-                model.clone().save_file(p).map_err(|e| e.to_string())
-            })?;
+            save_model(&model, &files.best())?;
         }
-        let json =
-            serde_json::to_string_pretty(&state).map_err(|e| record_error(&files.state(), e))?;
-        kitti::io::write_atomic(&files.state(), json.as_bytes())?;
+        save_state(&state, &files.state())?;
         progress(Progress::Epoch(epoch, train_loss, val_epe));
     }
     Ok(state)

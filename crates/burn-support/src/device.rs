@@ -63,6 +63,11 @@ pub fn select(choice: Option<DeviceChoice>) -> Result<Device, String> {
     }
 }
 
+/// Whether `device` is burn's CPU backend (whose memory is the machine's RAM).
+pub fn is_cpu(device: &Device) -> bool {
+    *device == Device::flex()
+}
+
 #[cfg(feature = "wgpu")]
 fn wgpu_device() -> Device {
     Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)
@@ -86,53 +91,17 @@ fn cuda_device() -> Result<Device, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::psmnet::PsmNetConfig;
-    use burn::module::Module;
-    use burn::tensor::{Distribution, Tensor};
 
     #[test]
     fn choices_parse_and_the_cpu_is_always_there() {
         assert_eq!(DeviceChoice::parse("WGPU"), Some(DeviceChoice::Wgpu));
         assert_eq!(DeviceChoice::parse("tpu"), None);
-        assert!(select(Some(DeviceChoice::Cpu)).is_ok());
+        let cpu = select(Some(DeviceChoice::Cpu)).unwrap();
+        assert!(is_cpu(&cpu));
         if !cfg!(feature = "cuda") {
             assert!(select(Some(DeviceChoice::Cuda))
                 .unwrap_err()
                 .contains("--features cuda"));
         }
-    }
-
-    /// The tiny network gives the same disparities on wgpu as on the CPU (skipped, with a
-    /// message, where no wgpu adapter exists or the build lacks the feature).
-    #[test]
-    fn a_forward_pass_on_wgpu_matches_the_cpu() {
-        if !wgpu_available() {
-            eprintln!("skipped: no wgpu adapter in this build or on this machine");
-            return;
-        }
-        let cpu = Device::flex();
-        let gpu = select(Some(DeviceChoice::Wgpu)).unwrap();
-        let model = PsmNetConfig::tiny().init(&cpu).valid();
-        let left = Tensor::<4>::random([1, 3, 32, 64], Distribution::Default, &cpu);
-        let right = Tensor::<4>::random([1, 3, 32, 64], Distribution::Default, &cpu);
-        let on_cpu = model
-            .forward(left.clone(), right.clone(), false)
-            .pop()
-            .unwrap();
-        let model_gpu = model.to_device(&gpu);
-        let on_gpu = model_gpu
-            .forward(left.to_device(&gpu), right.to_device(&gpu), false)
-            .pop()
-            .unwrap();
-        let (a, b) = (
-            on_cpu.into_data().try_to_vec::<f32>().unwrap(),
-            on_gpu.into_data().try_to_vec::<f32>().unwrap(),
-        );
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
-        assert!(worst < 1e-2, "largest CPU/wgpu difference {worst} px");
     }
 }

@@ -1,0 +1,138 @@
+//! Frames for the detector: a point cloud (real LiDAR or pseudo-LiDAR `.bin`), the frame's
+//! calibration and image size, and its labels turned into velodyne boxes of the model's classes.
+
+use crate::anchors::BoxParams;
+use crate::config::ClassSpec;
+use crate::error::{DetectorError, Result};
+use crate::postprocess::box_params;
+use crate::targets::GtBox;
+use kitti::calib::Calibration;
+use kitti::label::{read_labels, Object};
+use kitti::velodyne::{read_velodyne, LidarPoint};
+use std::path::{Path, PathBuf};
+
+/// Where a set of frames lives: points from any stage, labels, calibration and images (for the
+/// image size) from a KITTI part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameSource {
+    /// Folder of `<id>.bin` point clouds.
+    pub points: PathBuf,
+    /// Folder of `<id>.txt` labels (None to predict without them).
+    pub labels: Option<PathBuf>,
+    /// Folder of `<id>.txt` calibrations.
+    pub calib: PathBuf,
+    /// Folder of `<id>.png` left images.
+    pub images: PathBuf,
+}
+
+/// One loaded frame.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Frame id.
+    pub id: String,
+    /// Its points (in the camera's field of view when the config asks for it).
+    pub points: Vec<LidarPoint>,
+    /// Its boxes of the model's classes, velodyne frame.
+    pub gt: Vec<GtBox>,
+    /// Every label line (for evaluation), empty without labels.
+    pub labels: Vec<Object>,
+    /// Calibration.
+    pub calib: Calibration,
+    /// Image width and height.
+    pub image_size: (u32, u32),
+}
+
+impl FrameSource {
+    /// A source whose calibration and images sit next to the label folder, as in a KITTI part
+    /// (`<part>/label_2` → `<part>/calib`, `<part>/image_2`).
+    pub fn beside_labels(points: &Path, labels: &Path) -> Self {
+        let part = labels.parent().unwrap_or(Path::new("."));
+        FrameSource {
+            points: points.to_path_buf(),
+            labels: Some(labels.to_path_buf()),
+            calib: part.join("calib"),
+            images: part.join("image_2"),
+        }
+    }
+
+    fn file(&self, dir: &Path, id: &str, ext: &str, what: &'static str) -> Result<PathBuf> {
+        let path = dir.join(format!("{id}.{ext}"));
+        if path.is_file() {
+            Ok(path)
+        } else {
+            Err(DetectorError::MissingInput {
+                id: id.to_string(),
+                what,
+                path,
+            })
+        }
+    }
+
+    /// Checks that every frame has all its files, before any work starts.
+    pub fn check(&self, ids: &[String]) -> Result<()> {
+        for id in ids {
+            self.file(&self.points, id, "bin", "point cloud")?;
+            self.file(&self.calib, id, "txt", "calibration")?;
+            self.file(&self.images, id, "png", "left image")?;
+            if let Some(labels) = &self.labels {
+                self.file(labels, id, "txt", "label")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads frame `id` with the boxes of `classes`; `fov_only` keeps the points that project
+    /// into the image.
+    pub fn load(&self, id: &str, classes: &[ClassSpec], fov_only: bool) -> Result<Frame> {
+        let path = self.file(&self.points, id, "bin", "point cloud")?;
+        let mut points = read_velodyne(&path)?;
+        if points.is_empty() {
+            return Err(DetectorError::EmptyCloud { path });
+        }
+        let calib = Calibration::read(&self.file(&self.calib, id, "txt", "calibration")?)?;
+        let image_size =
+            kitti::png16::image_size(&self.file(&self.images, id, "png", "left image")?)?;
+        if fov_only {
+            points.retain(|p| in_view(p, &calib, image_size));
+        }
+        let labels = match &self.labels {
+            Some(dir) => read_labels(&self.file(dir, id, "txt", "label")?)?,
+            None => Vec::new(),
+        };
+        let gt = gt_boxes(&labels, classes, &calib);
+        Ok(Frame {
+            id: id.to_string(),
+            points,
+            gt,
+            labels,
+            calib,
+            image_size,
+        })
+    }
+}
+
+/// Whether a point projects into the image, in front of the camera.
+pub fn in_view(p: &LidarPoint, calib: &Calibration, (w, h): (u32, u32)) -> bool {
+    let q = calib.velo_to_image(&nalgebra::Point3::new(p.x as f64, p.y as f64, p.z as f64));
+    q.depth > 0.0 && q.u >= 0.0 && q.u < w as f64 && q.v >= 0.0 && q.v < h as f64
+}
+
+/// The labelled boxes of the model's classes as velodyne boxes.
+pub fn gt_boxes(labels: &[Object], classes: &[ClassSpec], calib: &Calibration) -> Vec<GtBox> {
+    labels
+        .iter()
+        .filter_map(|o| {
+            let class = classes.iter().position(|c| c.kind == o.kind)?;
+            Some(GtBox {
+                class,
+                params: box_params(&o.box3d.to_velo(calib)),
+            })
+        })
+        .collect()
+}
+
+/// Whether a box's centre lies inside the point range (boxes outside are not trained on).
+pub fn centre_in_range(b: &BoxParams, range: &[f64; 6]) -> bool {
+    let (x, y) = (b[0] as f64, b[1] as f64);
+    x >= range[0] && x < range[3] && y >= range[1] && y < range[4]
+}

@@ -1,0 +1,105 @@
+//! Training runs resume exactly, and bad point files stop a run naming the file. (A test
+//! binary of its own: burn's CPU reductions are only bit-reproducible without other tests
+//! competing for the threads.)
+
+mod common;
+
+use burn::tensor::Device;
+use common::{synthetic, tiny_config};
+use detector::training::{train, Progress, TrainState};
+use detector::{DetectorConfig, DetectorError};
+use std::ops::ControlFlow;
+use std::path::Path;
+
+#[test]
+fn a_resumed_run_matches_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut train_set, mut val_set) = synthetic(&tmp.path().join("root"), 6);
+    train_set.ids.truncate(4);
+    val_set.ids.truncate(2);
+    let mut cfg = tiny_config();
+    cfg.train.epochs = 2;
+    cfg.train.batch_size = 2;
+    cfg.train.eval_every = 1;
+    let device = Device::flex().autodiff();
+    let run = |out: &Path, resume: bool, stop_after: usize| -> TrainState {
+        let stop = |p: Progress| match p {
+            Progress::Epoch(r) if r.epoch + 1 == stop_after => ControlFlow::Break(()),
+            _ => ControlFlow::Continue(()),
+        };
+        train(
+            &cfg,
+            &train_set,
+            Some(&val_set),
+            out,
+            &device,
+            resume,
+            &stop,
+        )
+        .unwrap()
+    };
+    let whole = tmp.path().join("whole");
+    let full = run(&whole, false, usize::MAX);
+    // Interrupted after the first epoch, then resumed.
+    let parts = tmp.path().join("parts");
+    let first = run(&parts, false, 1);
+    assert_eq!(first.epochs_done, 1);
+    assert_eq!(
+        first.history[0], full.history[0],
+        "training is not deterministic"
+    );
+    let resumed = run(&parts, true, usize::MAX);
+    assert_eq!(resumed.history.len(), 2);
+    assert_eq!(resumed.history[1].loss, full.history[1].loss);
+    let (a, b) = (weights(&cfg, &whole), weights(&cfg, &parts));
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        a.len() == b.len() && worst == 0.0,
+        "resumed weights differ by up to {worst}"
+    );
+}
+
+#[test]
+fn empty_and_malformed_point_files_are_errors_naming_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (train_set, _) = synthetic(&tmp.path().join("root"), 2);
+    let id = &train_set.ids[0];
+    let specs = tiny_config().class_specs().unwrap();
+    let bin = train_set.source.points.join(format!("{id}.bin"));
+    std::fs::write(&bin, b"").unwrap();
+    let err = train_set.source.load(id, &specs, true).unwrap_err();
+    assert!(matches!(err, DetectorError::EmptyCloud { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("{id}.bin")), "{err}");
+    std::fs::write(&bin, [0u8; 20]).unwrap();
+    let err = train_set.source.load(id, &specs, true).unwrap_err();
+    assert!(err.to_string().contains(&format!("{id}.bin")), "{err}");
+    std::fs::remove_file(&bin).unwrap();
+    let err = train_set.source.check(&train_set.ids).unwrap_err();
+    assert!(err.to_string().contains("no point cloud file"), "{err}");
+}
+
+/// Every float parameter (and batch-norm statistic) of a run's last checkpoint, in order.
+fn weights(cfg: &DetectorConfig, run: &Path) -> Vec<f32> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::Tensor;
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0
+                .extend(param.val().into_data().try_to_vec::<f32>().unwrap());
+        }
+    }
+    let device = Device::flex();
+    let model = burn_support::load_model(
+        detector::model::PointPillars::new(cfg, &device),
+        &run.join("checkpoints/last.bpk"),
+    )
+    .unwrap();
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
+}

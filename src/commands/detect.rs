@@ -1,0 +1,250 @@
+//! `ftf detect train` and `ftf detect predict`: the PointPillars detectors on any point source.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use detector::data::FrameSource;
+use detector::inference::{bev_picture, predict_folder, write_config, Detector};
+use detector::training::{train, Progress, SplitFrames};
+use detector::DetectorConfig;
+use kitti::split::Split;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+/// The detector subcommands.
+#[derive(Subcommand)]
+pub enum DetectCommand {
+    /// Train a detector from scratch on a folder of point clouds (LiDAR or pseudo-LiDAR).
+    Train(TrainArgs),
+    /// Write KITTI result files (and optional BEV pictures) for the frames of a split.
+    Predict(PredictArgs),
+}
+
+/// Where a split's frames are.
+#[derive(Args, Clone)]
+pub struct FrameArgs {
+    /// Folder of `<id>.bin` point clouds (velodyne/ or a pseudo-LiDAR output).
+    #[arg(long)]
+    points: PathBuf,
+    /// Folder of `<id>.txt` labels (e.g. ROOT/training/label_2).
+    #[arg(long)]
+    labels: Option<PathBuf>,
+    /// Split file listing the frame ids (e.g. ROOT/ImageSets/train.txt).
+    #[arg(long)]
+    split: PathBuf,
+    /// Calibration folder (default: `calib` beside the label folder).
+    #[arg(long)]
+    calib: Option<PathBuf>,
+    /// Left-image folder, for image sizes (default: `image_2` beside the label folder).
+    #[arg(long)]
+    images: Option<PathBuf>,
+}
+
+impl FrameArgs {
+    fn frames(&self) -> Result<SplitFrames> {
+        let part = match (&self.labels, &self.calib) {
+            (Some(l), _) => l.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            (None, Some(c)) => c.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            (None, None) => bail!("give --labels (calib/ and image_2/ beside it) or --calib"),
+        };
+        let source = FrameSource {
+            points: self.points.clone(),
+            labels: self.labels.clone(),
+            calib: self.calib.clone().unwrap_or_else(|| part.join("calib")),
+            images: self.images.clone().unwrap_or_else(|| part.join("image_2")),
+        };
+        let ids = Split::read(&self.split)?.ids;
+        source.check(&ids)?;
+        Ok(SplitFrames { source, ids })
+    }
+}
+
+/// Arguments of `ftf detect train`.
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    frames: FrameArgs,
+    /// Detector settings (TOML; omitted fields take the reference PointPillars values).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Classes to detect, comma-separated (car, pedestrian, cyclist); overrides the config.
+    #[arg(long)]
+    class: Option<String>,
+    /// Validation split file (same point, label and calibration folders unless --val-points).
+    #[arg(long)]
+    val_split: Option<PathBuf>,
+    /// Validation point folder (default: --points).
+    #[arg(long)]
+    val_points: Option<PathBuf>,
+    /// Output folder: config.toml, checkpoints/.
+    #[arg(long)]
+    out: PathBuf,
+    /// Continue from the last checkpoint in OUT.
+    #[arg(long)]
+    resume: bool,
+    /// Where to train: cpu, wgpu or cuda (default: wgpu when available, else cpu).
+    #[arg(long)]
+    device: Option<String>,
+}
+
+/// Arguments of `ftf detect predict`.
+#[derive(Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    frames: FrameArgs,
+    /// The training output folder (config.toml, checkpoints/best.bpk or last.bpk).
+    #[arg(long)]
+    run: PathBuf,
+    /// Output folder for `<id>.txt` KITTI result files.
+    #[arg(long)]
+    out: PathBuf,
+    /// Frame ids to draw as BEV PNGs (points, labels green, predictions red) into OUT/bev/.
+    #[arg(long, value_delimiter = ',')]
+    bev: Vec<String>,
+    /// Where to run: cpu, wgpu or cuda.
+    #[arg(long)]
+    device: Option<String>,
+}
+
+/// Runs a detector subcommand.
+pub fn run(c: DetectCommand) -> Result<()> {
+    match c {
+        DetectCommand::Train(a) => train_cmd(a),
+        DetectCommand::Predict(a) => predict(a),
+    }
+}
+
+/// `car,pedestrian` → `["Car", "Pedestrian"]`.
+fn class_names(arg: &str) -> Result<Vec<String>> {
+    arg.split(',')
+        .map(|c| match c.trim().to_ascii_lowercase().as_str() {
+            "car" => Ok("Car".to_string()),
+            "pedestrian" | "ped" => Ok("Pedestrian".to_string()),
+            "cyclist" => Ok("Cyclist".to_string()),
+            other => bail!("--class: `{other}` is not car, pedestrian or cyclist"),
+        })
+        .collect()
+}
+
+fn train_cmd(a: TrainArgs) -> Result<()> {
+    let mut cfg = match &a.config {
+        Some(p) => DetectorConfig::load(p)?,
+        None => DetectorConfig::default(),
+    };
+    if let Some(c) = &a.class {
+        cfg.classes = class_names(c)?;
+    }
+    cfg.validate()?;
+    if a.frames.labels.is_none() {
+        bail!("training needs --labels");
+    }
+    let data = a.frames.frames()?;
+    let val = match &a.val_split {
+        Some(split) => Some(
+            FrameArgs {
+                split: split.clone(),
+                points: a.val_points.clone().unwrap_or(a.frames.points.clone()),
+                ..a.frames.clone()
+            }
+            .frames()?,
+        ),
+        None => None,
+    };
+    let cfg_path = a.out.join(detector::inference::CONFIG_FILE);
+    if a.resume && cfg_path.is_file() {
+        let old = DetectorConfig::load(&cfg_path)?;
+        if old != cfg {
+            bail!(
+                "{}: --resume with other settings than the run was started with",
+                cfg_path.display()
+            );
+        }
+    }
+    write_config(&cfg, &a.out)?;
+    let device = super::device::from_arg(a.device.as_deref())?.autodiff();
+    let steps = data.ids.len().div_ceil(cfg.train.batch_size) as u64;
+    let bar = super::progress::bar(steps * cfg.train.epochs as u64, "train");
+    let state = train(
+        &cfg,
+        &data,
+        val.as_ref(),
+        &a.out,
+        &device,
+        a.resume,
+        &|p| match p {
+            Progress::Database(counts) => {
+                let counts: Vec<String> = counts.iter().map(|(c, n)| format!("{n} {c}")).collect();
+                bar.println(format!(
+                    "ground-truth sampling database: {}",
+                    counts.join(", ")
+                ));
+                ControlFlow::Continue(())
+            }
+            Progress::Step(e, s, _, l) => {
+                bar.set_position(e as u64 * steps + s as u64 + 1);
+                bar.set_message(format!(
+                    "ep {e} cls {:.3} box {:.3} dir {:.3}",
+                    l[0], l[1], l[2]
+                ));
+                ControlFlow::Continue(())
+            }
+            Progress::Epoch(r) => {
+                let mut line = format!(
+                    "epoch {}: loss cls {:.4} box {:.4} dir {:.4}",
+                    r.epoch, r.loss[0], r.loss[1], r.loss[2]
+                );
+                for (k, v) in r.val_ap.iter().filter(|(k, _)| k.contains("R40")) {
+                    line += &format!("; {k} {v:.2}");
+                }
+                if r.dropped_points + r.dropped_pillars > 0 {
+                    line += &format!(
+                    "\n  warning: the pillar caps dropped {} points and {} pillars this epoch (raise pillars.max_points / max_pillars_train, or sparsify the cloud)",
+                    r.dropped_points, r.dropped_pillars
+                );
+                }
+                bar.println(line);
+                ControlFlow::Continue(())
+            }
+        },
+    )?;
+    bar.finish_and_clear();
+    super::progress::training_done(&a.out, state.epochs_done, state.best_epoch);
+    Ok(())
+}
+
+fn predict(a: PredictArgs) -> Result<()> {
+    let device = super::device::from_arg(a.device.as_deref())?;
+    let detector = Detector::load(&a.run, device)
+        .with_context(|| format!("loading the detector in {}", a.run.display()))?;
+    let data = a.frames.frames()?;
+    for id in &a.bev {
+        if !data.ids.contains(id) {
+            bail!("--bev: frame {id} is not in {}", a.frames.split.display());
+        }
+    }
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let bar = super::progress::bar(data.ids.len() as u64, "detect");
+    let summary = predict_folder(&detector, &data.source, &data.ids, &a.out, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    for id in &a.bev {
+        let frame = data
+            .source
+            .load(id, &detector.specs, detector.cfg.pillars.camera_fov_only)?;
+        let dets = detector.detect(std::slice::from_ref(&frame)).remove(0).0;
+        let path = a.out.join("bev").join(format!("{id}.png"));
+        bev_picture(&frame, &dets, &path)?;
+        println!("{}", path.display());
+    }
+    println!(
+        "{}: {} frames, {} boxes",
+        a.out.display(),
+        summary.frames,
+        summary.boxes
+    );
+    if summary.dropped_points + summary.dropped_pillars > 0 {
+        println!(
+            "warning: the pillar caps dropped {} points and {} pillars (raise pillars.max_points / max_pillars_test, or sparsify the cloud)",
+            summary.dropped_points, summary.dropped_pillars
+        );
+    }
+    Ok(())
+}
