@@ -1,6 +1,7 @@
 //! `ftf`: the command-line front door of the Fixes-That-Fail toolkit.
 
 mod commands;
+mod experiment;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,9 @@ enum Command {
     /// 3D detectors (PointPillars): train on LiDAR or pseudo-LiDAR, predict, draw.
     #[command(subcommand)]
     Detect(commands::detect::DetectCommand),
+    /// Run a whole study from one TOML file: swap the disparity network, retrain the
+    /// detectors, report the change in AP.
+    Experiment(experiment::ExperimentArgs),
     /// Measure the speed of the pipeline's stages and print a table.
     Bench(commands::bench::BenchArgs),
 }
@@ -52,6 +56,7 @@ fn main() {
         Command::GtDisparity(a) => commands::pseudo_lidar::run_gt(a),
         Command::Disparity(c) => commands::disparity::run(c),
         Command::Detect(c) => commands::detect::run(c),
+        Command::Experiment(a) => experiment::run(a),
         Command::Bench(a) => commands::bench::run(a),
     };
     if let Err(e) = result {

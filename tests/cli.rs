@@ -1,24 +1,13 @@
 //! End-to-end tests of the `ftf` binary: generate a synthetic KITTI root, inspect it, and see
 //! that damaged or misaligned data is reported.
 
+mod common;
+
+use common::{ftf, text};
+
 use kitti::{read_velodyne, write_velodyne, FileKind, KittiRoot, Part};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn ftf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ftf"))
-        .args(args)
-        .output()
-        .expect("ftf runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use std::process::Output;
 
 fn synth(out: &Path, seed: &str) -> Output {
     ftf(&[

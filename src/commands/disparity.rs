@@ -276,15 +276,8 @@ fn load_network(
     split: &Split,
     device: burn::tensor::Device,
 ) -> Result<(Box<dyn DisparityModel>, String)> {
-    use disparity::psmnet::inference::{estimate_memory_bytes, NetPredictor};
-    use disparity::psmnet::training::{load_model, NetworkKind, RunFiles, TrainConfig};
-    let cfg_path = run.join("config.toml");
-    let text = std::fs::read_to_string(&cfg_path)
-        .with_context(|| format!("reading {}", cfg_path.display()))?;
-    let cfg: TrainConfig = toml::from_str(&text)
-        .with_context(|| format!("{}: invalid training config", cfg_path.display()))?;
-    let files = RunFiles::new(run);
-    let weights = files.for_inference();
+    use disparity::psmnet::inference::estimate_memory_bytes;
+    let cfg = read_train_config(run)?;
     if let Some(id) = split.ids.first() {
         let (w, h) = kitti::png16::image_size(&root.path(
             kitti::Part::Training,
@@ -314,6 +307,30 @@ fn load_network(
             }
         }
     }
+    trained_network(run, device)
+}
+
+/// The training config of a disparity run folder.
+fn read_train_config(run: &Path) -> Result<disparity::psmnet::training::TrainConfig> {
+    let cfg_path = run.join("config.toml");
+    let text = std::fs::read_to_string(&cfg_path)
+        .with_context(|| format!("reading {}", cfg_path.display()))?;
+    toml::from_str(&text)
+        .with_context(|| format!("{}: invalid training config", cfg_path.display()))
+}
+
+/// The network of a disparity training folder (its best, else last, checkpoint) as a
+/// disparity model, with the settings line `predict` records.
+pub fn trained_network(
+    run: &Path,
+    device: burn::tensor::Device,
+) -> Result<(Box<dyn DisparityModel>, String)> {
+    use disparity::psmnet::inference::NetPredictor;
+    use disparity::psmnet::training::{load_model, NetworkKind, RunFiles};
+    let cfg = read_train_config(run)?;
+    let cfg_path = run.join("config.toml");
+    let text = std::fs::read_to_string(&cfg_path)?;
+    let weights = RunFiles::new(run).for_inference();
     let mismatch = || {
         format!(
             "{} does not hold weights of the network {} describes",
@@ -325,7 +342,11 @@ fn load_network(
     let name = format!("{:?}", cfg.network).to_lowercase();
     let model: Box<dyn DisparityModel> = match cfg.network {
         NetworkKind::Psmnet => {
-            let model = load_model(cfg.model.init(&device), &weights).with_context(mismatch)?;
+            let model = load_model(
+                burn_support::unseeded_init(|| cfg.model.init(&device)),
+                &weights,
+            )
+            .with_context(mismatch)?;
             Box::new(NetPredictor {
                 model,
                 device,
@@ -334,7 +355,11 @@ fn load_network(
             })
         }
         NetworkKind::Sdn => {
-            let model = load_model(cfg.sdn().init(&device), &weights).with_context(mismatch)?;
+            let model = load_model(
+                burn_support::unseeded_init(|| cfg.sdn().init(&device)),
+                &weights,
+            )
+            .with_context(mismatch)?;
             Box::new(NetPredictor {
                 model,
                 device,

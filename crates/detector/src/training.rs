@@ -163,8 +163,7 @@ pub fn train(
         counts.map(|(s, o)| (s.name.clone(), o.len())).collect(),
     ));
     let t = &cfg.train;
-    device.seed(t.seed);
-    let mut model = PointPillars::new(cfg, device);
+    let mut model = burn_support::seeded_init(device, t.seed, || PointPillars::new(cfg, device));
     let mut optim_cfg = AdamWConfig::new()
         .with_epsilon(1e-8)
         .with_weight_decay(t.weight_decay as f32);

@@ -1,6 +1,5 @@
-//! Training runs resume exactly, and bad point files stop a run naming the file. (A test
-//! binary of its own: burn's CPU reductions are only bit-reproducible without other tests
-//! competing for the threads.)
+//! Training runs resume exactly, one model can hold several classes, and bad point files stop a
+//! run naming the file.
 
 mod common;
 
@@ -95,11 +94,52 @@ fn weights(cfg: &DetectorConfig, run: &Path) -> Vec<f32> {
     }
     let device = Device::flex();
     let model = burn_support::load_model(
-        detector::model::PointPillars::new(cfg, &device),
+        burn_support::unseeded_init(|| detector::model::PointPillars::new(cfg, &device)),
         &run.join("checkpoints/last.bpk"),
     )
     .unwrap();
     let mut c = Collect(Vec::new());
     model.visit(&mut c);
     c.0
+}
+
+#[test]
+fn one_model_can_detect_several_classes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut train_set, mut val_set) = synthetic(&tmp.path().join("root"), 6);
+    train_set.ids.truncate(2);
+    val_set.ids.truncate(1);
+    let mut cfg = tiny_config();
+    cfg.classes = vec!["Car".into(), "Pedestrian".into()];
+    cfg.train.epochs = 1;
+    cfg.train.eval_every = 1;
+    let out = tmp.path().join("run");
+    let state = train(
+        &cfg,
+        &train_set,
+        Some(&val_set),
+        &out,
+        &Device::flex().autodiff(),
+        false,
+        &|_| ControlFlow::Continue(()),
+    )
+    .unwrap();
+    // Validation scored both classes.
+    let ap = &state.history[0].val_ap;
+    assert!(
+        ap.keys().any(|k| k.starts_with("Car/")) && ap.keys().any(|k| k.starts_with("Pedestrian/")),
+        "{ap:?}"
+    );
+    let detector = detector::Detector::load(&out, Device::flex()).unwrap();
+    assert_eq!(detector.specs.len(), 2);
+    let frame = val_set
+        .source
+        .load(&val_set.ids[0], &detector.specs, true)
+        .unwrap();
+    for o in detector.predict(&frame) {
+        assert!(matches!(
+            o.kind,
+            kitti::label::ObjectType::Car | kitti::label::ObjectType::Pedestrian
+        ));
+    }
 }

@@ -180,8 +180,7 @@ pub fn train(
     progress: &dyn Fn(Progress),
 ) -> Result<TrainState> {
     let files = RunFiles::new(out);
-    device.seed(cfg.seed);
-    let mut model = cfg.model.init(device);
+    let mut model = burn_support::seeded_init(device, cfg.seed, || cfg.model.init(device));
     let mut optim: ModuleOptimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let mut state = TrainState {
         epochs_done: 0,

@@ -1,0 +1,299 @@
+//! The study's report: upstream errors and downstream APs per variant (mean ± standard deviation
+//! over seeds), their changes against the baseline variant, and a verdict per downstream model
+//! and variant: was the upstream improvement self-defeating for it?
+
+use super::config::ExperimentConfig;
+use disparity::Breakdown;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Mean, sample standard deviation (0 for one value) and the values.
+pub fn stats(values: &[f64]) -> Value {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n.max(1.0);
+    let std = if values.len() > 1 {
+        (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    json!({ "mean": mean, "std": std, "values": values })
+}
+
+fn mean_std(v: &Value) -> (f64, f64) {
+    (
+        v["mean"].as_f64().unwrap_or(f64::NAN),
+        v["std"].as_f64().unwrap_or(0.0),
+    )
+}
+
+/// Everything measured, gathered by the driver.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// Upstream metrics by variant, one per seed (none for the LiDAR).
+    pub upstream: BTreeMap<String, Vec<Breakdown>>,
+    /// Flat APs by (detector, cloud, variant), one map per seed.
+    pub downstream: BTreeMap<(String, String, String), Vec<Value>>,
+}
+
+/// The upstream numbers of a variant: depth MAE overall, on cars, on pedestrians; EPE; D1.
+fn upstream_json(runs: &[Breakdown]) -> Value {
+    let pick = |f: &dyn Fn(&Breakdown) -> f64| stats(&runs.iter().map(f).collect::<Vec<_>>());
+    json!({
+        "depth_mae": pick(&|b| b.all.metrics().mae),
+        "car_depth_mae": pick(&|b| b.classes[0].metrics().mae),
+        "pedestrian_depth_mae": pick(&|b| b.classes[1].metrics().mae),
+        "epe": pick(&|b| b.all.metrics().epe),
+        "d1": pick(&|b| b.all.metrics().d1),
+    })
+}
+
+/// The primary AP key of a class, e.g. `Car/3d/moderate/R40@0.70`.
+pub fn primary_key(cfg: &ExperimentConfig, class: eval::Class) -> String {
+    let metric = match cfg.eval.primary.split('/').next() {
+        Some("2d") => eval::Metric::Box2D,
+        Some("bev") => eval::Metric::Bev,
+        Some("aos") => eval::Metric::Aos,
+        _ => eval::Metric::Box3D,
+    };
+    let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
+    format!(
+        "{}/{}@{:.2}",
+        class.name(),
+        cfg.eval.primary,
+        iou.threshold(class, metric)
+    )
+}
+
+/// Builds report.json.
+pub fn build(cfg: &ExperimentConfig, r: &Results) -> Value {
+    let upstream: Map<String, Value> = r
+        .upstream
+        .iter()
+        .map(|(v, runs)| (v.clone(), upstream_json(runs)))
+        .collect();
+    let mut downstream = Map::new();
+    let mut verdicts = Vec::new();
+    for d in &cfg.downstream {
+        let class = d.eval_class().unwrap_or(eval::Class::Car);
+        let primary = primary_key(cfg, class);
+        let mut per_cloud = Map::new();
+        for cloud in &cfg.points.clouds {
+            let mut per_variant = Map::new();
+            for u in &cfg.upstream {
+                let Some(runs) =
+                    r.downstream
+                        .get(&(d.name.clone(), cloud.name().to_string(), u.name.clone()))
+                else {
+                    continue;
+                };
+                let keys: Vec<String> = runs
+                    .first()
+                    .and_then(|v| v.as_object())
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default();
+                let aps: Map<String, Value> = keys
+                    .into_iter()
+                    .filter_map(|k| {
+                        let values: Option<Vec<f64>> =
+                            runs.iter().map(|v| v[&k].as_f64()).collect();
+                        Some((k, stats(&values?)))
+                    })
+                    .collect();
+                per_variant.insert(u.name.clone(), Value::Object(aps));
+            }
+            let base_ap = per_variant
+                .get(&cfg.baseline)
+                .map(|v| mean_std(&v[&primary]));
+            let base_err = upstream
+                .get(&cfg.baseline)
+                .map(|v| mean_std(&v["depth_mae"]));
+            for u in cfg.upstream.iter().filter(|u| u.name != cfg.baseline) {
+                let (Some((b_ap, b_sd)), Some(v)) = (base_ap, per_variant.get(&u.name)) else {
+                    continue;
+                };
+                let (ap, sd) = mean_std(&v[&primary]);
+                let err = upstream.get(&u.name).map(|v| mean_std(&v["depth_mae"]));
+                let error_change = match (err, base_err) {
+                    (Some((e, _)), Some((b, _))) => Some(e - b),
+                    _ => None,
+                };
+                let ap_change = ap - b_ap;
+                let spread = sd.max(b_sd);
+                let seeds = cfg.seeds.len();
+                let significant = (seeds > 1).then_some(ap_change.abs() > spread);
+                let self_defeating = error_change.is_some_and(|e| e < 0.0) && ap_change < 0.0;
+                verdicts.push(json!({
+                    "downstream": d.name, "cloud": cloud.name(), "variant": u.name,
+                    "baseline": cfg.baseline, "metric": primary,
+                    "upstream_depth_mae_change": error_change, "ap_change": ap_change,
+                    "seed_spread": spread, "significant": significant,
+                    "self_defeating": self_defeating,
+                }));
+            }
+            per_cloud.insert(cloud.name().to_string(), Value::Object(per_variant));
+        }
+        downstream.insert(d.name.clone(), Value::Object(per_cloud));
+    }
+    json!({
+        "name": cfg.name, "baseline": cfg.baseline, "seeds": cfg.seeds,
+        "upstream": upstream, "downstream": downstream, "verdicts": verdicts,
+    })
+}
+
+fn fmt_ms(v: &Value) -> String {
+    let (m, s) = mean_std(v);
+    if m.is_nan() {
+        "–".into()
+    } else if s > 0.0 {
+        format!("{m:.2} ± {s:.2}")
+    } else {
+        format!("{m:.2}")
+    }
+}
+
+/// One verdict as a sentence.
+pub fn verdict_line(v: &Value) -> String {
+    let err = v["upstream_depth_mae_change"].as_f64();
+    let ap = v["ap_change"].as_f64().unwrap_or(f64::NAN);
+    let spread = v["seed_spread"].as_f64().unwrap_or(0.0);
+    let upstream = match err {
+        Some(e) => format!(
+            "depth MAE {e:+.3} m ({})",
+            if e < 0.0 { "improved" } else { "worse" }
+        ),
+        None => "no upstream error to compare (real LiDAR)".into(),
+    };
+    let significance = match v["significant"].as_bool() {
+        Some(true) => format!("larger than the seed-to-seed spread {spread:.2}"),
+        Some(false) => format!("NOT significant: within the seed-to-seed spread {spread:.2}"),
+        None => "one seed: significance unknown".into(),
+    };
+    let judgement = if v["self_defeating"].as_bool() == Some(true) {
+        "SELF-DEFEATING: the upstream improvement lowered this detector's AP after retraining"
+    } else if err.is_some_and(|e| e < 0.0) {
+        "not self-defeating: the upstream improvement did not lower this detector's AP"
+    } else {
+        "no upstream improvement to judge"
+    };
+    format!(
+        "{} ({} cloud), {} vs {}: {upstream}; {} {ap:+.2} ({significance}) — {judgement}.",
+        v["downstream"].as_str().unwrap_or(""),
+        v["cloud"].as_str().unwrap_or(""),
+        v["variant"].as_str().unwrap_or(""),
+        v["baseline"].as_str().unwrap_or(""),
+        v["metric"].as_str().unwrap_or(""),
+    )
+}
+
+/// Builds report.md from report.json.
+pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
+    let mut s = format!(
+        "# Experiment `{}`\n\nSeeds: {:?}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over seeds; Δ is against the baseline.\n\n## Upstream: disparity and depth error on val\n\n| variant | depth MAE m | car depth MAE m | pedestrian depth MAE m | EPE px | D1 |\n|---|---|---|---|---|---|\n",
+        cfg.name, cfg.seeds, cfg.baseline
+    );
+    for u in &cfg.upstream {
+        match report["upstream"].get(&u.name) {
+            Some(v) => {
+                s += &format!(
+                    "| {} | {} | {} | {} | {} | {} |\n",
+                    u.name,
+                    fmt_ms(&v["depth_mae"]),
+                    fmt_ms(&v["car_depth_mae"]),
+                    fmt_ms(&v["pedestrian_depth_mae"]),
+                    fmt_ms(&v["epe"]),
+                    fmt_ms(&v["d1"])
+                )
+            }
+            None => s += &format!("| {} | (real LiDAR) | | | | |\n", u.name),
+        }
+    }
+    for d in &cfg.downstream {
+        let class = d.eval_class().unwrap_or(eval::Class::Car);
+        let primary = primary_key(cfg, class);
+        let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
+        let key = |metric: eval::Metric, diff: &str, r: &str| {
+            format!(
+                "{}/{}/{diff}/{r}@{:.2}",
+                class.name(),
+                metric.key(),
+                iou.threshold(class, metric)
+            )
+        };
+        let columns: Vec<(String, String)> = [
+            (eval::Metric::Box3D, "easy", "R40"),
+            (eval::Metric::Box3D, "moderate", "R40"),
+            (eval::Metric::Box3D, "hard", "R40"),
+            (eval::Metric::Bev, "moderate", "R40"),
+            (eval::Metric::Box3D, "moderate", "R11"),
+            (eval::Metric::Bev, "moderate", "R11"),
+        ]
+        .iter()
+        .map(|(m, d, r)| (format!("{} {d} {r}", m.key()), key(*m, d, r)))
+        .collect();
+        for cloud in &cfg.points.clouds {
+            s += &format!(
+                "\n## Downstream `{}` ({}), retrained on each variant's {} clouds, {} IoU\n\n| variant | {} | Δ {} |\n|---|{}---|\n",
+                d.name,
+                class.name(),
+                cloud.name(),
+                iou.name(),
+                columns.iter().map(|c| c.0.clone()).collect::<Vec<_>>().join(" | "),
+                cfg.eval.primary,
+                "---|".repeat(columns.len())
+            );
+            let per_variant = &report["downstream"][&d.name][cloud.name()];
+            let base = mean_std(&per_variant[&cfg.baseline][&primary]).0;
+            for u in &cfg.upstream {
+                let v = &per_variant[&u.name];
+                if v.is_null() {
+                    continue;
+                }
+                let cells: Vec<String> = columns.iter().map(|c| fmt_ms(&v[&c.1])).collect();
+                s += &format!(
+                    "| {} | {} | {:+.2} |\n",
+                    u.name,
+                    cells.join(" | "),
+                    mean_std(&v[&primary]).0 - base
+                );
+            }
+        }
+    }
+    s += "\n## Verdicts\n\n";
+    for v in report["verdicts"].as_array().into_iter().flatten() {
+        s += &format!("- {}\n", verdict_line(v));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_are_mean_and_sample_deviation() {
+        let s = stats(&[1.0, 2.0, 4.0]);
+        assert!((s["mean"].as_f64().unwrap() - 7.0 / 3.0).abs() < 1e-12);
+        let var = ((1.0f64 - 7.0 / 3.0).powi(2)
+            + (2.0f64 - 7.0 / 3.0).powi(2)
+            + (4.0f64 - 7.0 / 3.0).powi(2))
+            / 2.0;
+        assert!((s["std"].as_f64().unwrap() - var.sqrt()).abs() < 1e-12);
+        assert_eq!(stats(&[3.0])["std"].as_f64(), Some(0.0));
+    }
+
+    #[test]
+    fn a_lower_error_with_a_lower_ap_is_self_defeating() {
+        let v = json!({
+            "downstream": "pedestrian", "cloud": "sparse", "variant": "depth", "baseline": "disp",
+            "metric": "Pedestrian/3d/moderate/R40@0.50", "upstream_depth_mae_change": -0.2,
+            "ap_change": -3.0, "seed_spread": 1.0, "significant": true, "self_defeating": true,
+        });
+        let line = verdict_line(&v);
+        assert!(
+            line.contains("SELF-DEFEATING")
+                && line.contains("-3.00")
+                && line.contains("larger than"),
+            "{line}"
+        );
+    }
+}

@@ -1,0 +1,489 @@
+//! The stages of a study, each a call into a stage crate wrapped in [`run_stage`]: data,
+//! upstream (train, predict, evaluate disparity), points, downstream (train, predict) and
+//! evaluation. Every stage returns the output id later stages key on.
+
+use super::config::{Cloud, DownstreamConfig, ExperimentConfig, UpstreamConfig, UpstreamKind};
+use super::manifest::{hash, run_stage, Outcome};
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use disparity::frames::{evaluate_folder, predict_frames, ClassSource};
+use disparity::{Breakdown, DisparityModel, Sgm, SgmConfig};
+use kitti::{FileKind, KittiRoot, Part};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+/// Shared state of a running study.
+pub struct Study<'a> {
+    /// The configuration.
+    pub cfg: &'a ExperimentConfig,
+    /// `runs/<name>`.
+    pub dir: PathBuf,
+    /// Stage kinds to redo (`--force`).
+    pub force: Vec<String>,
+    /// Where networks run.
+    pub device: Device,
+    /// The data root (set by [`Study::data`]).
+    pub root: KittiRoot,
+    /// Output id of the data.
+    pub data_id: String,
+    /// Training and evaluation frames.
+    pub train_ids: Vec<String>,
+    /// Evaluation frames.
+    pub val_ids: Vec<String>,
+    /// Stages finished so far and the total, for the progress lines.
+    pub position: (usize, usize),
+}
+
+/// What an upstream variant produced for one seed.
+#[derive(Debug, Clone)]
+pub struct UpstreamOut {
+    /// Output id.
+    pub id: String,
+    /// Disparity maps of train and val frames (None for the LiDAR).
+    pub disparity: Option<PathBuf>,
+    /// Its disparity and depth errors on val (None for the LiDAR).
+    pub metrics: Option<Breakdown>,
+}
+
+/// A folder of point clouds and its output id.
+#[derive(Debug, Clone)]
+pub struct PointsOut {
+    /// Output id.
+    pub id: String,
+    /// `<id>.bin` files for train and val frames.
+    pub dir: PathBuf,
+}
+
+impl<'a> Study<'a> {
+    fn forced(&self, stage: &str) -> bool {
+        self.force.iter().any(|f| f == stage || f == "all")
+    }
+
+    /// Runs one stage with a progress line.
+    fn stage(
+        &mut self,
+        dir: &Path,
+        stage: &str,
+        what: &str,
+        key: &str,
+        work: impl FnOnce(bool) -> Result<()>,
+    ) -> Result<String> {
+        self.position.0 += 1;
+        let (k, n) = self.position;
+        println!("[{k}/{n}] {stage}: {what}");
+        let (m, outcome) = run_stage(dir, stage, key, self.forced(stage), work)?;
+        let how = match outcome {
+            Outcome::Cached => "cached",
+            Outcome::Resumed => "resumed and finished",
+            Outcome::Done => "done",
+        };
+        println!("[{k}/{n}] {stage}: {what}: {how}");
+        Ok(m.output_id)
+    }
+
+    /// Ground-truth disparity of the frames: the synthetic set's exact maps, or LiDAR-derived
+    /// maps for a real root.
+    pub fn gt_disparity(&self) -> PathBuf {
+        if self.cfg.data.synthetic.is_some() {
+            self.root.dir(Part::Training, FileKind::Disparity)
+        } else {
+            self.dir.join("data/disparity_lidar")
+        }
+    }
+
+    /// Where per-class pixels come from in disparity evaluation.
+    fn class_source(&self) -> ClassSource {
+        let labels = self.root.dir(Part::Training, FileKind::Label);
+        if self.cfg.data.synthetic.is_some() {
+            ClassSource::Instances {
+                masks: self.root.dir(Part::Training, FileKind::Instance),
+                labels,
+            }
+        } else {
+            ClassSource::Lidar {
+                velodyne: self.root.dir(Part::Training, FileKind::Velodyne),
+                labels,
+            }
+        }
+    }
+
+    /// Factor on KITTI's minimum box heights for these images.
+    pub fn height_scale(&self) -> f64 {
+        self.cfg.data.synthetic.map_or(1.0, |s| s.scale)
+    }
+
+    /// Train and val frames together.
+    fn all_ids(&self) -> Vec<String> {
+        let mut ids = self.train_ids.clone();
+        ids.extend(self.val_ids.iter().cloned());
+        ids
+    }
+
+    /// The data stage: generate the synthetic set (or open the root) and, for a real root,
+    /// derive LiDAR disparity ground truth.
+    pub fn data(&mut self) -> Result<()> {
+        let cfg = self.cfg;
+        if let Some(s) = &cfg.data.synthetic {
+            let dir = self.dir.join("data");
+            let key = hash(&["data", &toml::to_string(s)?]);
+            let s = *s;
+            let bar_dir = dir.clone();
+            self.data_id = self.stage(
+                &dir.clone(),
+                "data",
+                &format!("{} synthetic frames", s.frames),
+                &key,
+                move |_| {
+                    let bar = crate::commands::progress::bar(s.frames as u64, "synth");
+                    synth::generate_root(&s, &bar_dir, &|| bar.inc(1))?;
+                    bar.finish_and_clear();
+                    Ok(())
+                },
+            )?;
+            self.root = KittiRoot::open(&dir)?;
+        } else if let Some(root) = &cfg.data.root {
+            self.root = KittiRoot::open(root)?;
+        }
+        self.train_ids = self.root.split(&cfg.data.train_split)?.ids;
+        self.val_ids = self.root.split(&cfg.data.val_split)?.ids;
+        if let Some(root) = &cfg.data.root {
+            let dir = self.dir.join("data/disparity_lidar");
+            let key = hash(&["gt-disparity", &root.display().to_string()]);
+            let (root, ids) = (self.root.clone(), self.all_ids());
+            self.data_id = self.stage(
+                &dir.clone(),
+                "data",
+                "LiDAR disparity ground truth",
+                &key,
+                move |_| {
+                    pseudo_lidar::frames::gt_disparity_frames(
+                        &root,
+                        &ids,
+                        &dir,
+                        kitti::Baseline::REFERENCE,
+                        &|| {},
+                    )?;
+                    Ok(())
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The upstream stage of one variant and seed: train (psmnet/sdn), predict disparity for
+    /// train and val, evaluate it on val.
+    pub fn upstream(&mut self, u: &UpstreamConfig, seed: u64) -> Result<UpstreamOut> {
+        if u.kind == UpstreamKind::Lidar {
+            return Ok(UpstreamOut {
+                id: hash(&["lidar", &self.data_id]),
+                disparity: None,
+                metrics: None,
+            });
+        }
+        let dir = self
+            .dir
+            .join("upstream")
+            .join(&u.name)
+            .join(seed_folder(u.trained(), seed));
+        let (settings, train_cfg) = match u.kind {
+            UpstreamKind::Sgm => (format!("sgm {:?}", u.max_disparity), None),
+            _ => {
+                let mut t = u.train_config()?;
+                t.seed = seed;
+                (toml::to_string(&t)?, Some(t))
+            }
+        };
+        let checkpoint = u
+            .checkpoint
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let key = hash(&["upstream", &settings, &checkpoint, &self.data_id]);
+        let disparity_dir = dir.join("disparity");
+        let ids = self.all_ids();
+        let (root, gt, val_ids, device) = (
+            self.root.clone(),
+            self.gt_disparity(),
+            self.val_ids.clone(),
+            self.device.clone(),
+        );
+        let train_ids = self.train_ids.clone();
+        let what = format!("{} seed {seed}", u.name);
+        let work_dir = dir.clone();
+        let id = self.stage(&dir, "upstream", &what, &key, |resume| {
+            let model: Box<dyn DisparityModel> = match (u.kind, &train_cfg, &u.checkpoint) {
+                (UpstreamKind::Sgm, _, _) => {
+                    let max = u.max_disparity.unwrap_or(192);
+                    Box::new(Sgm(SgmConfig {
+                        max_disparity: max,
+                        ..SgmConfig::default()
+                    }))
+                }
+                (_, _, Some(run)) => {
+                    crate::commands::disparity::trained_network(run, device.clone())?.0
+                }
+                (_, Some(t), None) => {
+                    train_upstream(
+                        t, &root, &gt, &train_ids, &val_ids, &work_dir, &device, resume,
+                    )?;
+                    crate::commands::disparity::trained_network(&work_dir, device.clone())?.0
+                }
+                _ => unreachable!("validated: psmnet/sdn have a training config"),
+            };
+            let bar = crate::commands::progress::bar(ids.len() as u64, "disparity");
+            predict_frames(
+                model.as_ref(),
+                &settings,
+                &root,
+                &ids,
+                &disparity_dir,
+                &|| bar.inc(1),
+            )?;
+            bar.finish_and_clear();
+            Ok(())
+        })?;
+        let calib = self.root.dir(Part::Training, FileKind::Calib);
+        // Cheap next to training, so not cached: metrics.json always matches the maps.
+        let metrics = evaluate_folder(
+            &dir.join("disparity"),
+            &self.gt_disparity(),
+            &calib,
+            &self.class_source(),
+            kitti::Baseline::REFERENCE,
+            &self.val_ids,
+            &|| {},
+        )?;
+        let json = disparity::report::json(&[(u.name.clone(), metrics.clone())]);
+        kitti::io::write_atomic(
+            &dir.join("metrics.json"),
+            serde_json::to_string_pretty(&json)?.as_bytes(),
+        )?;
+        Ok(UpstreamOut {
+            id,
+            disparity: Some(dir.join("disparity")),
+            metrics: Some(metrics),
+        })
+    }
+
+    /// The points stage: one cloud kind of one upstream output.
+    pub fn points(
+        &mut self,
+        u: &UpstreamConfig,
+        seed: u64,
+        up: &UpstreamOut,
+        cloud: Cloud,
+    ) -> Result<PointsOut> {
+        use pseudo_lidar::frames::{convert_frames, ConvertSettings, InputKind};
+        use pseudo_lidar::{ConvertConfig, SparsifyConfig};
+        let velodyne = self.root.dir(Part::Training, FileKind::Velodyne);
+        let dir = self
+            .dir
+            .join("points")
+            .join(&u.name)
+            .join(seed_folder(u.trained(), seed))
+            .join(cloud.name());
+        let key = hash(&["points", cloud.name(), &up.id]);
+        let ids = self.all_ids();
+        let what = format!("{} seed {seed} {}", u.name, cloud.name());
+        let id = match (&up.disparity, cloud) {
+            // The real LiDAR is already a sparse cloud.
+            (None, Cloud::Dense | Cloud::Sparse) => {
+                return Ok(PointsOut {
+                    id: up.id.clone(),
+                    dir: velodyne,
+                });
+            }
+            (None, Cloud::Close) => {
+                let out = dir.clone();
+                self.stage(&dir, "points", &what, &key, move |_| {
+                    for id in &ids {
+                        let mut p = kitti::read_velodyne(&velodyne.join(format!("{id}.bin")))?;
+                        p.retain(|p| p.x < 20.0);
+                        kitti::write_velodyne(&out.join(format!("{id}.bin")), &p)?;
+                    }
+                    Ok(())
+                })?
+            }
+            (Some(maps), _) => {
+                let settings = ConvertSettings {
+                    input: InputKind::Disparity,
+                    convert: ConvertConfig {
+                        close: (cloud == Cloud::Close).then_some(20.0),
+                        ..ConvertConfig::default()
+                    },
+                    sparsify: (cloud != Cloud::Dense).then(SparsifyConfig::default),
+                };
+                let (maps, calib, out) = (
+                    maps.clone(),
+                    self.root.dir(Part::Training, FileKind::Calib),
+                    dir.clone(),
+                );
+                self.stage(&dir, "points", &what, &key, move |_| {
+                    let bar = crate::commands::progress::bar(ids.len() as u64, "points");
+                    convert_frames(&maps, &calib, &out, &ids, &settings, &|| bar.inc(1))?;
+                    bar.finish_and_clear();
+                    Ok(())
+                })?
+            }
+        };
+        // convert_frames writes dense/ and, when sparsifying, sparse/ beside it.
+        let sub = if up.disparity.is_some() && cloud == Cloud::Dense {
+            "dense"
+        } else if up.disparity.is_some() {
+            "sparse"
+        } else {
+            ""
+        };
+        Ok(PointsOut {
+            id,
+            dir: dir.join(sub),
+        })
+    }
+
+    /// The downstream stage: a detector trained from scratch on one cloud, predicting val.
+    pub fn downstream(
+        &mut self,
+        variant: &str,
+        seed: u64,
+        cloud: Cloud,
+        points: &PointsOut,
+        d: &DownstreamConfig,
+    ) -> Result<(String, PathBuf)> {
+        use detector::data::FrameSource;
+        use detector::inference::{predict_folder, Detector};
+        use detector::training::{train, SplitFrames};
+        let mut cfg = d.detector_config()?;
+        cfg.train.seed = seed;
+        let dir = self
+            .dir
+            .join("downstream")
+            .join(variant)
+            .join(format!("seed-{seed}"))
+            .join(cloud.name())
+            .join(&d.name);
+        let key = hash(&["downstream", &toml::to_string(&cfg)?, &points.id]);
+        let labels = self.root.dir(Part::Training, FileKind::Label);
+        let source = FrameSource::beside_labels(&points.dir, &labels);
+        let data = SplitFrames {
+            source: source.clone(),
+            ids: self.train_ids.clone(),
+        };
+        let val_ids = self.val_ids.clone();
+        let device = self.device.clone();
+        let results = dir.join("results");
+        let work_dir = dir.clone();
+        let what = format!("{} on {variant} seed {seed} {}", d.name, cloud.name());
+        let id = self.stage(&dir, "downstream", &what, &key, |resume| {
+            let steps = data.ids.len().div_ceil(cfg.train.batch_size) as u64;
+            let bar = crate::commands::progress::bar(steps * cfg.train.epochs as u64, "detector");
+            train(
+                &cfg,
+                &data,
+                None,
+                &work_dir,
+                &device.clone().autodiff(),
+                resume,
+                &|p| {
+                    if let detector::training::Progress::Step(e, s, n, _) = p {
+                        bar.set_position((e * n + s + 1) as u64);
+                    }
+                    ControlFlow::Continue(())
+                },
+            )?;
+            bar.finish_and_clear();
+            let detector = Detector::load(&work_dir, device.clone())?;
+            std::fs::create_dir_all(&results)?;
+            predict_folder(&detector, &source, &val_ids, &results, &|| {})?;
+            Ok(())
+        })?;
+        Ok((id, dir.join("results")))
+    }
+
+    /// The evaluation of one detector's val predictions; returns the flat APs.
+    pub fn evaluate(
+        &mut self,
+        variant: &str,
+        seed: u64,
+        cloud: Cloud,
+        d: &DownstreamConfig,
+        results: &Path,
+        input_id: &str,
+    ) -> Result<serde_json::Value> {
+        let dir = self
+            .dir
+            .join("eval")
+            .join(variant)
+            .join(format!("seed-{seed}"))
+            .join(cloud.name())
+            .join(&d.name);
+        let key = hash(&["eval", &toml::to_string(&self.cfg.eval)?, input_id]);
+        let json_path = dir.join("ap.json");
+        let cfg = eval::EvalConfig {
+            classes: vec![d.eval_class()?],
+            iou_sets: self.cfg.iou_sets()?,
+            difficulties: true,
+            ranges: self.cfg.eval.ranges.clone(),
+            height_scale: self.height_scale(),
+        };
+        let labels = self.root.dir(Part::Training, FileKind::Label);
+        let split = self.root.split(&self.cfg.data.val_split)?;
+        let (out, results) = (json_path.clone(), results.to_path_buf());
+        let what = format!("{} on {variant} seed {seed} {}", d.name, cloud.name());
+        self.stage(&dir, "eval", &what, &key, move |_| {
+            let frames = eval::load_frames(&labels, &results, &split, false)?;
+            let r = eval::evaluate(&frames, &cfg);
+            let text = serde_json::to_string_pretty(&eval::report::json(&r))?;
+            kitti::io::write_atomic(&out, text.as_bytes())?;
+            Ok(())
+        })?;
+        let text = std::fs::read_to_string(&json_path)
+            .with_context(|| format!("reading {}", json_path.display()))?;
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+/// `seed-<s>` for trained variants, `fixed` for the others (computed once for every seed).
+fn seed_folder(trained: bool, seed: u64) -> String {
+    if trained {
+        format!("seed-{seed}")
+    } else {
+        "fixed".into()
+    }
+}
+
+/// Trains a disparity network into `dir` (config.toml, checkpoints/), resuming when asked.
+#[allow(clippy::too_many_arguments)]
+fn train_upstream(
+    cfg: &disparity::psmnet::training::TrainConfig,
+    root: &KittiRoot,
+    gt: &Path,
+    train_ids: &[String],
+    val_ids: &[String],
+    dir: &Path,
+    device: &Device,
+    resume: bool,
+) -> Result<()> {
+    use disparity::psmnet::data::StereoDataset;
+    use disparity::psmnet::training::train;
+    kitti::io::write_atomic(&dir.join("config.toml"), toml::to_string(cfg)?.as_bytes())?;
+    let ds = |ids: &[String]| {
+        StereoDataset::new(root.clone(), ids.to_vec(), gt, kitti::Baseline::REFERENCE)
+    };
+    let steps = train_ids.len().div_ceil(cfg.batch_size.max(1)) as u64;
+    let bar = crate::commands::progress::bar(steps * cfg.epochs as u64, "disparity net");
+    train(
+        cfg,
+        &ds(train_ids),
+        &ds(val_ids),
+        dir,
+        &device.clone().autodiff(),
+        resume,
+        &|p| {
+            if let disparity::psmnet::training::Progress::Step(e, s, _, _) = p {
+                bar.set_position(e as u64 * steps + s as u64 + 1);
+            }
+        },
+    )?;
+    bar.finish_and_clear();
+    Ok(())
+}
