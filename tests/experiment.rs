@@ -91,6 +91,7 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
         "report.md",
         "report.json",
         "plots/depth_error_by_distance.png",
+        "plots/ap_change.png",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }

@@ -110,8 +110,17 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         &dir.join("report.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),
     )?;
-    let md = report::markdown(&cfg, &json);
+    let mut md = report::markdown(&cfg, &json);
+    if !depth_curves.is_empty() {
+        md += &format!(
+            "\n## Upstream errors by distance and class (seed {})\n\n{}",
+            cfg.seeds[0],
+            disparity::report::table(&depth_curves)
+        );
+    }
     kitti::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
+    let (w, h, rgb) = report::ap_change_plot(&cfg, &json);
+    kitti::png16::write_rgb_png(&dir.join("plots/ap_change.png"), w, h, &rgb)?;
     if !depth_curves.is_empty() {
         let (w, h, rgb) = disparity::report::error_by_distance(&depth_curves);
         kitti::png16::write_rgb_png(&dir.join("plots/depth_error_by_distance.png"), w, h, &rgb)?;

@@ -185,6 +185,62 @@ pub fn verdict_line(v: &Value) -> String {
     )
 }
 
+/// The change in AP against the baseline (R40 at the primary IoU; 3D and BEV × Easy, Moderate,
+/// Hard) with error bars of the combined seed spread: one chart per detector and cloud, one bar
+/// per variant; (width, height, RGB).
+pub fn ap_change_plot(cfg: &ExperimentConfig, report: &Value) -> (u32, u32, Vec<u8>) {
+    let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
+    let mut charts = Vec::new();
+    for d in &cfg.downstream {
+        let class = d.eval_class().unwrap_or(eval::Class::Car);
+        for cloud in &cfg.points.clouds {
+            let per_variant = &report["downstream"][&d.name][cloud.name()];
+            let cells: Vec<(String, String)> = [eval::Metric::Box3D, eval::Metric::Bev]
+                .iter()
+                .flat_map(|m| {
+                    ["easy", "moderate", "hard"].map(|diff| {
+                        let key = format!(
+                            "{}/{}/{diff}/R40@{:.2}",
+                            class.name(),
+                            m.key(),
+                            iou.threshold(class, *m)
+                        );
+                        (format!("{} {}", m.key(), &diff[..3]), key)
+                    })
+                })
+                .collect();
+            let series = cfg
+                .upstream
+                .iter()
+                .filter(|u| u.name != cfg.baseline && !per_variant[&u.name].is_null())
+                .enumerate()
+                .map(|(i, u)| plot::BarSeries {
+                    name: u.name.clone(),
+                    colour: plot::PALETTE[i % plot::PALETTE.len()],
+                    values: cells
+                        .iter()
+                        .map(|(_, k)| {
+                            let (v, sv) = mean_std(&per_variant[&u.name][k]);
+                            let (b, sb) = mean_std(&per_variant[&cfg.baseline][k]);
+                            (v - b, (sv * sv + sb * sb).sqrt())
+                        })
+                        .collect(),
+                })
+                .collect();
+            charts.push(
+                plot::BarChart {
+                    title: format!("{}, {}: vs {}", d.name, cloud.name(), cfg.baseline),
+                    y_label: format!("AP change (R40, {} IoU)", iou.name()),
+                    groups: cells.into_iter().map(|c| c.0).collect(),
+                    series,
+                }
+                .render(560, 340),
+            );
+        }
+    }
+    plot::Canvas::grid(&charts, 2).into_rgb()
+}
+
 /// Builds report.md from report.json.
 pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
     let mut s = format!(

@@ -46,7 +46,7 @@ const MARGIN_LEFT: u32 = 70;
 const MARGIN_RIGHT: u32 = 20;
 const MARGIN_TOP: u32 = 36;
 const MARGIN_BOTTOM: u32 = 56;
-const INK: Rgb = [30, 30, 30];
+pub(crate) const INK: Rgb = [30, 30, 30];
 const GRID: Rgb = [225, 225, 225];
 
 /// "Nice" tick positions covering [lo, hi], about `n` of them.
@@ -79,23 +79,105 @@ fn tick_label(v: f64, step: f64) -> String {
     format!("{v:.decimals$}")
 }
 
+/// The plot area of a `width` × `height` chart, in pixels: (left, top, right, bottom).
+pub(crate) fn plot_area(width: u32, height: u32) -> (f64, f64, f64, f64) {
+    (
+        MARGIN_LEFT as f64,
+        MARGIN_TOP as f64,
+        (width - MARGIN_RIGHT) as f64,
+        (height - MARGIN_BOTTOM) as f64,
+    )
+}
+
+/// Draws the title, the y axis with its grid, ticks and label, the x axis line and, when given,
+/// the x label; returns the data → pixel map of y.
+pub(crate) fn draw_frame(
+    c: &mut Canvas,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    y_range: (f64, f64),
+) -> impl Fn(f64) -> f64 {
+    let (width, height) = (c.width(), c.height());
+    let (x0, y0, x1, y1) = plot_area(width, height);
+    let sy = move |y: f64| y1 - (y - y_range.0) / (y_range.1 - y_range.0) * (y1 - y0);
+    let yt = ticks(y_range.0, y_range.1, 5);
+    let step = if yt.len() > 1 { yt[1] - yt[0] } else { 1.0 };
+    for &t in &yt {
+        c.line((x0, sy(t)), (x1, sy(t)), GRID, 1);
+        let l = tick_label(t, step);
+        c.text(
+            x0 as i64 - 6 - Canvas::text_width(&l, 1) as i64,
+            sy(t) as i64 - 3,
+            &l,
+            INK,
+            1,
+        );
+    }
+    c.line((x0, y0), (x0, y1), INK, 1);
+    c.line((x0, y1), (x1, y1), INK, 1);
+    c.text(
+        (x0 + x1) as i64 / 2 - Canvas::text_width(x_label, 1) as i64 / 2,
+        height as i64 - 22,
+        x_label,
+        INK,
+        1,
+    );
+    c.text_vertical(
+        14,
+        (y0 + y1) as i64 / 2 + Canvas::text_width(y_label, 1) as i64 / 2,
+        y_label,
+        INK,
+        1,
+    );
+    c.text(
+        width as i64 / 2 - Canvas::text_width(title, 2) as i64 / 2,
+        8,
+        title,
+        INK,
+        2,
+    );
+    sy
+}
+
+/// Draws a legend (colour swatch and name per entry) in the top right of the plot area.
+pub(crate) fn draw_legend<'a>(c: &mut Canvas, entries: impl IntoIterator<Item = (&'a str, Rgb)>) {
+    let entries: Vec<(&str, Rgb)> = entries.into_iter().collect();
+    let (_, y0, x1, _) = plot_area(c.width(), c.height());
+    let lw = entries
+        .iter()
+        .map(|e| Canvas::text_width(e.0, 1))
+        .max()
+        .unwrap_or(0) as i64
+        + 26;
+    let (lx, mut ly) = (x1 as i64 - lw - 6, y0 as i64 + 6);
+    if !entries.is_empty() {
+        c.fill_rect(
+            lx - 4,
+            ly - 4,
+            lx + lw,
+            ly + 12 * entries.len() as i64,
+            [250; 3],
+        );
+    }
+    for (name, colour) in entries {
+        c.fill_rect(lx, ly + 2, lx + 16, ly + 5, colour);
+        c.text(lx + 22, ly, name, INK, 1);
+        ly += 12;
+    }
+}
+
 impl LineChart {
     /// Renders the chart into a `width` × `height` picture.
     pub fn render(&self, width: u32, height: u32) -> Canvas {
         let mut c = Canvas::new(width, height, [255; 3]);
-        let (x0, y0) = (MARGIN_LEFT as f64, MARGIN_TOP as f64);
-        let (x1, y1) = (
-            (width - MARGIN_RIGHT) as f64,
-            (height - MARGIN_BOTTOM) as f64,
-        );
+        let (x0, _, x1, y1) = plot_area(width, height);
         let sx = |x: f64| x0 + (x - self.x_range.0) / (self.x_range.1 - self.x_range.0) * (x1 - x0);
-        let sy = |y: f64| y1 - (y - self.y_range.0) / (self.y_range.1 - self.y_range.0) * (y1 - y0);
         let xt = ticks(self.x_range.0, self.x_range.1, 5);
-        let yt = ticks(self.y_range.0, self.y_range.1, 5);
-        let step = |t: &[f64]| if t.len() > 1 { t[1] - t[0] } else { 1.0 };
+        let step = if xt.len() > 1 { xt[1] - xt[0] } else { 1.0 };
         for &t in &xt {
-            c.line((sx(t), y0), (sx(t), y1), GRID, 1);
-            let l = tick_label(t, step(&xt));
+            c.line((sx(t), MARGIN_TOP as f64), (sx(t), y1), GRID, 1);
+            let l = tick_label(t, step);
             c.text(
                 sx(t) as i64 - Canvas::text_width(&l, 1) as i64 / 2,
                 y1 as i64 + 6,
@@ -104,39 +186,12 @@ impl LineChart {
                 1,
             );
         }
-        for &t in &yt {
-            c.line((x0, sy(t)), (x1, sy(t)), GRID, 1);
-            let l = tick_label(t, step(&yt));
-            c.text(
-                x0 as i64 - 6 - Canvas::text_width(&l, 1) as i64,
-                sy(t) as i64 - 3,
-                &l,
-                INK,
-                1,
-            );
-        }
-        c.line((x0, y0), (x0, y1), INK, 1);
-        c.line((x0, y1), (x1, y1), INK, 1);
-        c.text(
-            (x0 + x1) as i64 / 2 - Canvas::text_width(&self.x_label, 1) as i64 / 2,
-            height as i64 - 22,
-            &self.x_label,
-            INK,
-            1,
-        );
-        c.text_vertical(
-            14,
-            (y0 + y1) as i64 / 2 + Canvas::text_width(&self.y_label, 1) as i64 / 2,
-            &self.y_label,
-            INK,
-            1,
-        );
-        c.text(
-            width as i64 / 2 - Canvas::text_width(&self.title, 2) as i64 / 2,
-            8,
+        let sy = draw_frame(
+            &mut c,
             &self.title,
-            INK,
-            2,
+            &self.x_label,
+            &self.y_label,
+            self.y_range,
         );
         for s in &self.series {
             for w in s.points.windows(2) {
@@ -158,29 +213,10 @@ impl LineChart {
                 );
             }
         }
-        // Legend, top right inside the plot.
-        let lw = self
-            .series
-            .iter()
-            .map(|s| Canvas::text_width(&s.name, 1))
-            .max()
-            .unwrap_or(0) as i64
-            + 26;
-        let (lx, mut ly) = (x1 as i64 - lw - 6, y0 as i64 + 6);
-        if !self.series.is_empty() {
-            c.fill_rect(
-                lx - 4,
-                ly - 4,
-                lx + lw,
-                ly + 12 * self.series.len() as i64,
-                [250; 3],
-            );
-        }
-        for s in &self.series {
-            c.fill_rect(lx, ly + 2, lx + 16, ly + 5, s.colour);
-            c.text(lx + 22, ly, &s.name, INK, 1);
-            ly += 12;
-        }
+        draw_legend(
+            &mut c,
+            self.series.iter().map(|s| (s.name.as_str(), s.colour)),
+        );
         c
     }
 }

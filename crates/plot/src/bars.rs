@@ -1,0 +1,123 @@
+//! Grouped bar charts with error bars (e.g. the change in AP per difficulty, one bar per model).
+
+use crate::canvas::{Canvas, Rgb};
+use crate::chart::{draw_frame, draw_legend, plot_area, INK};
+
+/// One set of bars, one per group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarSeries {
+    /// Legend entry.
+    pub name: String,
+    /// Bar colour.
+    pub colour: Rgb,
+    /// (value, error) per group; the error bar spans value ± error.
+    pub values: Vec<(f64, f64)>,
+}
+
+/// A grouped bar chart; the y range always includes zero.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BarChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Label left of the y axis.
+    pub y_label: String,
+    /// Group names under the x axis.
+    pub groups: Vec<String>,
+    /// The bars.
+    pub series: Vec<BarSeries>,
+}
+
+impl BarChart {
+    /// The y range shown: every bar and error bar and zero, with a margin.
+    pub fn y_range(&self) -> (f64, f64) {
+        let (mut lo, mut hi) = (0.0f64, 0.0f64);
+        for s in &self.series {
+            for &(v, e) in &s.values {
+                if v.is_finite() {
+                    lo = lo.min(v - e.abs());
+                    hi = hi.max(v + e.abs());
+                }
+            }
+        }
+        let pad = ((hi - lo) * 0.1).max(0.5);
+        (lo - if lo < 0.0 { pad } else { 0.0 }, hi + pad)
+    }
+
+    /// Renders the chart into a `width` × `height` picture.
+    pub fn render(&self, width: u32, height: u32) -> Canvas {
+        let mut c = Canvas::new(width, height, [255; 3]);
+        let sy = draw_frame(&mut c, &self.title, "", &self.y_label, self.y_range());
+        let (x0, _, x1, y1) = plot_area(width, height);
+        let groups = self.groups.len().max(1) as f64;
+        let slot = (x1 - x0) / groups;
+        let bar = slot * 0.8 / self.series.len().max(1) as f64;
+        c.line((x0, sy(0.0)), (x1, sy(0.0)), INK, 1);
+        for (g, name) in self.groups.iter().enumerate() {
+            let left = x0 + slot * g as f64 + slot * 0.1;
+            c.text(
+                (left + slot * 0.4) as i64 - Canvas::text_width(name, 1) as i64 / 2,
+                y1 as i64 + 6,
+                name,
+                INK,
+                1,
+            );
+            for (k, s) in self.series.iter().enumerate() {
+                let Some(&(v, e)) = s.values.get(g).filter(|(v, _)| v.is_finite()) else {
+                    continue;
+                };
+                let (a, b) = (left + bar * k as f64, left + bar * (k + 1) as f64 - 1.0);
+                let (top, bottom) = (sy(v.max(0.0)), sy(v.min(0.0)));
+                c.fill_rect(
+                    a as i64,
+                    top as i64,
+                    b as i64,
+                    bottom.max(top + 1.0) as i64,
+                    s.colour,
+                );
+                if e > 0.0 {
+                    let mid = (a + b) / 2.0;
+                    c.line((mid, sy(v - e)), (mid, sy(v + e)), INK, 1);
+                    for y in [v - e, v + e] {
+                        c.line((mid - 3.0, sy(y)), (mid + 3.0, sy(y)), INK, 1);
+                    }
+                }
+            }
+        }
+        draw_legend(
+            &mut c,
+            self.series.iter().map(|s| (s.name.as_str(), s.colour)),
+        );
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bars_rise_and_fall_from_zero_where_their_values_are() {
+        let chart = BarChart {
+            title: "t".into(),
+            y_label: "dAP".into(),
+            groups: vec!["a".into(), "b".into()],
+            series: vec![BarSeries {
+                name: "s".into(),
+                colour: [0, 0, 200],
+                values: vec![(4.0, 0.0), (-4.0, 1.0)],
+            }],
+        };
+        assert_eq!(chart.y_range(), (-5.9, 4.9));
+        let c = chart.render(400, 300);
+        let (x0, y0, x1, y1) = plot_area(400, 300);
+        let sy = |v: f64| y1 - (v + 5.9) / 10.8 * (y1 - y0);
+        // Group a: a bar from 0 up to 4, a quarter of the way across.
+        let xa = (x0 + (x1 - x0) * 0.3) as u32;
+        assert_eq!(c.pixel(xa, sy(2.0) as u32), [0, 0, 200]);
+        assert_ne!(c.pixel(xa, sy(-1.3) as u32), [0, 0, 200]);
+        // Group b: a bar from 0 down to −4.
+        let xb = (x0 + (x1 - x0) * 0.7) as u32;
+        assert_eq!(c.pixel(xb, sy(-2.0) as u32), [0, 0, 200]);
+        assert_ne!(c.pixel(xb, sy(2.0) as u32), [0, 0, 200]);
+    }
+}
