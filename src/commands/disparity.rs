@@ -342,11 +342,7 @@ pub fn trained_network(
     let name = format!("{:?}", cfg.network).to_lowercase();
     let model: Box<dyn DisparityModel> = match cfg.network {
         NetworkKind::Psmnet => {
-            let model = load_model(
-                burn_support::unseeded_init(|| cfg.model.init(&device)),
-                &weights,
-            )
-            .with_context(mismatch)?;
+            let model = load_model(cfg.model.init(&device), &weights).with_context(mismatch)?;
             Box::new(NetPredictor {
                 model,
                 device,
@@ -355,11 +351,7 @@ pub fn trained_network(
             })
         }
         NetworkKind::Sdn => {
-            let model = load_model(
-                burn_support::unseeded_init(|| cfg.sdn().init(&device)),
-                &weights,
-            )
-            .with_context(mismatch)?;
+            let model = load_model(cfg.sdn().init(&device), &weights).with_context(mismatch)?;
             Box::new(NetPredictor {
                 model,
                 device,

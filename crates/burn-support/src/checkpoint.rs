@@ -73,9 +73,12 @@ pub fn save_model<N: Module>(model: &N, path: &Path) -> Result<(), KittiError> {
 }
 
 /// Loads a network's weights from a checkpoint file; weights of another architecture are an
-/// error naming the file.
+/// error naming the file. Any lazy initial draws of the fresh model happen under the lock of
+/// [`crate::seeded_init`], so loading never disturbs a seeded initialisation running at the
+/// same time.
 pub fn load_model<N: Module>(model: N, path: &Path) -> Result<N, KittiError> {
     let record = ModuleRecord::load(path).map_err(|e| record_error(path, e))?;
+    let _guard = crate::INIT.lock().unwrap_or_else(|e| e.into_inner());
     model
         .try_load_record(record)
         .map_err(|e| record_error(path, e))

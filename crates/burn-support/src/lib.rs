@@ -16,7 +16,7 @@ use std::sync::Mutex;
 /// Serialises every draw of initial weights: burn's random generator is global to the process
 /// and parameters draw from it lazily, on first use, so two models initialised at once (two
 /// trainings in one process, as in parallel tests) would take numbers from each other's stream.
-static INIT: Mutex<()> = Mutex::new(());
+pub(crate) static INIT: Mutex<()> = Mutex::new(());
 
 /// Forces the lazy initialisation of every float parameter.
 struct Materialise;
@@ -37,16 +37,6 @@ pub fn seeded_init<M: Module>(
 ) -> M {
     let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
     device.seed(seed);
-    let module = init();
-    module.visit(&mut Materialise);
-    module
-}
-
-/// Builds a module whose weights are about to be replaced (by a checkpoint): its throw-away
-/// initial draws happen under the same lock, so they never land inside a seeded
-/// initialisation running at the same time.
-pub fn unseeded_init<M: Module>(init: impl FnOnce() -> M) -> M {
-    let _guard = INIT.lock().unwrap_or_else(|e| e.into_inner());
     let module = init();
     module.visit(&mut Materialise);
     module

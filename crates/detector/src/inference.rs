@@ -83,8 +83,7 @@ impl Detector {
     pub fn load(run: &Path, device: Device) -> Result<Self> {
         let cfg = DetectorConfig::load(&run.join(CONFIG_FILE))?;
         let weights = CheckpointFiles::new(run).for_inference();
-        let fresh = burn_support::unseeded_init(|| PointPillars::new(&cfg, &device));
-        let model = load_model(fresh, &weights)?;
+        let model = load_model(PointPillars::new(&cfg, &device), &weights)?;
         Detector::from_parts(model, cfg, device)
     }
 

@@ -81,7 +81,7 @@ fn a_tiny_network_learns_disparity() {
     }
     let constant = (sum / n as f64) as f32;
     let model = load_model(
-        burn_support::unseeded_init(|| cfg.model.init(&Device::flex())),
+        cfg.model.init(&Device::flex()),
         &RunFiles::new(&out).model(),
     )
     .unwrap();
@@ -207,7 +207,7 @@ fn sdn_trains_with_its_depth_loss_and_predicts_disparity() {
         .iter()
         .all(|h| h.train_loss.is_finite() && h.val_epe.is_finite()));
     let model = load_model(
-        burn_support::unseeded_init(|| cfg.sdn().init(&Device::flex())),
+        cfg.sdn().init(&Device::flex()),
         &RunFiles::new(&out).model(),
     )
     .unwrap();
