@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{ftf, text};
+use common::{config, ftf, text};
 
 use kitti::{read_velodyne, write_velodyne, FileKind, KittiRoot, Part};
 use std::path::{Path, PathBuf};
@@ -528,15 +528,14 @@ fn disparity_predict_and_eval_commands() {
 fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
     let (tmp, root) = synthetic_root("2");
     let r = |p: &str| arg(&root, p);
-    let cfg = tmp.path().join("tiny.toml");
-    let tiny = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/configs/psmnet-tiny.toml"
-    ))
-    .unwrap()
-    .replace("epochs = 20", "epochs = 1")
-    .replace("val_frames = 4", "val_frames = 1");
-    std::fs::write(&cfg, tiny).unwrap();
+    let cfg = config(
+        tmp.path(),
+        "psmnet-tiny.toml",
+        &[
+            ("epochs = 20", "epochs = 1"),
+            ("val_frames = 4", "val_frames = 1"),
+        ],
+    );
     let run = tmp.path().join("run");
     let o = ftf(&[
         "disparity",
@@ -602,14 +601,11 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
 fn detect_train_predict_draw_and_evaluate() {
     let (tmp, root) = synthetic_root("3");
     let r = |p: &str| arg(&root, p);
-    let cfg = tmp.path().join("tiny.toml");
-    let tiny = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/configs/pointpillars-tiny.toml"
-    ))
-    .unwrap()
-    .replace("epochs = 24", "epochs = 1");
-    std::fs::write(&cfg, tiny).unwrap();
+    let cfg = config(
+        tmp.path(),
+        "pointpillars-tiny.toml",
+        &[("epochs = 24", "epochs = 1")],
+    );
     let run = tmp.path().join("run");
     let train = |points: &str| {
         ftf(&[

@@ -3,23 +3,10 @@
 
 mod common;
 
-use common::{ftf, text};
+use common::{config, ftf, text};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-/// A config file from the repository's `configs/` with some lines replaced.
-fn config(dir: &Path, name: &str, replace: &[(&str, &str)]) -> PathBuf {
-    let mut t =
-        std::fs::read_to_string(format!("{}/configs/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
-    for (a, b) in replace {
-        assert!(t.contains(a), "{name} lacks `{a}`");
-        t = t.replace(a, b);
-    }
-    let p = dir.join(name);
-    std::fs::write(&p, t).unwrap();
-    p
-}
 
 /// Writes the minimal study into `dir` and returns its path; `extra` is appended.
 fn study(dir: &Path, psmnet_epochs: usize, extra: &str) -> PathBuf {

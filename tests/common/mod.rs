@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests of the `ftf` binary.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs `ftf` with `args` and waits for it.
@@ -17,4 +18,17 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// A config file from the repository's `configs/` with some lines replaced.
+pub fn config(dir: &Path, name: &str, replace: &[(&str, &str)]) -> PathBuf {
+    let mut t =
+        std::fs::read_to_string(format!("{}/configs/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for (a, b) in replace {
+        assert!(t.contains(a), "{name} lacks `{a}`");
+        t = t.replace(a, b);
+    }
+    let p = dir.join(name);
+    std::fs::write(&p, t).unwrap();
+    p
 }
