@@ -193,10 +193,16 @@ impl<'a> Study<'a> {
                 (toml::to_string(&t)?, Some(t))
             }
         };
+        // A given checkpoint is identified by its path and its weights file's size and time.
         let checkpoint = u
             .checkpoint
             .as_ref()
-            .map(|p| p.display().to_string())
+            .map(|run| {
+                let weights = burn_support::CheckpointFiles::new(run).for_inference();
+                let meta = std::fs::metadata(&weights).ok();
+                let stamp = meta.map(|m| (m.len(), m.modified().ok()));
+                format!("{} {stamp:?}", weights.display())
+            })
             .unwrap_or_default();
         let key = hash(&["upstream", &settings, &checkpoint, &self.data_id]);
         let disparity_dir = dir.join("disparity");
