@@ -337,6 +337,79 @@ mod tests {
         assert_eq!(stats(&[3.0])["std"].as_f64(), Some(0.0));
     }
 
+    /// A study of two seeds: `depth` improves the depth error over `disp`; the car detector
+    /// loses 4 AP with it (spread 1: significant), the pedestrian detector gains 0.5 (within
+    /// the spread).
+    #[test]
+    fn the_report_judges_changes_against_the_baseline_and_the_seed_spread() {
+        let cfg: ExperimentConfig = toml::from_str(
+            r#"
+name = "t"
+seeds = [0, 1]
+baseline = "disp"
+[data.synthetic]
+frames = 4
+[[upstream]]
+name = "disp"
+kind = "psmnet"
+[[upstream]]
+name = "depth"
+kind = "psmnet"
+loss = "depth"
+[[downstream]]
+name = "car"
+class = "Car"
+[[downstream]]
+name = "ped"
+class = "Pedestrian"
+"#,
+        )
+        .unwrap();
+        let breakdown = |mae: f64| {
+            let mut b = Breakdown::default();
+            b.all.depth_pixels = 10;
+            b.all.abs_depth = mae * 10.0;
+            b
+        };
+        let mut r = Results::default();
+        r.upstream
+            .insert("disp".into(), vec![breakdown(2.0), breakdown(2.2)]);
+        r.upstream
+            .insert("depth".into(), vec![breakdown(1.5), breakdown(1.7)]);
+        let car = "Car/3d/moderate/R40@0.70";
+        let ped = "Pedestrian/3d/moderate/R40@0.50";
+        let aps = |key: &str, values: [f64; 2]| values.map(|v| json!({ key: v })).to_vec();
+        let mut put = |det: &str, variant: &str, v: Vec<Value>| {
+            r.downstream
+                .insert((det.into(), "sparse".into(), variant.into()), v);
+        };
+        put("car", "disp", aps(car, [50.0, 52.0]));
+        put("car", "depth", aps(car, [47.0, 47.0]));
+        put("ped", "disp", aps(ped, [30.0, 31.0]));
+        put("ped", "depth", aps(ped, [31.0, 31.0]));
+        let report = build(&cfg, &r);
+        let v = report["verdicts"].as_array().unwrap();
+        assert_eq!(v.len(), 2);
+        let (c, p) = (&v[0], &v[1]);
+        assert!((c["upstream_depth_mae_change"].as_f64().unwrap() + 0.5).abs() < 1e-9);
+        assert!((c["ap_change"].as_f64().unwrap() + 4.0).abs() < 1e-9);
+        assert!((c["seed_spread"].as_f64().unwrap() - 2f64.sqrt()).abs() < 1e-9);
+        assert_eq!(
+            (c["significant"].as_bool(), c["self_defeating"].as_bool()),
+            (Some(true), Some(true))
+        );
+        assert!((p["ap_change"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+        assert_eq!(
+            (p["significant"].as_bool(), p["self_defeating"].as_bool()),
+            (Some(false), Some(false))
+        );
+        let md = markdown(&cfg, &report);
+        assert!(
+            md.contains("SELF-DEFEATING") && md.contains("NOT significant"),
+            "{md}"
+        );
+    }
+
     #[test]
     fn a_lower_error_with_a_lower_ap_is_self_defeating() {
         let v = json!({
