@@ -12,6 +12,9 @@ use kitti::{FileKind, KittiRoot, Part};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
+/// The "close" clouds keep points with velodyne x below this, metres (the paper's 20 m).
+const CLOSE_RANGE: f64 = 20.0;
+
 /// Shared state of a running study.
 pub struct Study<'a> {
     /// The configuration.
@@ -291,30 +294,29 @@ impl<'a> Study<'a> {
         let key = hash(&["points", cloud.name(), &up.id]);
         let ids = self.all_ids();
         let what = format!("{} seed {seed} {}", u.name, cloud.name());
-        let id = match (&up.disparity, cloud) {
+        match (&up.disparity, cloud) {
             // The real LiDAR is already a sparse cloud.
-            (None, Cloud::Dense | Cloud::Sparse) => {
-                return Ok(PointsOut {
-                    id: up.id.clone(),
-                    dir: velodyne,
-                });
-            }
+            (None, Cloud::Dense | Cloud::Sparse) => Ok(PointsOut {
+                id: up.id.clone(),
+                dir: velodyne,
+            }),
             (None, Cloud::Close) => {
                 let out = dir.clone();
-                self.stage(&dir, "points", &what, &key, move |_| {
+                let id = self.stage(&dir, "points", &what, &key, move |_| {
                     for id in &ids {
                         let mut p = kitti::read_velodyne(&velodyne.join(format!("{id}.bin")))?;
-                        p.retain(|p| p.x < 20.0);
+                        p.retain(|p| (p.x as f64) < CLOSE_RANGE);
                         kitti::write_velodyne(&out.join(format!("{id}.bin")), &p)?;
                     }
                     Ok(())
-                })?
+                })?;
+                Ok(PointsOut { id, dir })
             }
             (Some(maps), _) => {
                 let settings = ConvertSettings {
                     input: InputKind::Disparity,
                     convert: ConvertConfig {
-                        close: (cloud == Cloud::Close).then_some(20.0),
+                        close: (cloud == Cloud::Close).then_some(CLOSE_RANGE),
                         ..ConvertConfig::default()
                     },
                     sparsify: (cloud != Cloud::Dense).then(SparsifyConfig::default),
@@ -324,26 +326,24 @@ impl<'a> Study<'a> {
                     self.root.dir(Part::Training, FileKind::Calib),
                     dir.clone(),
                 );
-                self.stage(&dir, "points", &what, &key, move |_| {
+                let id = self.stage(&dir, "points", &what, &key, move |_| {
                     let bar = crate::commands::progress::bar(ids.len() as u64, "points");
                     convert_frames(&maps, &calib, &out, &ids, &settings, &|| bar.inc(1))?;
                     bar.finish_and_clear();
                     Ok(())
-                })?
+                })?;
+                // convert_frames writes dense/ and, when sparsifying, sparse/ beside it.
+                let sub = if cloud == Cloud::Dense {
+                    "dense"
+                } else {
+                    "sparse"
+                };
+                Ok(PointsOut {
+                    id,
+                    dir: dir.join(sub),
+                })
             }
-        };
-        // convert_frames writes dense/ and, when sparsifying, sparse/ beside it.
-        let sub = if up.disparity.is_some() && cloud == Cloud::Dense {
-            "dense"
-        } else if up.disparity.is_some() {
-            "sparse"
-        } else {
-            ""
-        };
-        Ok(PointsOut {
-            id,
-            dir: dir.join(sub),
-        })
+        }
     }
 
     /// The downstream stage: a detector trained from scratch on one cloud, predicting val.
