@@ -21,6 +21,9 @@ pub struct Manifest {
     pub output_id: String,
     /// [`VERSION`] at the time.
     pub version: u32,
+    /// Seconds the last attempt at the stage took (a resumed stage counts its last part only).
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// FNV-1a, 64 bits, as 16 hex digits: stable across runs and platforms.
@@ -81,6 +84,7 @@ pub fn run_stage(
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let _ = std::fs::remove_file(&manifest_path);
     write(&started_path, &key.to_string())?;
+    let start = std::time::Instant::now();
     work(resume).with_context(|| format!("stage {stage} in {}", dir.display()))?;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -91,6 +95,7 @@ pub fn run_stage(
         key: key.to_string(),
         output_id: hash(&[key, &nanos.to_string()]),
         version: VERSION,
+        seconds: start.elapsed().as_secs_f64(),
     };
     write(&manifest_path, &m)?;
     let _ = std::fs::remove_file(&started_path);

@@ -57,6 +57,16 @@ pub struct PointsOut {
     pub dir: PathBuf,
 }
 
+/// `seconds` as `1m05s` (or `42.0s` under a minute).
+fn minutes(seconds: f64) -> String {
+    if seconds < 60.0 {
+        format!("{seconds:.1}s")
+    } else {
+        let s = seconds.round() as u64;
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
 impl<'a> Study<'a> {
     fn forced(&self, stage: &str) -> bool {
         self.force.iter().any(|f| f == stage || f == "all")
@@ -76,9 +86,9 @@ impl<'a> Study<'a> {
         println!("[{k}/{n}] {stage}: {what}");
         let (m, outcome) = run_stage(dir, stage, key, self.forced(stage), work)?;
         let how = match outcome {
-            Outcome::Cached => "cached",
-            Outcome::Resumed => "resumed and finished",
-            Outcome::Done => "done",
+            Outcome::Cached => "cached".to_string(),
+            Outcome::Resumed => format!("resumed and finished in {}", minutes(m.seconds)),
+            Outcome::Done => format!("done in {}", minutes(m.seconds)),
         };
         println!("[{k}/{n}] {stage}: {what}: {how}");
         Ok(m.output_id)

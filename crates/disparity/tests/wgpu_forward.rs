@@ -1,4 +1,6 @@
-//! The GPU code path: PSMNet's forward pass on wgpu against the CPU. Runs when the build has the
+//! The GPU code path: PSMNet's forward pass and a training step on wgpu against the CPU (burn's
+//! GPU backends lack some backward passes the CPU has, e.g. bilinear interpolation's, so
+//! training is checked too). Runs when the build has the
 //! `wgpu` feature and an adapter exists (`cargo test -p disparity --features wgpu`; Mesa's
 //! lavapipe provides one on a CPU-only machine); skips with a message otherwise.
 
@@ -37,4 +39,43 @@ fn a_forward_pass_on_wgpu_matches_the_cpu() {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0f32, f32::max);
     assert!(worst < 1e-2, "largest CPU/wgpu difference {worst} px");
+}
+
+#[test]
+fn a_training_step_on_wgpu_matches_the_cpu() {
+    use burn::optim::{GradientsParams, SgdConfig};
+    use disparity::loss::{psm_loss, LossKind};
+    if !wgpu_available() {
+        eprintln!("skipped: no wgpu adapter in this build or on this machine");
+        return;
+    }
+    let cpu = Device::flex().autodiff();
+    let gpu = select(Some(DeviceChoice::Wgpu)).unwrap().autodiff();
+    let model = PsmNetConfig::tiny().init(&cpu);
+    let left = Tensor::<4>::random([1, 3, 32, 64], Distribution::Default, &cpu);
+    let right = Tensor::<4>::random([1, 3, 32, 64], Distribution::Default, &cpu);
+    let gt = Tensor::<3>::random([1, 32, 64], Distribution::Uniform(1.0, 30.0), &cpu);
+    // One SGD step, then the loss again: equal on both devices when the backward passes agree.
+    let loss_after_step = |device: &Device| {
+        let model = model.clone().to_device(device);
+        let (l, r, g) = (
+            left.clone().to_device(device),
+            right.clone().to_device(device),
+            gt.clone().to_device(device),
+        );
+        let fb = Tensor::<1>::ones([1], device) * 100.0;
+        let loss = |m: &disparity::psmnet::PsmNet| {
+            let preds = m.forward(l.clone(), r.clone(), true);
+            psm_loss(&preds, g.clone(), fb.clone(), LossKind::Disparity, 32.0)
+        };
+        let first = loss(&model);
+        let grads = GradientsParams::from_grads(first.backward(), &model);
+        let model = SgdConfig::new().init().step(0.05, model, grads);
+        loss(&model).into_scalar::<f32>()
+    };
+    let (a, b) = (loss_after_step(&cpu), loss_after_step(&gpu));
+    assert!(
+        a.is_finite() && (a - b).abs() < 1e-2 * a.abs().max(1.0),
+        "loss after a step: CPU {a}, wgpu {b}"
+    );
 }

@@ -4,11 +4,12 @@
 
 use super::layers::{BasicBlock, ConvBn};
 use super::model::PsmNetConfig;
+use crate::ops::bilinear;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::activation::relu;
-use burn::tensor::module::{avg_pool2d, interpolate};
-use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor};
 
 /// One pyramid branch: average pooling over `pool` × `pool`, a 1×1 conv-bn, ReLU.
@@ -99,10 +100,7 @@ impl FeatureExtractor {
             let (kh, kw) = (branch.pool.min(h), branch.pool.min(w));
             let pooled = avg_pool2d(skip.clone(), AvgPoolOptions::new([kh, kw]));
             let feat = relu(branch.conv.forward(pooled));
-            let mut opts = InterpolateOptions::new(InterpolateMode::Bilinear);
-            opts.align_corners = self.align_corners;
-            opts.output_size = Some([h, w]);
-            parts.push(interpolate(feat, opts));
+            parts.push(bilinear(feat, [h, w], self.align_corners));
         }
         let fused = relu(self.fuse.forward(Tensor::cat(parts, 1)));
         self.project.forward(fused)

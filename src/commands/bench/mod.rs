@@ -4,6 +4,8 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use std::time::Instant;
 
+mod networks;
+
 /// Which stage to measure.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Stage {
@@ -11,12 +13,14 @@ pub enum Stage {
     Synth,
     /// Pseudo-LiDAR conversion and sparsification of a full-size frame.
     PseudoLidar,
-    /// PSMNet on the CPU: a training step of the tiny test configuration and its inference.
+    /// PSMNet: a training step of the tiny test configuration and its inference (with
+    /// `--reference`, the paper's network too), on `--device`.
     Psmnet,
     /// KITTI evaluation of a val-sized set (3769 frames, 10 objects and 50 detections each).
     Eval,
-    /// PointPillars on the CPU: frame preparation, a training step and inference of the tiny
-    /// test configuration, and inference of the reference configuration.
+    /// PointPillars: frame preparation, a training step and inference of the tiny test
+    /// configuration, and inference of the reference configuration (with `--reference`, its
+    /// training step too), on `--device`.
     Detect,
 }
 
@@ -35,6 +39,19 @@ pub struct BenchArgs {
     /// Worker threads (1 = single core).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Device of the network stages: cpu, wgpu or cuda.
+    #[arg(long)]
+    device: Option<String>,
+    /// Network stages: also time the reference (paper-size) networks' training steps, and
+    /// PSMNet's inference on a full KITTI frame.
+    #[arg(long)]
+    reference: bool,
+    /// Network stages: training batch size (default: 2 for psmnet, 4 for detect).
+    #[arg(long)]
+    batch: Option<usize>,
+    /// PSMNet: training crop, height and width.
+    #[arg(long, num_args = 2, value_names = ["H", "W"], default_values_t = [64, 128])]
+    crop: Vec<usize>,
 }
 
 /// Runs `ftf bench`.
@@ -46,8 +63,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Stage::Synth => pool.install(|| bench_synth(&a)),
         Stage::Eval => pool.install(|| bench_eval(&a)),
         Stage::PseudoLidar => pool.install(|| bench_pseudo_lidar(&a)),
-        Stage::Psmnet => bench_psmnet(&a),
-        Stage::Detect => bench_detect(&a),
+        Stage::Psmnet => networks::bench_psmnet(&a),
+        Stage::Detect => networks::bench_detect(&a),
     }
 }
 
@@ -257,152 +274,6 @@ fn bench_pseudo_lidar(a: &BenchArgs) -> Result<()> {
         &[
             (format!("disparity -> cloud ({} pts)", n.0), convert),
             (format!("sparsify 64x512 ({} pts)", n.1), sparse),
-        ],
-    );
-    Ok(())
-}
-
-fn bench_psmnet(a: &BenchArgs) -> Result<()> {
-    use burn::optim::{AdamConfig, GradientsParams};
-    use burn::tensor::{Device, Distribution, Tensor};
-    use disparity::loss::{psm_loss, LossKind};
-    use disparity::psmnet::inference::predict_pair;
-    use disparity::psmnet::PsmNetConfig;
-    let cfg = PsmNetConfig::tiny();
-    let device = Device::flex().autodiff();
-    let mut model = cfg.init(&device);
-    let mut optim = AdamConfig::new().init();
-    let (b, h, w) = (2, 64, 128);
-    let left = Tensor::<4>::random([b, 3, h, w], Distribution::Default, &device);
-    let right = Tensor::<4>::random([b, 3, h, w], Distribution::Default, &device);
-    let gt = Tensor::<3>::random([b, h, w], Distribution::Uniform(1.0, 30.0), &device);
-    let fb = Tensor::<1>::ones([b], &device) * 100.0;
-    let step = time_ms(a.repeat, |_| {
-        let preds = model.clone().forward(left.clone(), right.clone(), true);
-        let loss = psm_loss(&preds, gt.clone(), fb.clone(), LossKind::Disparity, 32.0);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-3, model.clone(), grads);
-    });
-    let cpu = Device::flex();
-    let infer_model = cfg.init(&cpu);
-    let pair = disparity::StereoPair {
-        width: 311,
-        height: 94,
-        left: vec![100; 311 * 94 * 3],
-        right: vec![90; 311 * 94 * 3],
-    };
-    let infer = time_ms(a.repeat, |_| {
-        std::hint::black_box(predict_pair(&infer_model, &pair, 100.0, &cpu));
-    });
-    print_table(
-        &format!("PSMNet, tiny configuration (width 8, blocks 1-1-1-1, 8 aggregation channels, max disparity 32), flex CPU backend, {} repetitions", a.repeat),
-        &[
-            ("training step, batch 2 x 64x128 crops".into(), step),
-            ("inference, 311x94 frame (padded 96x320)".into(), infer),
-        ],
-    );
-    Ok(())
-}
-
-fn bench_detect(a: &BenchArgs) -> Result<()> {
-    use burn::optim::{AdamWConfig, GradientsParams};
-    use burn::tensor::Device;
-    use detector::anchors::Anchors;
-    use detector::augment::{augment, SampleDatabase};
-    use detector::data::{gt_boxes, in_view, Frame};
-    use detector::inference::{pillar_batch, Detector};
-    use detector::loss::{detection_loss, TargetBatch};
-    use detector::model::PointPillars;
-    use detector::pillars::pillarise;
-    use detector::targets::assign;
-    use detector::DetectorConfig;
-    let tiny = DetectorConfig::load(std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/configs/pointpillars-tiny.toml"
-    )))?;
-    let specs = tiny.class_specs()?;
-    let fc = synth::SynthConfig {
-        scale: 0.5,
-        ..Default::default()
-    }
-    .frame_config();
-    let frames: Vec<Frame> = (0..4)
-        .map(|i| {
-            let f = synth::generate_frame(&fc, 0, i);
-            let size = (f.rig.width, f.rig.height);
-            let points: Vec<_> = f
-                .lidar
-                .iter()
-                .map(|r| r.point)
-                .filter(|p| in_view(p, &f.rig.calib, size))
-                .collect();
-            Frame {
-                id: format!("{i:06}"),
-                gt: gt_boxes(&f.labels, &specs, &f.rig.calib),
-                points,
-                labels: f.labels,
-                calib: f.rig.calib,
-                image_size: size,
-            }
-        })
-        .collect();
-    let mut db = SampleDatabase::default();
-    for f in &frames {
-        db.add_frame(f, specs.len(), tiny.augment.min_points);
-    }
-    let anchors = Anchors::new(&tiny, &specs);
-    let prepare = |f: &Frame, seed: u64| {
-        let (mut points, mut gt) = (f.points.clone(), f.gt.clone());
-        augment(
-            &mut points,
-            &mut gt,
-            &db,
-            &tiny.augment,
-            &specs,
-            &mut synth::rng::Rng::new(seed),
-        );
-        let pillars = pillarise(&points, &tiny.pillars, tiny.pillars.max_pillars_train);
-        (
-            pillars,
-            assign(&anchors, &specs, &gt, tiny.loss.direction_offset),
-        )
-    };
-    let prep = time_ms(a.repeat, |i| {
-        std::hint::black_box(prepare(&frames[i % 4], i as u64));
-    });
-    let (pillars, targets): (Vec<_>, Vec<_>) =
-        (0..4).map(|i| prepare(&frames[i], i as u64)).unzip();
-    let device = Device::flex().autodiff();
-    let mut model = PointPillars::new(&tiny, &device);
-    let mut optim = AdamWConfig::new().init();
-    let step = time_ms(a.repeat, |_| {
-        let input = pillar_batch(&pillars, &tiny.pillars, &device);
-        let target = TargetBatch::new(&targets, specs.len(), &device);
-        let loss = detection_loss(model.forward(input), &target, &tiny.loss).total();
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optim.step(1e-3, model.clone(), grads);
-    });
-    let cpu = Device::flex();
-    let small = Detector::from_parts(PointPillars::new(&tiny, &cpu), tiny.clone(), cpu.clone())?;
-    let infer = time_ms(a.repeat, |i| {
-        std::hint::black_box(small.predict(&frames[i % 4]));
-    });
-    let reference = DetectorConfig::default();
-    let full = Detector::from_parts(PointPillars::new(&reference, &cpu), reference, cpu)?;
-    let infer_full = time_ms(a.repeat.min(2), |i| {
-        std::hint::black_box(full.predict(&frames[i % 4]));
-    });
-    let points = frames.iter().map(|f| f.points.len()).sum::<usize>() / 4;
-    print_table(
-        &format!(
-            "PointPillars, flex CPU backend, synthetic LiDAR in the camera view (~{points} points a frame), {} repetitions",
-            a.repeat
-        ),
-        &[
-            ("tiny: prepare a frame (augment, pillars, targets)".into(), prep),
-            ("tiny: training step, batch 4".into(), step),
-            ("tiny: inference + NMS, one frame".into(), infer),
-            ("reference 432x496: inference + NMS, one frame".into(), infer_full),
         ],
     );
     Ok(())
