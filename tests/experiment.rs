@@ -147,7 +147,7 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
     let o = run(&cfg, &["--force", "eval"]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    let done: Vec<&str> = t.lines().filter(|l| l.ends_with(": done")).collect();
+    let done: Vec<&str> = t.lines().filter(|l| l.contains(": done in ")).collect();
     assert!(
         done.len() == 3 && done.iter().all(|l| l.contains("] eval:")),
         "{t}"

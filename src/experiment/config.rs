@@ -184,6 +184,8 @@ pub struct DownstreamConfig {
     pub class: String,
     /// The detector config (TOML); default: the reference PointPillars recipe.
     pub config: Option<PathBuf>,
+    /// Training epochs, overriding the detector config's `train.epochs`.
+    pub epochs: Option<usize>,
 }
 
 impl DownstreamConfig {
@@ -195,6 +197,9 @@ impl DownstreamConfig {
             None => detector::DetectorConfig::default(),
         };
         cfg.classes = vec![self.class.clone()];
+        if let Some(epochs) = self.epochs {
+            cfg.train.epochs = epochs;
+        }
         cfg.validate()
             .with_context(|| format!("downstream.{}", self.name))?;
         Ok(cfg)
@@ -408,6 +413,18 @@ mod tests {
             .find(|u| u.name == "psmnet-depth")
             .unwrap();
         assert_eq!(depth.train_config().unwrap().loss, LossKind::Depth);
+        // A downstream entry's epochs override its detector config's.
+        let mut car = quick.downstream[0].clone();
+        let file = detector::DetectorConfig::load(car.config.as_ref().unwrap()).unwrap();
+        assert_eq!(
+            car.detector_config().unwrap().train.epochs,
+            file.train.epochs
+        );
+        car.epochs = Some(file.train.epochs + 3);
+        assert_eq!(
+            car.detector_config().unwrap().train.epochs,
+            file.train.epochs + 3
+        );
         shipped("synthetic-full.toml").unwrap();
         // The paper's study needs the KITTI download; everything else in it checks out.
         let err = format!("{:#}", shipped("kitti-paper.toml").unwrap_err());
