@@ -219,6 +219,13 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
         &["downstream.car", "Truck"],
     );
     check(
+        (
+            "name = \"car\"\nclass = \"Car\"",
+            "name = \"car\"\nclass = \"Car\"\nepochs = 0",
+        ),
+        &["downstream.car", "epochs must be positive"],
+    );
+    check(
         ("psmnet-tiny.toml", "missing.toml"),
         &["upstream.psmnet-depth.train", "missing.toml"],
     );
