@@ -3,7 +3,8 @@
 
 use super::{time_ms, BenchArgs};
 use anyhow::Result;
-use burn::optim::{AdamConfig, AdamWConfig, GradientsParams};
+use burn::module::Module;
+use burn::optim::{AdamConfig, AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Distribution, Tensor};
 use detector::data::Frame;
 use detector::DetectorConfig;
@@ -69,27 +70,41 @@ fn bench_device(a: &BenchArgs) -> Result<Device> {
     crate::commands::device::from_arg(Some(a.device.as_deref().unwrap_or("cpu")))
 }
 
+/// Times training steps of `model`: the loss `loss` gives, its backward pass and one step of
+/// `optim` at rate 1e-3.
+fn training_row<M: Module>(
+    name: String,
+    a: &BenchArgs,
+    device: &Device,
+    mut model: M,
+    mut optim: ModuleOptimizer,
+    loss: impl Fn(&M) -> Tensor<1>,
+) -> Row {
+    measure(name, a.repeat, device, |_| {
+        let grads = GradientsParams::from_grads(loss(&model).backward(), &model);
+        model = optim.step(1e-3, model.clone(), grads);
+    })
+}
+
 /// A training step of PSMNet `cfg` on random `batch` × `h` × `w` crops.
 fn psmnet_step(a: &BenchArgs, cfg: &PsmNetConfig, name: &str, device: &Device) -> Row {
     use disparity::loss::{psm_loss, LossKind};
     let train = device.clone().autodiff();
-    let mut model = cfg.init(&train);
-    let mut optim = AdamConfig::new().init();
     let (h, w, b) = (a.crop[0], a.crop[1], a.batch.unwrap_or(2));
     let left = Tensor::<4>::random([b, 3, h, w], Distribution::Default, &train);
     let right = Tensor::<4>::random([b, 3, h, w], Distribution::Default, &train);
     let gt = Tensor::<3>::random([b, h, w], Distribution::Uniform(1.0, 30.0), &train);
     let fb = Tensor::<1>::ones([b], &train) * 100.0;
     let max = cfg.max_disparity as f64;
-    measure(
+    training_row(
         format!("{name}: training step, batch {b} x {h}x{w} crops"),
-        a.repeat,
+        a,
         device,
-        |_| {
-            let preds = model.clone().forward(left.clone(), right.clone(), true);
-            let loss = psm_loss(&preds, gt.clone(), fb.clone(), LossKind::Disparity, max);
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(1e-3, model.clone(), grads);
+        cfg.init(&train),
+        AdamConfig::new().init(),
+        |model| {
+            let preds = model.forward(left.clone(), right.clone(), true);
+            psm_loss(&preds, gt.clone(), fb.clone(), LossKind::Disparity, max)
         },
     )
 }
@@ -227,18 +242,16 @@ fn detector_step(
     let batch = a.batch.unwrap_or(4);
     let (pillars, targets): (Vec<_>, Vec<_>) = (0..batch).map(|i| prepare(i, i as u64)).unzip();
     let train = device.clone().autodiff();
-    let mut model = PointPillars::new(cfg, &train);
-    let mut optim = AdamWConfig::new().init();
-    Ok(measure(
+    Ok(training_row(
         format!("{name}: training step, batch {batch}"),
-        a.repeat,
+        a,
         device,
-        |_| {
+        PointPillars::new(cfg, &train),
+        AdamWConfig::new().init(),
+        |model| {
             let input = pillar_batch(&pillars, &cfg.pillars, &train);
             let target = TargetBatch::new(&targets, classes, &train);
-            let loss = detection_loss(model.forward(input), &target, &cfg.loss).total();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(1e-3, model.clone(), grads);
+            detection_loss(model.forward(input), &target, &cfg.loss).total()
         },
     ))
 }
