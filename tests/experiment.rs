@@ -70,7 +70,7 @@ fn run(cfg: &Path, extra: &[&str]) -> Output {
 fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = study(tmp.path(), 1, "");
-    let o = run(&cfg, &[]);
+    let o = run(&cfg, &["--jobs", "2"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = tmp.path().join("runs/mini");
     for f in [
@@ -152,6 +152,18 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
         done.len() == 3 && done.iter().all(|l| l.contains("] eval:")),
         "{t}"
     );
+
+    // Retraining the detectors one at a time gives the side-by-side run's APs exactly.
+    let o = run(&cfg, &["--force", "downstream", "--jobs", "1"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let retrained = t
+        .lines()
+        .filter(|l| l.contains("] downstream:") && l.contains(": done in "));
+    assert_eq!(retrained.count(), 3, "{t}");
+    let again: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(again["downstream"], report["downstream"]);
 }
 
 #[test]

@@ -1,10 +1,15 @@
 //! Progress bars shared by the subcommands.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::sync::LazyLock;
+
+/// Every bar of the process, drawn together so that stages running side by side each keep a
+/// line on stderr.
+static BARS: LazyLock<MultiProgress> = LazyLock::new(MultiProgress::new);
 
 /// A bar for `len` items of work described by `what`; hidden when stderr is not a terminal.
 pub fn bar(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
+    let bar = BARS.add(ProgressBar::new(len));
     bar.set_style(
         ProgressStyle::with_template(
             "{msg:>12} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}",
@@ -14,6 +19,11 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
     );
     bar.set_message(what.to_string());
     bar
+}
+
+/// Prints `text` on stdout above the bars (also when they are hidden).
+pub fn line(text: &str) {
+    BARS.suspend(|| println!("{text}"));
 }
 
 /// The closing line of a training command.

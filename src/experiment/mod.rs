@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod manifest;
+pub mod parallel;
 pub mod report;
 pub mod stages;
 
@@ -25,6 +26,10 @@ pub struct ExperimentArgs {
     /// Where networks run: cpu, wgpu or cuda (default: wgpu when available, else cpu).
     #[arg(long)]
     device: Option<String>,
+    /// Trainings run side by side (default: 2 on a CPU with two or more cores, else 1). The
+    /// results do not depend on it.
+    #[arg(long)]
+    jobs: Option<usize>,
 }
 
 const STAGES: [&str; 6] = ["data", "upstream", "points", "downstream", "eval", "all"];
@@ -49,6 +54,49 @@ fn stage_count(cfg: &ExperimentConfig) -> usize {
     data + cfg.seeds.len() * per_seed
 }
 
+/// Every seed and upstream variant (trained, its clouds made), then every detector retrained on
+/// every cloud and evaluated: each of the two rounds `jobs` at a time.
+fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
+    let cfg = study.cfg;
+    let variants: Vec<(u64, &config::UpstreamConfig)> = cfg
+        .seeds
+        .iter()
+        .flat_map(|&seed| cfg.upstream.iter().map(move |u| (seed, u)))
+        .collect();
+    let upstream = parallel::map(&variants, jobs, |&(seed, u)| {
+        let up = study.upstream(u, seed)?;
+        let clouds = cfg.points.clouds.iter();
+        let points = clouds
+            .map(|&cloud| Ok((cloud, study.points(u, seed, &up, cloud)?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((up, points))
+    })?;
+    let mut results = report::Results::default();
+    let mut detections = Vec::new();
+    for (&(_, u), (up, _)) in variants.iter().zip(&upstream) {
+        if let Some(m) = &up.metrics {
+            let runs = results.upstream.entry(u.name.clone()).or_default();
+            runs.push(m.clone());
+        }
+    }
+    // Detector by detector: trainings of one config take about as long, so side-by-side
+    // workers finish together.
+    for d in &cfg.downstream {
+        for (&(seed, u), (_, points)) in variants.iter().zip(&upstream) {
+            detections.extend(points.iter().map(|(cloud, p)| (seed, u, *cloud, p, d)));
+        }
+    }
+    let aps = parallel::map(&detections, jobs, |&(seed, u, cloud, points, d)| {
+        let (id, results_dir) = study.downstream(&u.name, seed, cloud, points, d)?;
+        study.evaluate(&u.name, seed, cloud, d, &results_dir, &id)
+    })?;
+    for ((_, u, cloud, _, d), ap) in detections.iter().zip(aps) {
+        let key = (d.name.clone(), cloud.name().to_string(), u.name.clone());
+        results.downstream.entry(key).or_default().push(ap);
+    }
+    Ok(results)
+}
+
 /// Runs `ftf experiment`.
 pub fn run(a: ExperimentArgs) -> Result<()> {
     let cfg = ExperimentConfig::load(&a.config)?;
@@ -64,6 +112,14 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         &dir.join("config.toml"),
         toml::to_string_pretty(&cfg)?.as_bytes(),
     )?;
+    let jobs = match a.jobs {
+        Some(0) => bail!("--jobs: must be at least 1"),
+        Some(j) => j,
+        None if burn_support::device::is_cpu(&device) => {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+        }
+        None => 1,
+    };
     let mut study = stages::Study {
         cfg: &cfg,
         dir: dir.clone(),
@@ -73,38 +129,19 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         data_id: String::new(),
         train_ids: Vec::new(),
         val_ids: Vec::new(),
-        position: (0, stage_count(&cfg)),
+        started: Default::default(),
+        total: stage_count(&cfg),
     };
     study.data()?;
-    let mut results = report::Results::default();
-    let mut depth_curves = Vec::new();
-    for &seed in &cfg.seeds {
-        for u in &cfg.upstream {
-            let up = study.upstream(u, seed)?;
-            if let Some(m) = &up.metrics {
-                results
-                    .upstream
-                    .entry(u.name.clone())
-                    .or_default()
-                    .push(m.clone());
-                if seed == cfg.seeds[0] {
-                    depth_curves.push((u.name.clone(), m.clone()));
-                }
-            }
-            for &cloud in &cfg.points.clouds {
-                let points = study.points(u, seed, &up, cloud)?;
-                for d in &cfg.downstream {
-                    let (id, results_dir) = study.downstream(&u.name, seed, cloud, &points, d)?;
-                    let ap = study.evaluate(&u.name, seed, cloud, d, &results_dir, &id)?;
-                    results
-                        .downstream
-                        .entry((d.name.clone(), cloud.name().to_string(), u.name.clone()))
-                        .or_default()
-                        .push(ap);
-                }
-            }
-        }
-    }
+    let results = run_variants(&study, jobs)?;
+    let depth_curves: Vec<_> = cfg
+        .upstream
+        .iter()
+        .filter_map(|u| {
+            let first = results.upstream.get(&u.name)?.first()?;
+            Some((u.name.clone(), first.clone()))
+        })
+        .collect();
     let json = report::build(&cfg, &results);
     kitti::io::write_atomic(
         &dir.join("report.json"),

@@ -4,6 +4,7 @@
 
 use super::config::{Cloud, DownstreamConfig, ExperimentConfig, UpstreamConfig, UpstreamKind};
 use super::manifest::{hash, run_stage, Outcome};
+use crate::commands::progress;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use disparity::frames::{evaluate_folder, predict_frames, ClassSource};
@@ -11,6 +12,7 @@ use disparity::{Breakdown, DisparityModel, Sgm, SgmConfig};
 use kitti::{FileKind, KittiRoot, Part};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The "close" clouds keep points with velodyne x below this, metres (the paper's 20 m).
 const CLOSE_RANGE: f64 = 20.0;
@@ -33,8 +35,10 @@ pub struct Study<'a> {
     pub train_ids: Vec<String>,
     /// Evaluation frames.
     pub val_ids: Vec<String>,
-    /// Stages finished so far and the total, for the progress lines.
-    pub position: (usize, usize),
+    /// Stages started so far, for the progress lines (stages may run side by side).
+    pub started: AtomicUsize,
+    /// Stages in the whole study.
+    pub total: usize,
 }
 
 /// What an upstream variant produced for one seed.
@@ -74,23 +78,23 @@ impl<'a> Study<'a> {
 
     /// Runs one stage with a progress line.
     fn stage(
-        &mut self,
+        &self,
         dir: &Path,
         stage: &str,
         what: &str,
         key: &str,
         work: impl FnOnce(bool) -> Result<()>,
     ) -> Result<String> {
-        self.position.0 += 1;
-        let (k, n) = self.position;
-        println!("[{k}/{n}] {stage}: {what}");
+        let k = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let n = self.total;
+        progress::line(&format!("[{k}/{n}] {stage}: {what}"));
         let (m, outcome) = run_stage(dir, stage, key, self.forced(stage), work)?;
         let how = match outcome {
             Outcome::Cached => "cached".to_string(),
             Outcome::Resumed => format!("resumed and finished in {}", minutes(m.seconds)),
             Outcome::Done => format!("done in {}", minutes(m.seconds)),
         };
-        println!("[{k}/{n}] {stage}: {what}: {how}");
+        progress::line(&format!("[{k}/{n}] {stage}: {what}: {how}"));
         Ok(m.output_id)
     }
 
@@ -147,7 +151,7 @@ impl<'a> Study<'a> {
                 &format!("{} synthetic frames", s.frames),
                 &key,
                 move |_| {
-                    let bar = crate::commands::progress::bar(s.frames as u64, "synth");
+                    let bar = progress::bar(s.frames as u64, "synth");
                     synth::generate_root(&s, &bar_dir, &|| bar.inc(1))?;
                     bar.finish_and_clear();
                     Ok(())
@@ -185,7 +189,7 @@ impl<'a> Study<'a> {
 
     /// The upstream stage of one variant and seed: train (psmnet/sdn), predict disparity for
     /// train and val, evaluate it on val.
-    pub fn upstream(&mut self, u: &UpstreamConfig, seed: u64) -> Result<UpstreamOut> {
+    pub fn upstream(&self, u: &UpstreamConfig, seed: u64) -> Result<UpstreamOut> {
         if u.kind == UpstreamKind::Lidar {
             return Ok(UpstreamOut {
                 id: hash(&["lidar", &self.data_id]),
@@ -242,14 +246,13 @@ impl<'a> Study<'a> {
                     crate::commands::disparity::trained_network(run, device.clone())?.0
                 }
                 (_, Some(t), None) => {
-                    train_upstream(
-                        t, &root, &gt, &train_ids, &val_ids, &work_dir, &device, resume,
-                    )?;
+                    let (ids, dir) = ((&train_ids[..], &val_ids[..]), &work_dir);
+                    train_upstream(t, &u.name, &root, &gt, ids, dir, &device, resume)?;
                     crate::commands::disparity::trained_network(&work_dir, device.clone())?.0
                 }
                 _ => unreachable!("validated: psmnet/sdn have a training config"),
             };
-            let bar = crate::commands::progress::bar(ids.len() as u64, "disparity");
+            let bar = progress::bar(ids.len() as u64, &format!("{} maps", u.name));
             predict_frames(
                 model.as_ref(),
                 &settings,
@@ -286,7 +289,7 @@ impl<'a> Study<'a> {
 
     /// The points stage: one cloud kind of one upstream output.
     pub fn points(
-        &mut self,
+        &self,
         u: &UpstreamConfig,
         seed: u64,
         up: &UpstreamOut,
@@ -337,7 +340,7 @@ impl<'a> Study<'a> {
                     dir.clone(),
                 );
                 let id = self.stage(&dir, "points", &what, &key, move |_| {
-                    let bar = crate::commands::progress::bar(ids.len() as u64, "points");
+                    let bar = progress::bar(ids.len() as u64, "points");
                     convert_frames(&maps, &calib, &out, &ids, &settings, &|| bar.inc(1))?;
                     bar.finish_and_clear();
                     Ok(())
@@ -358,7 +361,7 @@ impl<'a> Study<'a> {
 
     /// The downstream stage: a detector trained from scratch on one cloud, predicting val.
     pub fn downstream(
-        &mut self,
+        &self,
         variant: &str,
         seed: u64,
         cloud: Cloud,
@@ -391,7 +394,8 @@ impl<'a> Study<'a> {
         let what = format!("{} on {variant} seed {seed} {}", d.name, cloud.name());
         let id = self.stage(&dir, "downstream", &what, &key, |resume| {
             let steps = data.ids.len().div_ceil(cfg.train.batch_size) as u64;
-            let bar = crate::commands::progress::bar(steps * cfg.train.epochs as u64, "detector");
+            let label = format!("{}/{variant}", d.name);
+            let bar = progress::bar(steps * cfg.train.epochs as u64, &label);
             train(
                 &cfg,
                 &data,
@@ -417,7 +421,7 @@ impl<'a> Study<'a> {
 
     /// The evaluation of one detector's val predictions; returns the flat APs.
     pub fn evaluate(
-        &mut self,
+        &self,
         variant: &str,
         seed: u64,
         cloud: Cloud,
@@ -467,14 +471,15 @@ fn seed_folder(trained: bool, seed: u64) -> String {
     }
 }
 
-/// Trains a disparity network into `dir` (config.toml, checkpoints/), resuming when asked.
+/// Trains a disparity network (the bar says `label`) into `dir` (config.toml, checkpoints/) on
+/// train ids, validating on val ids, resuming when asked.
 #[allow(clippy::too_many_arguments)]
 fn train_upstream(
     cfg: &disparity::psmnet::training::TrainConfig,
+    label: &str,
     root: &KittiRoot,
     gt: &Path,
-    train_ids: &[String],
-    val_ids: &[String],
+    (train_ids, val_ids): (&[String], &[String]),
     dir: &Path,
     device: &Device,
     resume: bool,
@@ -486,7 +491,7 @@ fn train_upstream(
         StereoDataset::new(root.clone(), ids.to_vec(), gt, kitti::Baseline::REFERENCE)
     };
     let steps = train_ids.len().div_ceil(cfg.batch_size.max(1)) as u64;
-    let bar = crate::commands::progress::bar(steps * cfg.epochs as u64, "disparity net");
+    let bar = progress::bar(steps * cfg.epochs as u64, label);
     train(
         cfg,
         &ds(train_ids),

@@ -47,6 +47,9 @@ pub fn resize_axis(x: Tensor<5>, axis: usize, out: usize, align_corners: bool) -
     if n == out {
         return x;
     }
+    if !align_corners && out > n && out.is_multiple_of(n) {
+        return upsample_axis(x, axis, out / n);
+    }
     let device = x.device();
     let (i0, i1, w) = linear_taps(n, out, align_corners);
     let a = x.clone().select(axis, index(i0, &device));
@@ -55,6 +58,37 @@ pub fn resize_axis(x: Tensor<5>, axis: usize, out: usize, align_corners: bool) -
     shape[axis] = out;
     let weight = Tensor::<1>::from_data(TensorData::new(w, [out]), &device).reshape(shape);
     a.clone() + (b - a) * weight
+}
+
+/// Linear upsampling of axis `axis` by the whole factor `k` without aligned corners (PSMNet's
+/// cost-volume and pyramid upsampling): output sample `k·j + r` lies at `j + (r + ½)/k − ½`,
+/// between input `j` and a neighbour, with the ends held. Built from shifted copies and
+/// interleaving instead of index gathers, whose backward (a scatter-add) dominated PSMNet's
+/// training step on the CPU; equal to the taps of [`linear_taps`].
+fn upsample_axis(x: Tensor<5>, axis: usize, k: usize) -> Tensor<5> {
+    let dims = x.dims();
+    let n = dims[axis];
+    let (prev, next) = if n == 1 {
+        (x.clone(), x.clone())
+    } else {
+        let first = x.clone().narrow(axis, 0, 1);
+        let last = x.clone().narrow(axis, n - 1, 1);
+        (
+            Tensor::cat(vec![first, x.clone().narrow(axis, 0, n - 1)], axis),
+            Tensor::cat(vec![x.clone().narrow(axis, 1, n - 1), last], axis),
+        )
+    };
+    let phases: Vec<Tensor<5>> = (0..k)
+        .map(|r| {
+            let offset = (r as f32 + 0.5) / k as f32 - 0.5;
+            let neighbour = if offset < 0.0 { &prev } else { &next };
+            let w = offset.abs();
+            x.clone().mul_scalar(1.0 - w) + neighbour.clone().mul_scalar(w)
+        })
+        .collect();
+    let mut shape = dims;
+    shape[axis] = n * k;
+    Tensor::stack::<6>(phases, axis + 1).reshape(shape)
 }
 
 /// Bilinear resizing of `[B, C, H, W]` to `[B, C, size[0], size[1]]`, separable along height
@@ -207,22 +241,27 @@ mod tests {
             .map(|i| ((i * 37) % 11) as f32 - 3.0)
             .collect();
         // Weights on the output make the gradients position-dependent.
-        let weights: Vec<f32> = (0..2 * 3 * 7 * 9).map(|i| ((i * 13) % 7) as f32).collect();
-        for align in [false, true] {
+        // 7 x 9 takes the general path, 8 x 20 the whole-factor one.
+        for (align, [oh, ow]) in [(false, [7, 9]), (true, [7, 9]), (false, [8, 20])] {
+            let weights: Vec<f32> = (0..2 * 3 * oh * ow)
+                .map(|i| ((i * 13) % 7) as f32)
+                .collect();
             let run = |ours: bool| {
                 let x =
                     Tensor::<4>::from_data(TensorData::new(input.clone(), [2, 3, 4, 5]), &device)
                         .require_grad();
                 let y = if ours {
-                    bilinear(x.clone(), [7, 9], align)
+                    bilinear(x.clone(), [oh, ow], align)
                 } else {
                     let mut opts = InterpolateOptions::new(InterpolateMode::Bilinear);
                     opts.align_corners = align;
-                    opts.output_size = Some([7, 9]);
+                    opts.output_size = Some([oh, ow]);
                     interpolate(x.clone(), opts)
                 };
-                let w =
-                    Tensor::<4>::from_data(TensorData::new(weights.clone(), [2, 3, 7, 9]), &device);
+                let w = Tensor::<4>::from_data(
+                    TensorData::new(weights.clone(), [2, 3, oh, ow]),
+                    &device,
+                );
                 let grads = (y.clone() * w).sum().backward();
                 let g = x
                     .grad(&grads)
@@ -249,8 +288,12 @@ mod tests {
         let device = Device::flex();
         let dims = [3, 4, 5];
         let input: Vec<f32> = (0..60).map(|i| ((i * 37) % 11) as f32 - 3.0).collect();
-        for align in [false, true] {
-            let out = [6, 7, 10];
+        // Whole factors (12 = 4·3, 20 = 4·5) take the interleaving path, 7 the general one.
+        for (align, out) in [
+            (false, [6, 7, 10]),
+            (true, [6, 7, 10]),
+            (false, [12, 8, 20]),
+        ] {
             let x =
                 Tensor::<5>::from_data(TensorData::new(input.clone(), [1, 1, 3, 4, 5]), &device);
             let y = values(trilinear(x, out, align));
