@@ -254,3 +254,16 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
         &["upstream.psmnet-depth.checkpoint", "another architecture"],
     );
 }
+
+#[test]
+fn zero_jobs_fail_before_any_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = study(tmp.path(), 1, "");
+    let o = run(&cfg, &["--jobs", "0"]);
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("--jobs: must be at least 1"),
+        "{t}"
+    );
+    assert!(!tmp.path().join("runs/mini").exists(), "{t}");
+}

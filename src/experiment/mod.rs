@@ -26,7 +26,7 @@ pub struct ExperimentArgs {
     /// Where networks run: cpu, wgpu or cuda (default: wgpu when available, else cpu).
     #[arg(long)]
     device: Option<String>,
-    /// Trainings run side by side (default: 2 on a CPU with two or more cores, else 1). The
+    /// Stages run side by side (default: 2 on a CPU with two or more cores, 1 on a GPU). The
     /// results do not depend on it.
     #[arg(long)]
     jobs: Option<usize>,
@@ -106,12 +106,6 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         }
     }
     let device = crate::commands::device::from_arg(a.device.as_deref())?;
-    let dir = cfg.run_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    kitti::io::write_atomic(
-        &dir.join("config.toml"),
-        toml::to_string_pretty(&cfg)?.as_bytes(),
-    )?;
     let jobs = match a.jobs {
         Some(0) => bail!("--jobs: must be at least 1"),
         Some(j) => j,
@@ -120,6 +114,12 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         }
         None => 1,
     };
+    let dir = cfg.run_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    kitti::io::write_atomic(
+        &dir.join("config.toml"),
+        toml::to_string_pretty(&cfg)?.as_bytes(),
+    )?;
     let mut study = stages::Study {
         cfg: &cfg,
         dir: dir.clone(),
