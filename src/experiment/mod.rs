@@ -72,7 +72,6 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
         Ok((up, points))
     })?;
     let mut results = report::Results::default();
-    let mut detections = Vec::new();
     for (&(_, u), (up, _)) in variants.iter().zip(&upstream) {
         if let Some(m) = &up.metrics {
             let runs = results.upstream.entry(u.name.clone()).or_default();
@@ -81,6 +80,7 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
     }
     // Detector by detector: trainings of one config take about as long, so side-by-side
     // workers finish together.
+    let mut detections = Vec::new();
     for d in &cfg.downstream {
         for (&(seed, u), (_, points)) in variants.iter().zip(&upstream) {
             detections.extend(points.iter().map(|(cloud, p)| (seed, u, *cloud, p, d)));

@@ -35,15 +35,14 @@ pub fn map<T: Sync, R: Send>(
     } else {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = (cores / workers).max(1);
-        std::thread::scope(|s| -> Result<()> {
-            for _ in 0..workers {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()?;
+        let pools = (0..workers)
+            .map(|_| rayon::ThreadPoolBuilder::new().num_threads(threads).build())
+            .collect::<Result<Vec<_>, _>>()?;
+        std::thread::scope(|s| {
+            for pool in &pools {
                 s.spawn(move || pool.install(worker));
             }
-            Ok(())
-        })?;
+        });
     }
     let mut out = Vec::with_capacity(items.len());
     for slot in slots {

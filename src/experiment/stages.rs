@@ -246,8 +246,8 @@ impl<'a> Study<'a> {
                     crate::commands::disparity::trained_network(run, device.clone())?.0
                 }
                 (_, Some(t), None) => {
-                    let (ids, dir) = ((&train_ids[..], &val_ids[..]), &work_dir);
-                    train_upstream(t, &u.name, &root, &gt, ids, dir, &device, resume)?;
+                    let ids = (&train_ids[..], &val_ids[..]);
+                    train_upstream(t, &u.name, &root, &gt, ids, &work_dir, &device, resume)?;
                     crate::commands::disparity::trained_network(&work_dir, device.clone())?.0
                 }
                 _ => unreachable!("validated: psmnet/sdn have a training config"),
