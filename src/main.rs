@@ -2,6 +2,7 @@
 
 mod commands;
 mod experiment;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 

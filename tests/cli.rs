@@ -528,27 +528,30 @@ fn disparity_predict_and_eval_commands() {
 fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
     let (tmp, root) = synthetic_root("2");
     let r = |p: &str| arg(&root, p);
-    let cfg = config(
-        tmp.path(),
-        "psmnet-tiny.toml",
+    // `ftf disparity train` of psmnet-tiny.toml with some lines replaced, into `out`.
+    let train_with = |replace: &[(&str, &str)], out: &str| {
+        let cfg = config(tmp.path(), "psmnet-tiny.toml", replace);
+        ftf(&[
+            "disparity",
+            "train",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--root",
+            &r(""),
+            "--gt",
+            &r("training/disparity_2"),
+            "--out",
+            tmp.path().join(out).to_str().unwrap(),
+        ])
+    };
+    let o = train_with(
         &[
             ("epochs = 20", "epochs = 1"),
             ("val_frames = 4", "val_frames = 1"),
         ],
+        "run",
     );
     let run = tmp.path().join("run");
-    let o = ftf(&[
-        "disparity",
-        "train",
-        "--config",
-        cfg.to_str().unwrap(),
-        "--root",
-        &r(""),
-        "--gt",
-        &r("training/disparity_2"),
-        "--out",
-        run.to_str().unwrap(),
-    ]);
     assert!(
         o.status.success() && text(&o).contains("1 epochs done"),
         "{}",
@@ -559,10 +562,11 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         "checkpoints/last.bpk",
         "checkpoints/last-optim.bpk",
         "checkpoints/state.json",
-        "checkpoints/best.bpk",
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
+    // `select = "last"` (the default): no best-epoch weights, the last epoch predicts.
+    assert!(!run.join("checkpoints/best.bpk").exists());
     let pred = tmp.path().join("pred");
     let predict = |out: &Path| {
         ftf(&[
@@ -594,7 +598,26 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         .replace("width = 8", "width = 16");
     std::fs::write(run.join("config.toml"), wide).unwrap();
     let o = predict(&tmp.path().join("pred2"));
-    assert_fails_naming(&o, &["best.bpk", "config.toml"]);
+    assert_fails_naming(&o, &["last.bpk", "config.toml"]);
+
+    // Values the hourglasses cannot take fail before any work, naming the file and field.
+    let o = train_with(&[("max_disparity = 32", "max_disparity = 40")], "bad1");
+    assert_fails_naming(
+        &o,
+        &[
+            "psmnet-tiny.toml",
+            "model.max_disparity = 40",
+            "multiple of 16",
+        ],
+    );
+    let o = train_with(&[("crop = [64, 128]", "crop = [0, 0]")], "bad2");
+    assert_fails_naming(&o, &["psmnet-tiny.toml", "crop = [0, 0]"]);
+    let o = train_with(
+        &[("epochs = 20", "epochs = 20\ninit = \"nowhere\"")],
+        "bad3",
+    );
+    assert_fails_naming(&o, &["nowhere/config.toml"]);
+    assert!(!tmp.path().join("bad3").exists(), "work started");
 }
 
 #[test]

@@ -10,6 +10,17 @@ use std::process::{Command, Output};
 
 /// Writes the minimal study into `dir` and returns its path; `extra` is appended.
 fn study(dir: &Path, psmnet_epochs: usize, extra: &str) -> PathBuf {
+    study_with(dir, psmnet_epochs, 1, "", extra)
+}
+
+/// The minimal study with `detector_epochs` and `data` lines added to its `[data]` table.
+fn study_with(
+    dir: &Path,
+    psmnet_epochs: usize,
+    detector_epochs: usize,
+    data: &str,
+    extra: &str,
+) -> PathBuf {
     let psm = config(
         dir,
         "psmnet-tiny.toml",
@@ -18,13 +29,16 @@ fn study(dir: &Path, psmnet_epochs: usize, extra: &str) -> PathBuf {
     let pp = config(
         dir,
         "pointpillars-tiny.toml",
-        &[("epochs = 24", "epochs = 1")],
+        &[("epochs = 24", &format!("epochs = {detector_epochs}"))],
     );
     let text = format!(
         r#"name = "mini"
 runs_dir = "{runs}"
 seeds = [0]
 baseline = "sgm"
+
+[data]
+{data}
 
 [data.synthetic]
 frames = 6
@@ -54,6 +68,7 @@ config = "{pp}"
         runs = dir.join("runs").display(),
         psm = psm.display(),
         pp = pp.display(),
+        data = data,
     );
     let p = dir.join("study.toml");
     std::fs::write(&p, text).unwrap();
@@ -69,7 +84,15 @@ fn run(cfg: &Path, extra: &[&str]) -> Output {
 #[test]
 fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
     let tmp = tempfile::tempdir().unwrap();
-    let cfg = study(tmp.path(), 1, "");
+    // The detectors train long enough on the three training frames to find their cars, and are
+    // scored on those frames, so that the APs compared below are not all zero.
+    let cfg = study_with(
+        tmp.path(),
+        1,
+        40,
+        "train_split = \"train\"\nval_split = \"train\"",
+        "",
+    );
     let o = run(&cfg, &["--jobs", "2"]);
     assert!(o.status.success(), "{}", text(&o));
     let out = tmp.path().join("runs/mini");
@@ -92,10 +115,36 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
             > 0.0
     );
 
-    // The report's APs are those of a fresh `ftf eval` of the written predictions.
+    // The PSMNet fine-tuned on LiDAR-derived disparity: the study's maps are those of
+    // `ftf gt-disparity`, and the resolved study records that ground truth.
     let root = out.join("data");
+    let fresh_gt = tmp.path().join("gt-disparity");
+    let o = ftf(&[
+        "gt-disparity",
+        "--root",
+        root.to_str().unwrap(),
+        "--split",
+        "trainval",
+        "--out",
+        fresh_gt.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    for id in ["000000", "000002"] {
+        let png = format!("{id}.png");
+        assert_eq!(
+            std::fs::read(out.join("data/disparity_lidar").join(&png)).unwrap(),
+            std::fs::read(fresh_gt.join(&png)).unwrap(),
+            "{id}"
+        );
+    }
+    let resolved = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(resolved.contains("gt = \"lidar\""), "{resolved}");
+
+    // The report's APs are those of a fresh `ftf eval` of the written predictions.
+    let mut nonzero = 0;
     for variant in ["lidar", "sgm", "psmnet-depth"] {
         let results = out.join(format!("downstream/{variant}/seed-0/sparse/car/results"));
+        let split = root.join("ImageSets/train.txt");
         let json = tmp.path().join(format!("{variant}.json"));
         let o = ftf(&[
             "eval",
@@ -104,7 +153,7 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
             "--results",
             results.to_str().unwrap(),
             "--split",
-            root.join("ImageSets/val.txt").to_str().unwrap(),
+            split.to_str().unwrap(),
             "--classes",
             "car",
             "--iou",
@@ -126,7 +175,14 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
             }
         }
         assert!(compared >= 24, "{variant}: only {compared} APs compared");
+        nonzero += fresh
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|v| v.as_f64().is_some_and(|ap| ap > 0.0))
+            .count();
     }
+    assert!(nonzero > 0, "every compared AP is zero");
 
     // A second run trains nothing: every stage is a cache hit.
     let weights = out.join("upstream/psmnet-depth/seed-0/checkpoints/last.bpk");
@@ -251,7 +307,40 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
             "kind = \"psmnet\"",
             &format!("kind = \"sdn\"\ncheckpoint = \"{}\"", run_dir.display()),
         ),
-        &["upstream.psmnet-depth.checkpoint", "another architecture"],
+        &[
+            "upstream.psmnet-depth.checkpoint",
+            "another network",
+            "network: sdn here, psmnet there",
+        ],
+    );
+    // Start weights of another width, and start weights that are not there.
+    std::fs::write(
+        run_dir.join("config.toml"),
+        "[model]\nmax_disparity = 32\nwidth = 16\n",
+    )
+    .unwrap();
+    check(
+        (
+            "loss = \"depth\"",
+            &format!("loss = \"depth\"\ninit = \"{}\"", run_dir.display()),
+        ),
+        &[
+            "upstream.psmnet-depth.init",
+            "model.width: 8 here, 16 there",
+        ],
+    );
+    check(
+        (
+            "loss = \"depth\"",
+            "loss = \"depth\"\ninit = \"/no/such/run\"",
+        ),
+        &["upstream.psmnet-depth.init", "/no/such/run/config.toml"],
+    );
+    // Dense ground truth exists only on synthetic data; the mini study's is synthetic, so a
+    // wrong value is what fails here.
+    check(
+        ("loss = \"depth\"", "loss = \"depth\"\ngt = \"exact\""),
+        &["exact", "gt"],
     );
 }
 

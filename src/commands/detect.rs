@@ -160,9 +160,9 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         }
     }
     write_config(&cfg, &a.out)?;
-    let device = super::device::from_arg(a.device.as_deref())?.autodiff();
+    let device = crate::terminal::device::from_arg(a.device.as_deref())?.autodiff();
     let steps = data.ids.len().div_ceil(cfg.train.batch_size) as u64;
-    let bar = super::progress::bar(steps * cfg.train.epochs as u64, "train");
+    let bar = crate::terminal::progress::bar(steps * cfg.train.epochs as u64, "train");
     let state = train(
         &cfg,
         &data,
@@ -207,12 +207,12 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    super::progress::training_done(&a.out, state.epochs_done, state.best_epoch);
+    crate::terminal::progress::training_done(&a.out, state.epochs_done, state.best_epoch);
     Ok(())
 }
 
 fn predict(a: PredictArgs) -> Result<()> {
-    let device = super::device::from_arg(a.device.as_deref())?;
+    let device = crate::terminal::device::from_arg(a.device.as_deref())?;
     let detector = Detector::load(&a.run, device)
         .with_context(|| format!("loading the detector in {}", a.run.display()))?;
     let data = a.frames.frames()?;
@@ -222,7 +222,7 @@ fn predict(a: PredictArgs) -> Result<()> {
         }
     }
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    let bar = super::progress::bar(data.ids.len() as u64, "detect");
+    let bar = crate::terminal::progress::bar(data.ids.len() as u64, "detect");
     let summary = predict_folder(&detector, &data.source, &data.ids, &a.out, &|| bar.inc(1))?;
     bar.finish_and_clear();
     for id in &a.bev {

@@ -92,6 +92,10 @@ pub struct EvalArgs {
     /// instances when the root has them, else lidar.
     #[arg(long, value_enum)]
     classes: Option<ClassChoice>,
+    /// Count only the pixels that every --pred folder predicts (compares models of different
+    /// density on the same pixels; each model's own density is then 1).
+    #[arg(long)]
+    common: bool,
     /// Also write the metrics as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -137,19 +141,12 @@ pub struct TrainArgs {
 fn train(a: TrainArgs) -> Result<()> {
     use disparity::psmnet::data::StereoDataset;
     use disparity::psmnet::training::{train, Progress, TrainConfig};
-    let cfg: TrainConfig = match &a.config {
-        Some(p) => toml::from_str(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )
-        .with_context(|| format!("{}: invalid training config", p.display()))?,
+    let cfg = match &a.config {
+        Some(p) => TrainConfig::load(p)?,
         None => TrainConfig::default(),
     };
-    if cfg.model.max_disparity % 4 != 0
-        || cfg.crop.iter().any(|c| c % 16 != 0)
-        || cfg.batch_size == 0
-    {
-        bail!("training config: model.max_disparity must be a multiple of 4, crop sizes multiples of 16, batch_size positive");
-    }
+    // The start weights' architecture is checked before any work.
+    disparity::psmnet::run::start_weights(&cfg)?;
     let root = KittiRoot::open(&a.root)?;
     let gt =
         a.gt.clone()
@@ -179,9 +176,9 @@ fn train(a: TrainArgs) -> Result<()> {
         );
     }
     kitti::io::write_atomic(&cfg_path, resolved.as_bytes())?;
-    let device = super::device::from_arg(a.device.as_deref())?.autodiff();
+    let device = crate::terminal::device::from_arg(a.device.as_deref())?.autodiff();
     let steps = train_set.len().div_ceil(cfg.batch_size) as u64;
-    let bar = super::progress::bar(steps * cfg.epochs as u64, "train");
+    let bar = crate::terminal::progress::bar(steps * cfg.epochs as u64, "train");
     let state = train(
         &cfg,
         &train_set,
@@ -200,7 +197,7 @@ fn train(a: TrainArgs) -> Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    super::progress::training_done(&a.out, state.epochs_done, state.best_epoch);
+    crate::terminal::progress::training_done(&a.out, state.epochs_done, state.best_epoch);
     Ok(())
 }
 
@@ -239,11 +236,11 @@ fn predict(a: PredictArgs) -> Result<()> {
                 run,
                 &root,
                 &split,
-                super::device::from_arg(a.device.as_deref())?,
+                crate::terminal::device::from_arg(a.device.as_deref())?,
             )?
         }
     };
-    let bar = super::progress::bar(split.len() as u64, "predict");
+    let bar = crate::terminal::progress::bar(split.len() as u64, "predict");
     let (done, skipped) = predict_frames(
         model.as_ref(),
         &settings,
@@ -277,7 +274,7 @@ fn load_network(
     device: burn::tensor::Device,
 ) -> Result<(Box<dyn DisparityModel>, String)> {
     use disparity::psmnet::inference::estimate_memory_bytes;
-    let cfg = read_train_config(run)?;
+    let cfg = disparity::psmnet::run::read_run_config(run)?;
     if let Some(id) = split.ids.first() {
         let (w, h) = kitti::png16::image_size(&root.path(
             kitti::Part::Training,
@@ -307,63 +304,7 @@ fn load_network(
             }
         }
     }
-    trained_network(run, device)
-}
-
-/// The training config of a disparity run folder.
-fn read_train_config(run: &Path) -> Result<disparity::psmnet::training::TrainConfig> {
-    let cfg_path = run.join("config.toml");
-    let text = std::fs::read_to_string(&cfg_path)
-        .with_context(|| format!("reading {}", cfg_path.display()))?;
-    toml::from_str(&text)
-        .with_context(|| format!("{}: invalid training config", cfg_path.display()))
-}
-
-/// The network of a disparity training folder (its best, else last, checkpoint) as a
-/// disparity model, with the settings line `predict` records.
-pub fn trained_network(
-    run: &Path,
-    device: burn::tensor::Device,
-) -> Result<(Box<dyn DisparityModel>, String)> {
-    use disparity::psmnet::inference::NetPredictor;
-    use disparity::psmnet::training::{load_model, NetworkKind, RunFiles};
-    let cfg = read_train_config(run)?;
-    let cfg_path = run.join("config.toml");
-    let text = std::fs::read_to_string(&cfg_path)?;
-    let weights = RunFiles::new(run).for_inference();
-    let mismatch = || {
-        format!(
-            "{} does not hold weights of the network {} describes",
-            weights.display(),
-            cfg_path.display()
-        )
-    };
-    let baseline = kitti::Baseline::REFERENCE;
-    let name = format!("{:?}", cfg.network).to_lowercase();
-    let model: Box<dyn DisparityModel> = match cfg.network {
-        NetworkKind::Psmnet => {
-            let model = load_model(cfg.model.init(&device), &weights).with_context(mismatch)?;
-            Box::new(NetPredictor {
-                model,
-                device,
-                name,
-                baseline,
-            })
-        }
-        NetworkKind::Sdn => {
-            let model = load_model(cfg.sdn().init(&device), &weights).with_context(mismatch)?;
-            Box::new(NetPredictor {
-                model,
-                device,
-                name,
-                baseline,
-            })
-        }
-    };
-    Ok((
-        model,
-        format!("{} {}\n{text}", cfg.network.name(), weights.display()),
-    ))
+    Ok(disparity::psmnet::run::load_trained(run, device)?)
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
@@ -389,9 +330,9 @@ fn eval(a: EvalArgs) -> Result<()> {
         ClassChoice::None => ClassSource::None,
     };
     let calib = root.dir(part, kitti::FileKind::Calib);
-    let mut models = Vec::new();
+    let mut folders = Vec::new();
     for spec in &a.pred {
-        let (name, dir) = match spec.split_once('=') {
+        folders.push(match spec.split_once('=') {
             Some((n, d)) => (n.to_string(), PathBuf::from(d)),
             None => {
                 let d = PathBuf::from(spec);
@@ -402,11 +343,27 @@ fn eval(a: EvalArgs) -> Result<()> {
                     .with_context(|| format!("--pred `{spec}` has no folder name; use NAME=DIR"))?;
                 (n, d)
             }
-        };
-        let bar = super::progress::bar(split.len() as u64, &name);
-        let b = evaluate_folder(&dir, &a.gt, &calib, &classes, baseline, &split.ids, &|| {
-            bar.inc(1)
-        })?;
+        });
+    }
+    let common: Vec<PathBuf> = if a.common {
+        folders.iter().map(|(_, d)| d.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let mut models = Vec::new();
+    for (name, dir) in folders {
+        let bar = crate::terminal::progress::bar(split.len() as u64, &name);
+        let ids = &split.ids;
+        let b = evaluate_folder(
+            &dir,
+            &a.gt,
+            &calib,
+            &classes,
+            baseline,
+            ids,
+            &common,
+            &|| bar.inc(1),
+        )?;
         bar.finish_and_clear();
         models.push((name, b));
     }

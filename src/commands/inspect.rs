@@ -36,7 +36,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
                 .unwrap_or(0)
         })
         .sum();
-    let bar = super::progress::bar(total as u64, "inspect");
+    let bar = crate::terminal::progress::bar(total as u64, "inspect");
     let report = inspect_root(&root, a.max_frames, &|| bar.inc(1))?;
     bar.finish_and_clear();
     print_report(&a.root, &report);

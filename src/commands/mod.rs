@@ -2,10 +2,8 @@
 
 pub mod bench;
 pub mod detect;
-pub mod device;
 pub mod disparity;
 pub mod eval;
 pub mod inspect;
-pub mod progress;
 pub mod pseudo_lidar;
 pub mod synth;

@@ -111,7 +111,7 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
         sparsify,
     };
     let ids = frame_ids(a.split.as_deref(), &a.disparity)?;
-    let bar = super::progress::bar(ids.len() as u64, "pseudo-lidar");
+    let bar = crate::terminal::progress::bar(ids.len() as u64, "pseudo-lidar");
     let s = convert_frames(&a.disparity, &a.calib, &a.out, &ids, &settings, &|| {
         bar.inc(1)
     })?;
@@ -184,7 +184,7 @@ pub fn run_gt(a: GtDisparityArgs) -> Result<()> {
             .join(Part::Training.dir())
             .join("disparity_lidar")
     });
-    let bar = super::progress::bar(split.len() as u64, "gt-disparity");
+    let bar = crate::terminal::progress::bar(split.len() as u64, "gt-disparity");
     let (written, skipped) = gt_disparity_frames(
         &root,
         &split.ids,

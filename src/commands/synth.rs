@@ -45,7 +45,7 @@ pub fn run(a: SynthArgs) -> Result<()> {
     if let Some(v) = a.scale {
         cfg.scale = v;
     }
-    let bar = super::progress::bar(cfg.frames as u64, "synth");
+    let bar = crate::terminal::progress::bar(cfg.frames as u64, "synth");
     let summary = synth::generate_root(&cfg, &a.out, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let objects: Vec<String> = summary

@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use disparity::loss::LossKind;
+use disparity::psmnet::training::Selection;
 use std::path::{Path, PathBuf};
 
 /// A whole study.
@@ -80,6 +81,17 @@ pub enum UpstreamKind {
     Sdn,
 }
 
+/// The disparity ground truth a network trains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainingTruth {
+    /// The LiDAR points projected into the left image (the paper's `generate_disp.py`), sparse.
+    #[default]
+    Lidar,
+    /// The synthetic set's exact dense disparity (synthetic data only).
+    Dense,
+}
+
 /// One upstream variant.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +106,12 @@ pub struct UpstreamConfig {
     pub loss: Option<LossKind>,
     /// For psmnet/sdn: a finished `ftf disparity train` folder to use instead of training.
     pub checkpoint: Option<PathBuf>,
+    /// For psmnet/sdn: a training run folder of the same network to fine-tune from (overrides
+    /// the training config's `init`), e.g. the shipped synthetic pretraining.
+    pub init: Option<PathBuf>,
+    /// For psmnet/sdn: the ground truth it trains on (default `lidar`, the paper's).
+    #[serde(default)]
+    pub gt: TrainingTruth,
     /// For sgm: largest disparity searched (default 192, scaled with the images).
     pub max_disparity: Option<usize>,
 }
@@ -107,17 +125,10 @@ impl UpstreamConfig {
     /// The disparity training config of a psmnet/sdn variant, with its kind and loss applied.
     pub fn train_config(&self) -> Result<disparity::psmnet::training::TrainConfig> {
         use disparity::psmnet::training::{NetworkKind, TrainConfig};
-        let mut cfg: TrainConfig = match &self.train {
-            Some(p) => toml::from_str(&std::fs::read_to_string(p).with_context(|| {
-                format!("upstream.{}.train: reading {}", self.name, p.display())
-            })?)
-            .with_context(|| {
-                format!(
-                    "upstream.{}.train: {} is not a disparity training config",
-                    self.name,
-                    p.display()
-                )
-            })?,
+        let mut cfg = match &self.train {
+            Some(p) => {
+                TrainConfig::load(p).with_context(|| format!("upstream.{}.train", self.name))?
+            }
             None => TrainConfig::default(),
         };
         cfg.network = if self.kind == UpstreamKind::Sdn {
@@ -127,6 +138,9 @@ impl UpstreamConfig {
         };
         if let Some(loss) = self.loss {
             cfg.loss = loss;
+        }
+        if let Some(init) = &self.init {
+            cfg.init = Some(init.clone());
         }
         Ok(cfg)
     }
@@ -271,6 +285,21 @@ impl ExperimentConfig {
             .collect()
     }
 
+    /// The number of frames of a split, where known before any work (synthetic sets: from their
+    /// settings; a KITTI root: its split file).
+    fn split_len(&self, split: &str) -> Option<usize> {
+        if let Some(s) = &self.data.synthetic {
+            let train = (s.frames as f64 * s.train_share).round() as usize;
+            return match split {
+                "train" => Some(train),
+                "val" => Some(s.frames - train),
+                _ => None,
+            };
+        }
+        let root = kitti::KittiRoot::open(self.data.root.as_ref()?).ok()?;
+        root.split(split).ok().map(|s| s.ids.len())
+    }
+
     /// Checks everything that can be checked without doing the work: names, paths, configs,
     /// checkpoints (their architecture included).
     pub fn validate(&self) -> Result<()> {
@@ -300,12 +329,42 @@ impl ExperimentConfig {
             }
             if matches!(u.kind, UpstreamKind::Psmnet | UpstreamKind::Sdn) {
                 let cfg = u.train_config()?;
+                cfg.validate()
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("upstream.{}", u.name))?;
                 if let Some(run) = &u.checkpoint {
-                    check_checkpoint(&u.name, run, &cfg)?;
+                    disparity::psmnet::run::check_run(&cfg, run)
+                        .with_context(|| format!("upstream.{}.checkpoint", u.name))?;
+                } else {
+                    disparity::psmnet::run::start_weights(&cfg)
+                        .with_context(|| format!("upstream.{}.init", u.name))?;
                 }
-            } else if u.train.is_some() || u.loss.is_some() || u.checkpoint.is_some() {
+                if cfg.select == Selection::BestVal && u.checkpoint.is_none() {
+                    let n = self.split_len(&self.data.train_split);
+                    if n.is_some_and(|n| cfg.val_frames == 0 || cfg.val_frames >= n) {
+                        bail!(
+                            "upstream.{}: select = \"best_val\" holds val_frames = {} out of the {} training frames; it must be between 1 and {}",
+                            u.name,
+                            cfg.val_frames,
+                            n.unwrap_or(0),
+                            n.unwrap_or(1).saturating_sub(1)
+                        );
+                    }
+                }
+                if u.gt == TrainingTruth::Dense && self.data.synthetic.is_none() {
+                    bail!(
+                        "upstream.{}.gt = \"dense\": only synthetic data has dense exact disparity; use \"lidar\"",
+                        u.name
+                    );
+                }
+            } else if u.train.is_some()
+                || u.loss.is_some()
+                || u.checkpoint.is_some()
+                || u.init.is_some()
+                || u.gt != TrainingTruth::default()
+            {
                 bail!(
-                    "upstream.{}: train, loss and checkpoint apply to psmnet and sdn only",
+                    "upstream.{}: train, loss, checkpoint, init and gt apply to psmnet and sdn only",
                     u.name
                 );
             }
@@ -351,43 +410,6 @@ impl ExperimentConfig {
         }
         Ok(())
     }
-}
-
-/// A given checkpoint must be a finished disparity run of the variant's architecture.
-fn check_checkpoint(
-    name: &str,
-    run: &Path,
-    cfg: &disparity::psmnet::training::TrainConfig,
-) -> Result<()> {
-    let path = run.join("config.toml");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "upstream.{name}.checkpoint: {} has no config.toml",
-            run.display()
-        )
-    })?;
-    let theirs: disparity::psmnet::training::TrainConfig =
-        toml::from_str(&text).with_context(|| {
-            format!(
-                "upstream.{name}.checkpoint: {} is not a disparity training config",
-                path.display()
-            )
-        })?;
-    if theirs.network != cfg.network || theirs.model != cfg.model {
-        bail!(
-            "upstream.{name}.checkpoint: {} holds a {} of another architecture than the variant's",
-            run.display(),
-            theirs.network.name()
-        );
-    }
-    let weights = burn_support::CheckpointFiles::new(run).for_inference();
-    if !weights.is_file() {
-        bail!(
-            "upstream.{name}.checkpoint: no weights in {}",
-            weights.display()
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

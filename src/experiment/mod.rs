@@ -36,7 +36,8 @@ const STAGES: [&str; 6] = ["data", "upstream", "points", "downstream", "eval", "
 
 /// The number of stage steps a study takes (for the progress lines).
 fn stage_count(cfg: &ExperimentConfig) -> usize {
-    let data = 1 + cfg.data.root.is_some() as usize;
+    // The set (generated or opened) and its LiDAR-derived disparity.
+    let data = 1 + cfg.data.synthetic.is_some() as usize;
     let per_seed: usize = cfg
         .upstream
         .iter()
@@ -72,11 +73,17 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
         Ok((up, points))
     })?;
     let mut results = report::Results::default();
-    for (&(_, u), (up, _)) in variants.iter().zip(&upstream) {
-        if let Some(m) = &up.metrics {
-            let runs = results.upstream.entry(u.name.clone()).or_default();
-            runs.push(m.clone());
-        }
+    // Every variant's errors, also on the pixels that all variants of its seed predict.
+    for (&(seed, u), (up, _)) in variants.iter().zip(&upstream) {
+        let Some(maps) = &up.disparity else { continue };
+        let common: Vec<PathBuf> = variants
+            .iter()
+            .zip(&upstream)
+            .filter(|((s, _), _)| *s == seed)
+            .filter_map(|(_, (other, _))| other.disparity.clone())
+            .collect();
+        let m = study.upstream_metrics(u, maps, &common)?;
+        results.upstream.entry(u.name.clone()).or_default().push(m);
     }
     // Detector by detector: trainings of one config take about as long, so side-by-side
     // workers finish together.
@@ -105,7 +112,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
             bail!("--force: `{f}` is not one of {}", STAGES.join(", "));
         }
     }
-    let device = crate::commands::device::from_arg(a.device.as_deref())?;
+    let device = crate::terminal::device::from_arg(a.device.as_deref())?;
     let jobs = match a.jobs {
         Some(0) => bail!("--jobs: must be at least 1"),
         Some(j) => j,
@@ -139,7 +146,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         .iter()
         .filter_map(|u| {
             let first = results.upstream.get(&u.name)?.first()?;
-            Some((u.name.clone(), first.clone()))
+            Some((u.name.clone(), first.common.clone()))
         })
         .collect();
     let json = report::build(&cfg, &results);

@@ -3,7 +3,7 @@
 //! and variant: was the upstream improvement self-defeating for it?
 
 use super::config::ExperimentConfig;
-use disparity::Breakdown;
+use super::stages::UpstreamMetrics;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -30,21 +30,33 @@ fn mean_std(v: &Value) -> (f64, f64) {
 #[derive(Debug, Default)]
 pub struct Results {
     /// Upstream metrics by variant, one per seed (none for the LiDAR).
-    pub upstream: BTreeMap<String, Vec<Breakdown>>,
+    pub upstream: BTreeMap<String, Vec<UpstreamMetrics>>,
     /// Flat APs by (detector, cloud, variant), one map per seed.
     pub downstream: BTreeMap<(String, String, String), Vec<Value>>,
 }
 
-/// The upstream numbers of a variant: depth MAE overall, on cars, on pedestrians; EPE; D1.
-fn upstream_json(runs: &[Breakdown]) -> Value {
-    let pick = |f: &dyn Fn(&Breakdown) -> f64| stats(&runs.iter().map(f).collect::<Vec<_>>());
-    json!({
-        "depth_mae": pick(&|b| b.all.metrics().mae),
-        "car_depth_mae": pick(&|b| b.classes[0].metrics().mae),
-        "pedestrian_depth_mae": pick(&|b| b.classes[1].metrics().mae),
-        "epe": pick(&|b| b.all.metrics().epe),
-        "d1": pick(&|b| b.all.metrics().d1),
-    })
+/// The upstream numbers of a variant: depth MAE overall, on cars, on pedestrians, EPE and D1
+/// on the pixels every variant predicts (`common_pixels`, the ones compared) and on all its own
+/// (`all_pixels`, with its density: the share of ground-truth pixels it predicts).
+fn upstream_json(runs: &[UpstreamMetrics]) -> Value {
+    let errors = |b: &dyn Fn(&UpstreamMetrics) -> &disparity::Breakdown| {
+        let pick = |f: &dyn Fn(&disparity::Breakdown) -> f64| {
+            stats(&runs.iter().map(|r| f(b(r))).collect::<Vec<_>>())
+        };
+        json!({
+            "depth_mae": pick(&|b| b.all.metrics().mae),
+            "car_depth_mae": pick(&|b| b.classes[0].metrics().mae),
+            "pedestrian_depth_mae": pick(&|b| b.classes[1].metrics().mae),
+            "epe": pick(&|b| b.all.metrics().epe),
+            "d1": pick(&|b| b.all.metrics().d1),
+            "density": pick(&|b| b.all.metrics().density),
+            "car_density": pick(&|b| b.classes[0].metrics().density),
+            "pedestrian_density": pick(&|b| b.classes[1].metrics().density),
+        })
+    };
+    let mut v = errors(&|r| &r.common);
+    v["all_pixels"] = errors(&|r| &r.own);
+    v
 }
 
 /// The primary AP key of a class, e.g. `Car/3d/moderate/R40@0.70`.
@@ -241,26 +253,64 @@ pub fn ap_change_plot(cfg: &ExperimentConfig, report: &Value) -> (u32, u32, Vec<
     plot::Canvas::grid(&charts, 2).into_rgb()
 }
 
+/// How the trained upstream networks were started, on what they were trained and which
+/// weights predict, as one sentence per trained variant.
+fn selection_note(cfg: &ExperimentConfig) -> String {
+    use disparity::psmnet::training::Selection;
+    cfg.upstream
+        .iter()
+        .filter(|u| u.trained())
+        .filter_map(|u| {
+            let t = u.train_config().ok()?;
+            let start = t.init.as_ref().map_or("the reference initialisation".into(), |p| {
+                format!("`{}`", p.display())
+            });
+            let weights = match t.select {
+                Selection::Last => "the last epoch's weights (no model selection)".to_string(),
+                Selection::BestVal => "the weights of its best epoch on frames held out from the training split".into(),
+            };
+            Some(format!(
+                "`{}`: {} epochs from {start} on {} ground truth ({:?} loss); it predicts with {weights}.",
+                u.name,
+                t.epochs,
+                match u.gt {
+                    super::config::TrainingTruth::Lidar => "LiDAR-derived sparse",
+                    super::config::TrainingTruth::Dense => "dense exact",
+                },
+                t.loss
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Builds report.md from report.json.
 pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
     let mut s = format!(
-        "# Experiment `{}`\n\nSeeds: {:?}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over seeds; Δ is against the baseline.\n\n## Upstream: disparity and depth error on val\n\n| variant | depth MAE m | car depth MAE m | pedestrian depth MAE m | EPE px | D1 |\n|---|---|---|---|---|---|\n",
-        cfg.name, cfg.seeds, cfg.baseline
+        "# Experiment `{}`\n\nSeeds: {:?}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over seeds; Δ is against the baseline.\n\n## Upstream: disparity and depth error on val\n\nErrors on the ground-truth pixels that every variant predicts (so that a sparse model is not flattered by the pixels it leaves out); density: the share of all ground-truth pixels the variant predicts (all / car / pedestrian pixels). {}\n\n| variant | depth MAE m | car depth MAE m | pedestrian depth MAE m | EPE px | D1 | density | car density | pedestrian density |\n|---|---|---|---|---|---|---|---|---|\n",
+        cfg.name,
+        cfg.seeds,
+        cfg.baseline,
+        selection_note(cfg)
     );
     for u in &cfg.upstream {
         match report["upstream"].get(&u.name) {
             Some(v) => {
+                let own = &v["all_pixels"];
                 s += &format!(
-                    "| {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     u.name,
                     fmt_ms(&v["depth_mae"]),
                     fmt_ms(&v["car_depth_mae"]),
                     fmt_ms(&v["pedestrian_depth_mae"]),
                     fmt_ms(&v["epe"]),
-                    fmt_ms(&v["d1"])
+                    fmt_ms(&v["d1"]),
+                    fmt_ms(&own["density"]),
+                    fmt_ms(&own["car_density"]),
+                    fmt_ms(&own["pedestrian_density"]),
                 )
             }
-            None => s += &format!("| {} | (real LiDAR) | | | | |\n", u.name),
+            None => s += &format!("| {} | (real LiDAR) | | | | | | | |\n", u.name),
         }
     }
     for d in &cfg.downstream {
@@ -366,10 +416,13 @@ class = "Pedestrian"
         )
         .unwrap();
         let breakdown = |mae: f64| {
-            let mut b = Breakdown::default();
+            let mut b = disparity::Breakdown::default();
             b.all.depth_pixels = 10;
             b.all.abs_depth = mae * 10.0;
-            b
+            UpstreamMetrics {
+                own: b.clone(),
+                common: b,
+            }
         };
         let mut r = Results::default();
         r.upstream

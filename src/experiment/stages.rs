@@ -2,12 +2,16 @@
 //! upstream (train, predict, evaluate disparity), points, downstream (train, predict) and
 //! evaluation. Every stage returns the output id later stages key on.
 
-use super::config::{Cloud, DownstreamConfig, ExperimentConfig, UpstreamConfig, UpstreamKind};
+use super::config::{
+    Cloud, DownstreamConfig, ExperimentConfig, TrainingTruth, UpstreamConfig, UpstreamKind,
+};
 use super::manifest::{hash, run_stage, Outcome};
-use crate::commands::progress;
+use crate::terminal::progress;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use disparity::frames::{evaluate_folder, predict_frames, ClassSource};
+use disparity::psmnet::run::load_trained;
+use disparity::psmnet::training::Selection;
 use disparity::{Breakdown, DisparityModel, Sgm, SgmConfig};
 use kitti::{FileKind, KittiRoot, Part};
 use std::ops::ControlFlow;
@@ -48,8 +52,15 @@ pub struct UpstreamOut {
     pub id: String,
     /// Disparity maps of train and val frames (None for the LiDAR).
     pub disparity: Option<PathBuf>,
-    /// Its disparity and depth errors on val (None for the LiDAR).
-    pub metrics: Option<Breakdown>,
+}
+
+/// An upstream variant's disparity and depth errors on val.
+#[derive(Debug, Clone)]
+pub struct UpstreamMetrics {
+    /// On every ground-truth pixel (density: the share it predicts).
+    pub own: Breakdown,
+    /// On the pixels that every variant of the same seed predicts.
+    pub common: Breakdown,
 }
 
 /// A folder of point clouds and its output id.
@@ -98,13 +109,27 @@ impl<'a> Study<'a> {
         Ok(m.output_id)
     }
 
-    /// Ground-truth disparity of the frames: the synthetic set's exact maps, or LiDAR-derived
-    /// maps for a real root.
+    /// Ground-truth disparity the upstream models are judged by: the synthetic set's exact
+    /// maps, or LiDAR-derived maps for a real root.
     pub fn gt_disparity(&self) -> PathBuf {
         if self.cfg.data.synthetic.is_some() {
             self.root.dir(Part::Training, FileKind::Disparity)
         } else {
-            self.dir.join("data/disparity_lidar")
+            self.lidar_disparity()
+        }
+    }
+
+    /// The LiDAR-derived disparity of every frame (`generate_disp.py`'s rule), made by the
+    /// data stage for real and synthetic roots alike.
+    pub fn lidar_disparity(&self) -> PathBuf {
+        self.dir.join("data/disparity_lidar")
+    }
+
+    /// The ground truth a network of variant `u` trains on.
+    fn training_truth(&self, u: &UpstreamConfig) -> PathBuf {
+        match u.gt {
+            TrainingTruth::Lidar => self.lidar_disparity(),
+            TrainingTruth::Dense => self.root.dir(Part::Training, FileKind::Disparity),
         }
     }
 
@@ -163,9 +188,13 @@ impl<'a> Study<'a> {
         }
         self.train_ids = self.root.split(&cfg.data.train_split)?.ids;
         self.val_ids = self.root.split(&cfg.data.val_split)?.ids;
-        if let Some(root) = &cfg.data.root {
-            let dir = self.dir.join("data/disparity_lidar");
-            let key = hash(&["gt-disparity", &root.display().to_string()]);
+        {
+            let dir = self.lidar_disparity();
+            let key = hash(&[
+                "gt-disparity",
+                &self.root.root().display().to_string(),
+                &self.data_id,
+            ]);
             let (root, ids) = (self.root.clone(), self.all_ids());
             self.data_id = self.stage(
                 &dir.clone(),
@@ -194,7 +223,6 @@ impl<'a> Study<'a> {
             return Ok(UpstreamOut {
                 id: hash(&["lidar", &self.data_id]),
                 disparity: None,
-                metrics: None,
             });
         }
         let dir = self
@@ -210,23 +238,35 @@ impl<'a> Study<'a> {
                 (toml::to_string(&t)?, Some(t))
             }
         };
-        // A given checkpoint is identified by its path and its weights file's size and time.
-        let checkpoint = u
-            .checkpoint
-            .as_ref()
-            .map(|run| {
-                let weights = burn_support::CheckpointFiles::new(run).for_inference();
-                let meta = std::fs::metadata(&weights).ok();
-                let stamp = meta.map(|m| (m.len(), m.modified().ok()));
-                format!("{} {stamp:?}", weights.display())
-            })
-            .unwrap_or_default();
-        let key = hash(&["upstream", &settings, &checkpoint, &self.data_id]);
+        // Given weights (a checkpoint to use, or start weights) are identified by their path
+        // and their file's size and time.
+        let stamp = |run: &Path| {
+            let weights = disparity::psmnet::run::inference_weights(run);
+            let meta = std::fs::metadata(&weights).ok();
+            let stamp = meta.map(|m| (m.len(), m.modified().ok()));
+            format!("{} {stamp:?}", weights.display())
+        };
+        let given: Vec<String> = [
+            &u.checkpoint,
+            &train_cfg.as_ref().and_then(|t| t.init.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|run| stamp(run))
+        .collect();
+        let truth = format!("{:?}", u.gt);
+        let key = hash(&[
+            "upstream",
+            &settings,
+            &given.join(" "),
+            &truth,
+            &self.data_id,
+        ]);
         let disparity_dir = dir.join("disparity");
         let ids = self.all_ids();
         let (root, gt, val_ids, device) = (
             self.root.clone(),
-            self.gt_disparity(),
+            self.training_truth(u),
             self.val_ids.clone(),
             self.device.clone(),
         );
@@ -242,13 +282,18 @@ impl<'a> Study<'a> {
                         ..SgmConfig::default()
                     }))
                 }
-                (_, _, Some(run)) => {
-                    crate::commands::disparity::trained_network(run, device.clone())?.0
-                }
+                (_, _, Some(run)) => load_trained(run, device.clone())?.0,
                 (_, Some(t), None) => {
-                    let ids = (&train_ids[..], &val_ids[..]);
+                    // Model selection never looks at the study's evaluation frames: a network
+                    // that keeps its best epoch is validated on frames held out from training.
+                    let ids = match t.select {
+                        Selection::Last => (&train_ids[..], &val_ids[..]),
+                        Selection::BestVal => {
+                            train_ids.split_at(train_ids.len().saturating_sub(t.val_frames))
+                        }
+                    };
                     train_upstream(t, &u.name, &root, &gt, ids, &work_dir, &device, resume)?;
-                    crate::commands::disparity::trained_network(&work_dir, device.clone())?.0
+                    load_trained(&work_dir, device.clone())?.0
                 }
                 _ => unreachable!("validated: psmnet/sdn have a training config"),
             };
@@ -264,27 +309,46 @@ impl<'a> Study<'a> {
             bar.finish_and_clear();
             Ok(())
         })?;
-        let calib = self.root.dir(Part::Training, FileKind::Calib);
-        // Cheap next to training, so not cached: metrics.json always matches the maps.
-        let metrics = evaluate_folder(
-            &dir.join("disparity"),
-            &self.gt_disparity(),
-            &calib,
-            &self.class_source(),
-            kitti::Baseline::REFERENCE,
-            &self.val_ids,
-            &|| {},
-        )?;
-        let json = disparity::report::json(&[(u.name.clone(), metrics.clone())]);
-        kitti::io::write_atomic(
-            &dir.join("metrics.json"),
-            serde_json::to_string_pretty(&json)?.as_bytes(),
-        )?;
         Ok(UpstreamOut {
             id,
             disparity: Some(dir.join("disparity")),
-            metrics: Some(metrics),
         })
+    }
+
+    /// The disparity and depth errors of one variant's val maps: on all its pixels, and on the
+    /// pixels that every map in `common` (the same seed's variants) predicts. Cheap next to
+    /// training, so not cached: `metrics.json` beside the maps always matches them.
+    pub fn upstream_metrics(
+        &self,
+        u: &UpstreamConfig,
+        maps: &Path,
+        common: &[PathBuf],
+    ) -> Result<UpstreamMetrics> {
+        let calib = self.root.dir(Part::Training, FileKind::Calib);
+        let eval = |common: &[PathBuf]| {
+            evaluate_folder(
+                maps,
+                &self.gt_disparity(),
+                &calib,
+                &self.class_source(),
+                kitti::Baseline::REFERENCE,
+                &self.val_ids,
+                common,
+                &|| {},
+            )
+        };
+        let m = UpstreamMetrics {
+            own: eval(&[])?,
+            common: eval(common)?,
+        };
+        let json = serde_json::json!({
+            "all_pixels": disparity::report::json(&[(u.name.clone(), m.own.clone())]),
+            "common_pixels": disparity::report::json(&[(u.name.clone(), m.common.clone())]),
+            "common_with": common,
+        });
+        let path = maps.parent().unwrap_or(maps).join("metrics.json");
+        kitti::io::write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())?;
+        Ok(m)
     }
 
     /// The points stage: one cloud kind of one upstream output.

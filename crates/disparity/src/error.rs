@@ -38,6 +38,14 @@ pub enum DisparityError {
         /// Decoder message.
         message: String,
     },
+    /// A settings file (or run folder) holds a value that is not allowed.
+    #[error("{path}: {message}")]
+    Config {
+        /// The file at fault.
+        path: PathBuf,
+        /// The field, its value and what is allowed.
+        message: String,
+    },
     /// The output folder holds predictions of another model or settings.
     #[error("{path}: this folder holds predictions made with other settings ({found}); choose a new folder or delete it")]
     DifferentSettings {

@@ -106,6 +106,15 @@ pub fn predict_frames(
     Ok((n, done.len() - n))
 }
 
+/// Clears the ground truth of every pixel that `pred` does not predict (0, negative or NaN).
+fn keep_predicted(gt: &mut DisparityMap, pred: &DisparityMap) {
+    for (g, p) in gt.data.iter_mut().zip(&pred.data) {
+        if !(*p > 0.0 && p.is_finite()) {
+            *g = 0.0;
+        }
+    }
+}
+
 /// Where each frame's per-class pixels come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClassSource {
@@ -128,7 +137,10 @@ pub enum ClassSource {
 }
 
 /// Evaluates the predictions `<pred>/<id>.png` against ground truth `<gt>/<id>.png` over `ids`.
-/// Depth uses f_u from `<calib>/<id>.txt` and `baseline`.
+/// Depth uses f_u from `<calib>/<id>.txt` and `baseline`. With `common` prediction folders, only
+/// the ground-truth pixels that every one of them (and `pred`) predicts are counted, so that
+/// models of different density are compared on the same pixels.
+#[allow(clippy::too_many_arguments)]
 pub fn evaluate_folder(
     pred: &Path,
     gt: &Path,
@@ -136,6 +148,7 @@ pub fn evaluate_folder(
     classes: &ClassSource,
     baseline: Baseline,
     ids: &[String],
+    common: &[PathBuf],
     progress: &(dyn Fn() + Sync),
 ) -> Result<Breakdown> {
     let parts: Vec<Breakdown> = ids
@@ -146,15 +159,29 @@ pub fn evaluate_folder(
                 let txt = |dir: &Path| dir.join(format!("{id}.txt"));
                 let gt_path = input(png(gt), id, "ground-truth disparity")?;
                 let pred_path = input(png(pred), id, "predicted disparity")?;
-                let g = DisparityMap::read(&gt_path)?;
+                let mut g = DisparityMap::read(&gt_path)?;
                 let p = DisparityMap::read(&pred_path)?;
-                if (g.width, g.height) != (p.width, p.height) {
-                    return Err(DisparityError::SizeMismatch {
-                        path: pred_path,
-                        found: format!("{}x{}", p.width, p.height),
-                        expected: format!("{}x{}", g.width, g.height),
-                        other: gt_path,
-                    });
+                let size = (g.width, g.height);
+                let same_size = |path: PathBuf, m: &DisparityMap| {
+                    if size == (m.width, m.height) {
+                        return Ok(());
+                    }
+                    Err(DisparityError::SizeMismatch {
+                        path,
+                        found: format!("{}x{}", m.width, m.height),
+                        expected: format!("{}x{}", size.0, size.1),
+                        other: gt_path.clone(),
+                    })
+                };
+                same_size(pred_path.clone(), &p)?;
+                for dir in common {
+                    let path = input(png(dir), id, "predicted disparity")?;
+                    let other = DisparityMap::read(&path)?;
+                    same_size(path, &other)?;
+                    keep_predicted(&mut g, &other);
+                }
+                if !common.is_empty() {
+                    keep_predicted(&mut g, &p);
                 }
                 let c = Calibration::read(&input(txt(calib), id, "calibration")?)?;
                 let class_map: Option<ClassMap> = match classes {

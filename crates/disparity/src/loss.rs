@@ -29,11 +29,26 @@ pub fn smooth_l1(diff: Tensor<3>) -> Tensor<3> {
     linear.mask_where(small, quadratic)
 }
 
-/// Pixels that count: ground truth above 0 and below the network's largest disparity.
-pub fn valid_mask(gt: &Tensor<3>, max_disparity: f64) -> Tensor<3, Bool> {
-    gt.clone()
-        .greater_elem(0.0)
-        .bool_and(gt.clone().lower_elem(max_disparity))
+/// Which ground-truth pixels the loss counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossMask {
+    /// Every pixel with ground truth above 0 (the paper's `finetune_3d.py`, PSMNet's
+    /// `finetune.py`): pixels nearer than the network's range still pull towards its end.
+    #[default]
+    Positive,
+    /// Ground truth above 0 and below the network's largest disparity (PSMNet's SceneFlow
+    /// `main.py`).
+    BelowMax,
+}
+
+/// Pixels that count: ground truth above 0 and, when `below` is given, below it.
+pub fn valid_mask(gt: &Tensor<3>, below: Option<f64>) -> Tensor<3, Bool> {
+    let positive = gt.clone().greater_elem(0.0);
+    match below {
+        Some(max) => positive.bool_and(gt.clone().lower_elem(max)),
+        None => positive,
+    }
 }
 
 /// Smooth-L1 of `diff` averaged over the pixels of `mask` (0 when the mask is empty).
@@ -83,15 +98,15 @@ pub fn output_loss(
 }
 
 /// PSMNet's training loss: 0.5·L₁ + 0.7·L₂ + 1.0·L₃ over the three outputs (or the plain loss of
-/// a single output).
+/// a single output), on ground truth above 0 and, when `below` is given, below it.
 pub fn psm_loss(
     preds: &[Tensor<3>],
     gt: Tensor<3>,
     fb: Tensor<1>,
     kind: LossKind,
-    max_disparity: f64,
+    below: Option<f64>,
 ) -> Tensor<1> {
-    let mask = valid_mask(&gt, max_disparity);
+    let mask = valid_mask(&gt, below);
     weighted_over_outputs(preds, |p| {
         output_loss(p, gt.clone(), mask.clone(), fb.clone(), kind)
     })
@@ -114,7 +129,7 @@ mod tests {
         let gt =
             Tensor::<3>::from_data(TensorData::new(vec![50.0f32, 5.0, 0.0], [1, 1, 3]), &device);
         let fb = Tensor::<1>::from_data(TensorData::new(vec![400.0f32], [1]), &device);
-        let loss = psm_loss(std::slice::from_ref(&pred), gt, fb, kind, 192.0);
+        let loss = psm_loss(std::slice::from_ref(&pred), gt, fb, kind, Some(192.0));
         let grads = loss.backward();
         pred.grad(&grads)
             .unwrap()

@@ -222,3 +222,111 @@ fn sdn_trains_with_its_depth_loss_and_predicts_disparity() {
         "{fb}"
     );
 }
+
+/// Trains `cfg` into `out` and writes its resolved config beside the checkpoints, as
+/// `ftf disparity train` does, so that the folder can be an `init`.
+fn train_run(cfg: &TrainConfig, root: &KittiRoot, out: &Path) -> f64 {
+    let (train_set, val_set) = datasets(root);
+    std::fs::create_dir_all(out).unwrap();
+    std::fs::write(out.join("config.toml"), toml::to_string(cfg).unwrap()).unwrap();
+    let first = std::sync::Mutex::new(f64::NAN);
+    let device = Device::flex().autodiff();
+    train(cfg, &train_set, &val_set, out, &device, false, &|p| {
+        if let disparity::psmnet::training::Progress::Step(0, 0, _, loss) = p {
+            *first.lock().unwrap() = loss;
+        }
+    })
+    .unwrap();
+    first.into_inner().unwrap()
+}
+
+/// The loss of `model` on the first batch of epoch 0 of `cfg`, built here from the public
+/// pieces (order, crop stream, batcher) rather than by the training loop.
+fn first_batch_loss(model: &disparity::psmnet::PsmNet, cfg: &TrainConfig, root: &KittiRoot) -> f64 {
+    use disparity::network::StereoNet;
+    use disparity::psmnet::data::{batch, random_crop};
+    let device = Device::flex().autodiff();
+    let (train_set, _) = datasets(root);
+    let order = burn_support::shuffle::epoch_order(train_set.len(), cfg.seed, 0);
+    let mut rng = kitti::rng::Rng::new(kitti::rng::hash(&[cfg.seed, 0, 0, 1]));
+    let examples: Vec<_> = order[..cfg.batch_size]
+        .iter()
+        .map(|&i| {
+            random_crop(
+                &train_set.get(i).unwrap(),
+                cfg.crop[0],
+                cfg.crop[1],
+                &mut rng,
+            )
+        })
+        .collect();
+    let b = batch(&examples, &device);
+    let loss: f32 = model.training_loss(&b, cfg.loss, None).into_scalar();
+    loss as f64
+}
+
+#[test]
+fn fine_tuning_starts_from_the_init_weights_and_another_architecture_is_refused() {
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let root = synthetic_root(dir.path(), 12);
+    let pre = dir.path().join("pre");
+    train_run(&tiny_run(2), &root, &pre);
+
+    // Fine-tuning from `pre` (another seed: other crops and order): its first step's loss is
+    // the loss of the loaded weights on that batch.
+    let tune = TrainConfig {
+        seed: 8,
+        epochs: 1,
+        lr_steps: vec![],
+        init: Some(pre.clone()),
+        ..tiny_run(1)
+    };
+    let first = train_run(&tune, &root, &dir.path().join("tune"));
+    let device = Device::flex().autodiff();
+    let loaded = load_model(tune.model.init(&device), &RunFiles::new(&pre).model()).unwrap();
+    let expected = first_batch_loss(&loaded, &tune, &root);
+    assert!(
+        (first - expected).abs() <= 1e-5 * expected.abs(),
+        "first step {first} vs loaded model {expected}"
+    );
+    // Without `init` the same first batch sees the reference initialisation: another loss.
+    let fresh = TrainConfig {
+        init: None,
+        ..tune.clone()
+    };
+    let scratch = train_run(&fresh, &root, &dir.path().join("scratch"));
+    assert!(
+        (scratch - expected).abs() > 0.05 * expected.abs(),
+        "from scratch {scratch} vs from init {expected}"
+    );
+
+    // Start weights of another network fail before any work, naming the file and the field.
+    let mut wide = tune.clone();
+    wide.model.width = 16;
+    let out = dir.path().join("wide");
+    let (train_set, val_set) = datasets(&root);
+    let err = train(&wide, &train_set, &val_set, &out, &device, false, &|_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.width: 16 here, 8 there") && err.contains("pre/config.toml"),
+        "{err}"
+    );
+    assert!(
+        !RunFiles::new(&out).dir.exists(),
+        "a checkpoint was written"
+    );
+    // And a folder without weights.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::copy(pre.join("config.toml"), empty.join("config.toml")).unwrap();
+    let no_weights = TrainConfig {
+        init: Some(empty),
+        ..tune
+    };
+    let err = disparity::psmnet::run::start_weights(&no_weights)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no weights"), "{err}");
+}

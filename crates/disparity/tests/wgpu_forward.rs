@@ -66,7 +66,13 @@ fn a_training_step_on_wgpu_matches_the_cpu() {
         let fb = Tensor::<1>::ones([1], device) * 100.0;
         let loss = |m: &disparity::psmnet::PsmNet| {
             let preds = m.forward(l.clone(), r.clone(), true);
-            psm_loss(&preds, g.clone(), fb.clone(), LossKind::Disparity, 32.0)
+            psm_loss(
+                &preds,
+                g.clone(),
+                fb.clone(),
+                LossKind::Disparity,
+                Some(32.0),
+            )
         };
         let first = loss(&model);
         let grads = GradientsParams::from_grads(first.backward(), &model);

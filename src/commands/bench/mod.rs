@@ -49,6 +49,10 @@ pub struct BenchArgs {
     /// Network stages: training batch size (default: 2 for psmnet, 4 for detect).
     #[arg(long)]
     batch: Option<usize>,
+    /// PSMNet: also time the network of this training config (TOML), its inference on a
+    /// half-size KITTI frame (621x188).
+    #[arg(long)]
+    network: Option<std::path::PathBuf>,
     /// PSMNet: training crop, height and width.
     #[arg(long, num_args = 2, value_names = ["H", "W"], default_values_t = [64, 128])]
     crop: Vec<usize>,

@@ -67,7 +67,7 @@ fn print_rows(title: &str, rows: &[Row]) {
 
 /// The device named by `--device`, the CPU without it.
 fn bench_device(a: &BenchArgs) -> Result<Device> {
-    crate::commands::device::from_arg(Some(a.device.as_deref().unwrap_or("cpu")))
+    crate::terminal::device::from_arg(Some(a.device.as_deref().unwrap_or("cpu")))
 }
 
 /// Times training steps of `model`: the loss `loss` gives, its backward pass and one step of
@@ -95,7 +95,7 @@ fn psmnet_step(a: &BenchArgs, cfg: &PsmNetConfig, name: &str, device: &Device) -
     let right = Tensor::<4>::random([b, 3, h, w], Distribution::Default, &train);
     let gt = Tensor::<3>::random([b, h, w], Distribution::Uniform(1.0, 30.0), &train);
     let fb = Tensor::<1>::ones([b], &train) * 100.0;
-    let max = cfg.max_disparity as f64;
+    let max = Some(cfg.max_disparity as f64);
     training_row(
         format!("{name}: training step, batch {b} x {h}x{w} crops"),
         a,
@@ -145,6 +145,12 @@ pub fn bench_psmnet(a: &BenchArgs) -> Result<()> {
         psmnet_step(a, &tiny, "tiny", &device),
         psmnet_inference(a, &tiny, "tiny", (311, 94), &device),
     ];
+    if let Some(path) = &a.network {
+        let cfg = disparity::psmnet::training::TrainConfig::load(path)?.model;
+        let name = path.display().to_string();
+        rows.push(psmnet_step(a, &cfg, &name, &device));
+        rows.push(psmnet_inference(a, &cfg, &name, (621, 188), &device));
+    }
     if a.reference {
         let reference = PsmNetConfig::default();
         rows.push(psmnet_step(a, &reference, "reference", &device));

@@ -2,7 +2,7 @@
 //! four residual stages (the second with stride 2, the last dilated), spatial pyramid pooling,
 //! and a fusion to the cost-volume feature width, at 1/4 resolution.
 
-use super::layers::{BasicBlock, ConvBn};
+use super::layers::{reference_init, BasicBlock, ConvBn};
 use super::model::PsmNetConfig;
 use crate::ops::bilinear;
 use burn::module::Module;
@@ -75,6 +75,7 @@ impl FeatureExtractor {
             fuse: ConvBn::new(fused_in, 4 * c, 3, 1, 1, 1, device),
             project: Conv2dConfig::new([4 * c, cfg.feature_channels], [1, 1])
                 .with_bias(false)
+                .with_initializer(reference_init(1, cfg.feature_channels))
                 .init(device),
             align_corners: cfg.align_corners,
         }

@@ -2,7 +2,7 @@
 //! hourglasses (stride-2 3-D convolutions down twice, transposed convolutions up twice, skip
 //! connections between hourglasses), and a classifier head after each.
 
-use super::layers::{ConvBn3d, DeconvBn3d};
+use super::layers::{reference_init, ConvBn3d, DeconvBn3d};
 use crate::psmnet::model::PsmNetConfig;
 use burn::module::Module;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
@@ -84,6 +84,7 @@ impl Classifier {
             out: Conv3dConfig::new([c, 1], [3, 3, 3])
                 .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
                 .with_bias(false)
+                .with_initializer(reference_init(27, 1))
                 .init(device),
         }
     }

@@ -4,9 +4,19 @@ use burn::module::Module;
 use burn::nn::conv::{
     Conv2d, Conv2dConfig, Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig,
 };
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, PaddingConfig3d};
+use burn::nn::{BatchNorm, BatchNormConfig, Initializer, PaddingConfig2d, PaddingConfig3d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+
+/// The reference's initialisation of a convolution's weights (PSMNet's `__init__` loop):
+/// normal with mean 0 and std √(2 / n), n = kernel elements × output channels. Batch norm keeps
+/// burn's 1 / 0, as the reference; transposed convolutions keep the framework default there too.
+pub fn reference_init(kernel_elements: usize, out_channels: usize) -> Initializer {
+    Initializer::Normal {
+        mean: 0.0,
+        std: (2.0 / (kernel_elements * out_channels) as f64).sqrt(),
+    }
+}
 
 /// 2-D convolution without bias followed by batch norm (PSMNet's `convbn`); padding equals the
 /// dilation for dilated kernels, as in the reference.
@@ -34,6 +44,7 @@ impl ConvBn {
                 .with_dilation([dilation, dilation])
                 .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
                 .with_bias(false)
+                .with_initializer(reference_init(kernel * kernel, cout))
                 .init(device),
             bn: BatchNormConfig::new(cout).init(device),
         }
@@ -90,6 +101,7 @@ impl ConvBn3d {
                 .with_stride([stride; 3])
                 .with_padding(PaddingConfig3d::Explicit(1, 1, 1))
                 .with_bias(false)
+                .with_initializer(reference_init(27, cout))
                 .init(device),
             bn: BatchNormConfig::new(cout).init(device),
         }

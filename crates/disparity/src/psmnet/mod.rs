@@ -7,6 +7,7 @@ pub mod hourglass;
 pub mod inference;
 pub mod layers;
 pub mod model;
+pub mod run;
 pub mod training;
 
 pub use model::{PsmNet, PsmNetConfig};

@@ -6,7 +6,7 @@ use super::data::{batch, random_crop, StereoDataset};
 use super::inference::predict_pair;
 use super::model::PsmNetConfig;
 use crate::error::Result;
-use crate::loss::LossKind;
+use crate::loss::{LossKind, LossMask};
 use crate::metrics::{frame_breakdown, Sums};
 use crate::network::StereoNet;
 use crate::sdn::SdnConfig;
@@ -17,7 +17,7 @@ use burn_support::checkpoint::{
 };
 use burn_support::shuffle::epoch_order;
 use kitti::rng::{hash, Rng};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Which network a run trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -54,6 +54,8 @@ pub struct TrainConfig {
     pub sdn_max_depth: usize,
     /// Disparity loss (the reference) or depth loss (the "improvement").
     pub loss: LossKind,
+    /// Which ground-truth pixels the loss counts (PSMNet's loss only; SDN masks by depth).
+    pub mask: LossMask,
     /// Epochs.
     pub epochs: usize,
     /// Examples a step.
@@ -68,6 +70,25 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Validation frames evaluated after each epoch (at most; 0 = none).
     pub val_frames: usize,
+    /// Which weights predict: the last epoch's (the paper: epoch 300) or the epoch with the
+    /// lowest validation EPE (validation frames must then be held out from the study's
+    /// evaluation frames).
+    pub select: Selection,
+    /// A training run folder (`config.toml`, `checkpoints/`) of the same network whose weights
+    /// the training starts from (the paper's SceneFlow-pretrained start); None: the reference
+    /// initialisation.
+    pub init: Option<PathBuf>,
+}
+
+/// Which checkpoint of a training predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// The last epoch's weights.
+    #[default]
+    Last,
+    /// The weights of the epoch with the lowest validation EPE.
+    BestVal,
 }
 
 impl Default for TrainConfig {
@@ -78,6 +99,7 @@ impl Default for TrainConfig {
             sdn_depth_step: 2.0,
             sdn_max_depth: 80,
             loss: LossKind::Disparity,
+            mask: LossMask::Positive,
             epochs: 300,
             batch_size: 12,
             crop: [256, 512],
@@ -85,6 +107,8 @@ impl Default for TrainConfig {
             lr_steps: vec![(50, 1e-4)],
             seed: 0,
             val_frames: 200,
+            select: Selection::Last,
+            init: None,
         }
     }
 }
@@ -122,6 +146,9 @@ pub struct EpochRecord {
     pub val_epe: f64,
     /// Validation D1 share.
     pub val_d1: f64,
+    /// Wall time of the epoch (training and validation), seconds.
+    #[serde(default)]
+    pub seconds: f64,
 }
 
 /// The state written with every checkpoint.
@@ -180,7 +207,11 @@ pub fn train(
     progress: &dyn Fn(Progress),
 ) -> Result<TrainState> {
     let files = RunFiles::new(out);
+    let start = super::run::start_weights(cfg)?;
     let mut model = burn_support::seeded_init(device, cfg.seed, || cfg.model.init(device));
+    if let Some(weights) = &start {
+        model = load_model(model, weights)?;
+    }
     let mut optim: ModuleOptimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let mut state = TrainState {
         epochs_done: 0,
@@ -192,8 +223,9 @@ pub fn train(
         model = load_model(model, &files.model())?;
         optim = load_optimizer(optim, &files.optimizer())?;
     }
-    let max_disparity = cfg.model.max_disparity as f64;
+    let below = (cfg.mask == LossMask::BelowMax).then_some(cfg.model.max_disparity as f64);
     for epoch in state.epochs_done..cfg.epochs {
+        let started = std::time::Instant::now();
         let lr = cfg.lr_at(epoch);
         let order = epoch_order(train.len(), cfg.seed, epoch);
         let steps = order.len().div_ceil(cfg.batch_size.max(1));
@@ -209,7 +241,7 @@ pub fn train(
                 })
                 .collect::<Result<Vec<_>>>()?;
             let b = batch(&examples, device);
-            let loss = model.training_loss(&b, cfg.loss, max_disparity);
+            let loss = model.training_loss(&b, cfg.loss, below);
             let value: f32 = loss.clone().into_scalar();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
@@ -229,6 +261,7 @@ pub fn train(
             train_loss,
             val_epe,
             val_d1,
+            seconds: started.elapsed().as_secs_f64(),
         });
         state.epochs_done = epoch + 1;
         let best = state.best_epoch.map(|b| state.history[b].val_epe);
@@ -237,7 +270,9 @@ pub fn train(
         save_optimizer(&optim, &files.optimizer())?;
         if is_best {
             state.best_epoch = Some(epoch);
-            save_model(&model, &files.best())?;
+            if cfg.select == Selection::BestVal {
+                save_model(&model, &files.best())?;
+            }
         }
         save_state(&state, &files.state())?;
         progress(Progress::Epoch(epoch, train_loss, val_epe));

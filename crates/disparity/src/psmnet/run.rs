@@ -1,0 +1,235 @@
+//! A disparity training run on disk: its settings file (checked completely when read), the
+//! folder `ftf disparity train` writes (`config.toml`, `checkpoints/`), and the start weights a
+//! run may begin from (`init`), whose architecture must be the run's.
+
+use super::training::{NetworkKind, TrainConfig};
+use crate::error::{DisparityError, Result};
+use std::path::{Path, PathBuf};
+
+impl TrainConfig {
+    /// Reads and checks a training config (TOML); every error names the file and the field.
+    pub fn load(path: &Path) -> Result<TrainConfig> {
+        let text = kitti::io::read_text(path)?;
+        let cfg: TrainConfig = toml::from_str(&text).map_err(|e| DisparityError::Config {
+            path: path.to_path_buf(),
+            message: format!("not a disparity training config: {}", e.message()),
+        })?;
+        cfg.validate().map_err(|message| DisparityError::Config {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(cfg)
+    }
+
+    /// Checks every value a training needs before any work: the field, the value and what is
+    /// allowed.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let m = &self.model;
+        let bad = |field: &str, value: String, allowed: &str| {
+            Err(format!("{field} = {value}: must be {allowed}"))
+        };
+        if m.max_disparity == 0 || !m.max_disparity.is_multiple_of(16) {
+            return bad(
+                "model.max_disparity",
+                m.max_disparity.to_string(),
+                "a positive multiple of 16 (the hourglasses halve the quarter-resolution volume twice)",
+            );
+        }
+        for (field, v) in [
+            ("model.width", m.width),
+            ("model.feature_channels", m.feature_channels),
+            ("model.aggregation_channels", m.aggregation_channels),
+        ] {
+            if v == 0 {
+                return bad(field, v.to_string(), "at least 1");
+            }
+        }
+        if m.pyramid_pools.is_empty() || m.pyramid_pools.contains(&0) {
+            return bad(
+                "model.pyramid_pools",
+                format!("{:?}", m.pyramid_pools),
+                "a non-empty list of positive pool sizes",
+            );
+        }
+        if self.crop.iter().any(|c| *c == 0 || !c.is_multiple_of(16)) {
+            return bad(
+                "crop",
+                format!("{:?}", self.crop),
+                "[height, width], each a positive multiple of 16",
+            );
+        }
+        if self.crop[1] <= m.max_disparity / 2 {
+            return bad(
+                "crop",
+                format!("{:?}", self.crop),
+                &format!(
+                    "wider than half of model.max_disparity ({}) so that a shift can be seen",
+                    m.max_disparity
+                ),
+            );
+        }
+        if self.epochs == 0 {
+            return bad("epochs", "0".into(), "at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("batch_size", "0".into(), "at least 1");
+        }
+        let rate_ok = |r: f64| r.is_finite() && r > 0.0;
+        if !rate_ok(self.learning_rate) {
+            return bad(
+                "learning_rate",
+                self.learning_rate.to_string(),
+                "a finite number above 0",
+            );
+        }
+        if let Some((epoch, rate)) = self.lr_steps.iter().find(|(_, r)| !rate_ok(*r)) {
+            return bad(
+                "lr_steps",
+                format!("[{epoch}, {rate}]"),
+                "[epoch, rate] with a finite rate above 0",
+            );
+        }
+        if self.network == NetworkKind::Sdn {
+            let step = self.sdn_depth_step;
+            if !(step.is_finite() && step > 0.0) {
+                return bad(
+                    "sdn_depth_step",
+                    step.to_string(),
+                    "a finite number above 0",
+                );
+            }
+            let bins = self.sdn_max_depth as f64 / step;
+            if self.sdn_max_depth == 0 || bins.fract() != 0.0 || !(bins as usize).is_multiple_of(4)
+            {
+                return bad(
+                    "sdn_max_depth",
+                    self.sdn_max_depth.to_string(),
+                    &format!(
+                        "a positive multiple of 4 × sdn_depth_step ({step}): the hourglasses halve its bins twice"
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings that fix the network's shape, as `field = value` lines.
+    fn architecture(&self) -> Vec<(String, String)> {
+        let m = &self.model;
+        let mut fields = vec![
+            ("network".to_string(), self.network.name().to_string()),
+            ("model.max_disparity".into(), m.max_disparity.to_string()),
+            ("model.width".into(), m.width.to_string()),
+            ("model.blocks".into(), format!("{:?}", m.blocks)),
+            (
+                "model.pyramid_pools".into(),
+                format!("{:?}", m.pyramid_pools),
+            ),
+            (
+                "model.feature_channels".into(),
+                m.feature_channels.to_string(),
+            ),
+            (
+                "model.aggregation_channels".into(),
+                m.aggregation_channels.to_string(),
+            ),
+            ("model.align_corners".into(), m.align_corners.to_string()),
+        ];
+        if self.network == NetworkKind::Sdn {
+            fields.push(("sdn_depth_step".into(), self.sdn_depth_step.to_string()));
+            fields.push(("sdn_max_depth".into(), self.sdn_max_depth.to_string()));
+        }
+        fields
+    }
+
+    /// The fields in which `other`'s network differs from this one's: `field: ours vs theirs`.
+    pub fn architecture_differences(&self, other: &TrainConfig) -> Vec<String> {
+        self.architecture()
+            .into_iter()
+            .zip(other.architecture())
+            .filter(|(a, b)| a != b)
+            .map(|((field, ours), (_, theirs))| format!("{field}: {ours} here, {theirs} there"))
+            .collect()
+    }
+}
+
+/// The resolved training config of a run folder (`<run>/config.toml`).
+pub fn read_run_config(run: &Path) -> Result<TrainConfig> {
+    TrainConfig::load(&run.join("config.toml"))
+}
+
+/// The weights a run predicts with: its best checkpoint if validation chose one, else its last.
+pub fn inference_weights(run: &Path) -> PathBuf {
+    burn_support::CheckpointFiles::new(run).for_inference()
+}
+
+/// Checks that `run` is a finished disparity run of `cfg`'s architecture and returns the
+/// weights file it predicts with. Serves `init` (start weights) and a study's `checkpoint`.
+pub fn check_run(cfg: &TrainConfig, run: &Path) -> Result<PathBuf> {
+    let theirs = read_run_config(run)?;
+    let differences = cfg.architecture_differences(&theirs);
+    if !differences.is_empty() {
+        return Err(DisparityError::Config {
+            path: run.join("config.toml"),
+            message: format!(
+                "holds another network than this training's: {}",
+                differences.join("; ")
+            ),
+        });
+    }
+    let weights = inference_weights(run);
+    if !weights.is_file() {
+        return Err(DisparityError::Config {
+            path: weights,
+            message: "no weights: the run folder has no finished checkpoint".into(),
+        });
+    }
+    Ok(weights)
+}
+
+/// The start weights of a training that begins from `cfg.init`, checked (None without `init`).
+pub fn start_weights(cfg: &TrainConfig) -> Result<Option<PathBuf>> {
+    cfg.init
+        .as_deref()
+        .map(|run| check_run(cfg, run))
+        .transpose()
+}
+
+/// The network of a training run folder (its best, else last, checkpoint) as a disparity model,
+/// with the settings line predictions record (the weights file and the run's config).
+pub fn load_trained(
+    run: &Path,
+    device: burn::tensor::Device,
+) -> Result<(Box<dyn crate::DisparityModel>, String)> {
+    use super::inference::NetPredictor;
+    use super::training::load_model;
+    let cfg = read_run_config(run)?;
+    let weights = check_run(&cfg, run)?;
+    let mismatch = |e: kitti::KittiError| DisparityError::Config {
+        path: weights.clone(),
+        message: format!(
+            "does not hold weights of the network {} describes ({e})",
+            run.join("config.toml").display()
+        ),
+    };
+    let (baseline, name) = (kitti::Baseline::REFERENCE, cfg.network.name().to_string());
+    let model: Box<dyn crate::DisparityModel> = match cfg.network {
+        NetworkKind::Psmnet => Box::new(NetPredictor {
+            model: load_model(cfg.model.init(&device), &weights).map_err(mismatch)?,
+            device,
+            name,
+            baseline,
+        }),
+        NetworkKind::Sdn => Box::new(NetPredictor {
+            model: load_model(cfg.sdn().init(&device), &weights).map_err(mismatch)?,
+            device,
+            name,
+            baseline,
+        }),
+    };
+    let text = toml::to_string(&cfg).unwrap_or_default();
+    Ok((
+        model,
+        format!("{} {}\n{text}", cfg.network.name(), weights.display()),
+    ))
+}

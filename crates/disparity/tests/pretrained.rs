@@ -1,0 +1,75 @@
+//! The shipped start weights of the quick study's PSMNet (models/psmnet-quick-pretrained/)
+//! still reproduce the metrics their provenance file recorded on the recorded frames: a stale,
+//! retrained or corrupted file fails here.
+
+use burn::tensor::Device;
+use disparity::frames::{evaluate_folder, predict_frames, ClassSource};
+use kitti::{FileKind, KittiRoot, Part};
+use std::path::Path;
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+#[test]
+fn the_shipped_pretrained_psmnet_reproduces_its_recorded_metrics() {
+    let model_dir = repo("models/psmnet-quick-pretrained");
+    let provenance: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model_dir.join("provenance.json")).unwrap())
+            .unwrap();
+    // The recorded frames, regenerated from the pretraining set's settings and seed.
+    let data_cfg = repo(provenance["data_config"].as_str().unwrap());
+    let synth_cfg: synth::SynthConfig =
+        toml::from_str(&std::fs::read_to_string(data_cfg).unwrap()).unwrap();
+    assert_eq!(provenance["data_seed"].as_u64(), Some(synth_cfg.seed));
+    let ids: Vec<String> = provenance["check_frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    let dir = tempfile::tempdir().unwrap();
+    let root = KittiRoot::create(dir.path());
+    for id in &ids {
+        let index: u64 = id.parse().unwrap();
+        let frame = synth::generate_frame(&synth_cfg.frame_config(), synth_cfg.seed, index);
+        synth::write_frame(&root, id, &frame).unwrap();
+    }
+    let (model, settings) =
+        disparity::psmnet::run::load_trained(&model_dir, Device::flex()).unwrap();
+    let maps = dir.path().join("maps");
+    predict_frames(model.as_ref(), &settings, &root, &ids, &maps, &|| {}).unwrap();
+    let metrics = evaluate_folder(
+        &maps,
+        &root.dir(Part::Training, FileKind::Disparity),
+        &root.dir(Part::Training, FileKind::Calib),
+        &ClassSource::Instances {
+            masks: root.dir(Part::Training, FileKind::Instance),
+            labels: root.dir(Part::Training, FileKind::Label),
+        },
+        kitti::Baseline::REFERENCE,
+        &ids,
+        &[],
+        &|| {},
+    )
+    .unwrap();
+    let recorded = &provenance["check_metrics"]["pretrained"];
+    for (row, m) in metrics.rows() {
+        for (field, value) in [("epe", m.epe), ("d1", m.d1), ("mae", m.mae)] {
+            let want = recorded[&row][field].as_f64().unwrap();
+            assert!(
+                (value - want).abs() <= 1e-4 * want.abs().max(1.0),
+                "{row} {field}: {value} now, {want} recorded"
+            );
+        }
+    }
+    // The start is worth shipping: on its held-out frames it is far from an untrained network
+    // (6.6 px after its first epoch).
+    let heldout_epe = provenance["heldout_val"]["pretrained"]["all"]["epe"]
+        .as_f64()
+        .unwrap();
+    assert!(heldout_epe < 2.0, "held-out EPE {heldout_epe} px");
+}
