@@ -154,11 +154,16 @@ impl<'a> Study<'a> {
         self.cfg.data.synthetic.map_or(1.0, |s| s.scale)
     }
 
-    /// Train and val frames together.
+    /// Train and val frames together, each once (the splits may share frames, and two workers
+    /// must never write the same frame's files at once).
     fn all_ids(&self) -> Vec<String> {
-        let mut ids = self.train_ids.clone();
-        ids.extend(self.val_ids.iter().cloned());
-        ids
+        let mut seen = std::collections::HashSet::new();
+        self.train_ids
+            .iter()
+            .chain(&self.val_ids)
+            .filter(|id| seen.insert(id.as_str()))
+            .cloned()
+            .collect()
     }
 
     /// The data stage: generate the synthetic set (or open the root) and, for a real root,
