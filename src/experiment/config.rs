@@ -289,7 +289,7 @@ impl ExperimentConfig {
     /// settings; a KITTI root: its split file).
     fn split_len(&self, split: &str) -> Option<usize> {
         if let Some(s) = &self.data.synthetic {
-            let train = (s.frames as f64 * s.train_share).round() as usize;
+            let train = s.train_frames();
             return match split {
                 "train" => Some(train),
                 "val" => Some(s.frames - train),

@@ -166,8 +166,8 @@ impl<'a> Study<'a> {
             .collect()
     }
 
-    /// The data stage: generate the synthetic set (or open the root) and, for a real root,
-    /// derive LiDAR disparity ground truth.
+    /// The data stage: generate the synthetic set (or open the root) and derive LiDAR disparity
+    /// ground truth for every frame.
     pub fn data(&mut self) -> Result<()> {
         let cfg = self.cfg;
         if let Some(s) = &cfg.data.synthetic {

@@ -47,6 +47,11 @@ impl Default for SynthConfig {
 }
 
 impl SynthConfig {
+    /// Frames in the `train` split (the first ones); the rest form `val`.
+    pub fn train_frames(&self) -> usize {
+        (self.frames as f64 * self.train_share).round() as usize
+    }
+
     /// The per-frame part of the settings.
     pub fn frame_config(&self) -> FrameConfig {
         FrameConfig {
@@ -211,7 +216,7 @@ pub fn generate_root(
         })
         .collect::<kitti::Result<_>>()?;
     let ids: Vec<String> = (0..cfg.frames).map(frame_id).collect();
-    let n_train = (cfg.frames as f64 * cfg.train_share).round() as usize;
+    let n_train = cfg.train_frames();
     write_split(&root.split_path("train"), &ids[..n_train])?;
     write_split(&root.split_path("val"), &ids[n_train..])?;
     write_split(&root.split_path("trainval"), &ids)?;
