@@ -222,6 +222,20 @@ fn bad_arguments_are_named() {
     let missing = tmp.path().join("nowhere");
     let o = ftf(&["inspect", missing.to_str().unwrap()]);
     assert_fails_naming(&o, &["nowhere"]);
+    let o = ftf(&["bench", "synth", "--repeat", "0"]);
+    assert_fails_naming(&o, &["--repeat", "`0`", "at least 1"]);
+    let o = ftf(&[
+        "pseudo-lidar",
+        "--disparity",
+        tmp.path().to_str().unwrap(),
+        "--calib",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        tmp.path().join("pl").to_str().unwrap(),
+        "--max-height",
+        "NaN",
+    ]);
+    assert_fails_naming(&o, &["--max-height", "NaN"]);
 }
 
 /// The AP the KITTI devkit gives a perfect detector on `n` ground truths (threshold indexing:
@@ -347,6 +361,14 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
     assert_fails_naming(&o, &["000001.txt:1", "score"]);
     let o = run(&["--iou", "tight"]);
     assert_fails_naming(&o, &["tight"]);
+    // A frame listed twice would count twice: refused, naming the split file and both lines.
+    let split = root.join("ImageSets/trainval.txt");
+    let ids = std::fs::read_to_string(&split).unwrap();
+    let first = ids.lines().next().unwrap().to_string();
+    std::fs::write(&split, format!("{ids}{first}\n")).unwrap();
+    let o = run(&[]);
+    assert_fails_naming(&o, &["trainval.txt", "listed twice", &first]);
+    std::fs::write(&split, ids).unwrap();
 }
 
 #[test]

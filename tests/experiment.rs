@@ -222,38 +222,161 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
     assert_eq!(again["downstream"], report["downstream"]);
 }
 
+/// The mini study without its PSMNet (detectors only differ here), named `name`, with
+/// `upstream_seeds` and `downstream_seeds` when given; scored on its training frames so that
+/// the APs are not zero.
+fn detector_study(
+    dir: &Path,
+    name: &str,
+    upstream_seeds: &str,
+    downstream_seeds: Option<&str>,
+) -> PathBuf {
+    let cfg = study_with(
+        dir,
+        1,
+        40,
+        "train_split = \"train\"\nval_split = \"train\"",
+        "\n[eval]\nprimary = \"bev/moderate/R40\"\nprimary_iou = \"loose\"\n",
+    );
+    let mut t = std::fs::read_to_string(&cfg).unwrap();
+    let psm = t.find("[[upstream]]\nname = \"psmnet-depth\"").unwrap();
+    let end = t[psm..].find("[[downstream]]").unwrap() + psm;
+    t.replace_range(psm..end, "");
+    t = t.replace("name = \"mini\"", &format!("name = \"{name}\""));
+    if let Some(seeds) = downstream_seeds {
+        t = t.replace(
+            "seeds = [0]",
+            &format!("seeds = {upstream_seeds}\ndownstream_seeds = {seeds}"),
+        );
+    }
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+fn report_of(dir: &Path, name: &str) -> serde_json::Value {
+    let path = dir.join(format!("runs/{name}/report.json"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn downstream_seeds_give_the_aps_of_single_seed_runs_with_intervals() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Two upstream seeds as well: the LiDAR and SGM are the same for both, so each of their
+    // stages runs once (never two workers on one `fixed/` folder), detectors included.
+    for (name, upstream, seeds) in [
+        ("both", "[0, 1]", "[0, 1]"),
+        ("zero", "[0]", "[0]"),
+        ("one", "[0]", "[1]"),
+    ] {
+        let cfg = detector_study(tmp.path(), name, upstream, Some(seeds));
+        let o = run(&cfg, &["--jobs", "4"]);
+        let t = text(&o);
+        assert!(o.status.success(), "{t}");
+        let done = |what: &str| {
+            t.lines()
+                .filter(|l| l.contains(what) && l.contains(": done in "))
+                .count()
+        };
+        assert_eq!(done("upstream: sgm seed"), 1, "{t}");
+        let detectors = if name == "both" { 2 } else { 1 };
+        assert_eq!(done("downstream: car on sgm"), detectors, "{t}");
+    }
+    let both = report_of(tmp.path(), "both");
+    let verdict = &both["verdicts"][0];
+    assert_eq!(verdict["variant"], "lidar");
+    assert_eq!(verdict["detector_seeds"], serde_json::json!([0, 1]));
+    for (arm, key) in [("lidar", "variant_ap"), ("sgm", "baseline_ap")] {
+        let per_seed = verdict[key].as_array().unwrap();
+        assert_eq!(per_seed.len(), 2, "{arm}: {per_seed:?}");
+        for (entry, single) in per_seed.iter().zip(["zero", "one"]) {
+            let alone = &report_of(tmp.path(), single)["verdicts"][0][key][0];
+            assert_eq!(
+                entry["detector_seed"], alone["detector_seed"],
+                "{arm} {single}"
+            );
+            assert_eq!(entry["ap"], alone["ap"], "{arm} {single}");
+        }
+    }
+    // Every AP of the two-seed study's detectors is the single-seed studies' AP.
+    let mut nonzero = false;
+    for variant in ["lidar", "sgm"] {
+        let aps = both["downstream"]["car"]["sparse"][variant]
+            .as_object()
+            .unwrap();
+        assert!(aps.len() >= 24, "{variant}: {aps:?}");
+        for (key, v) in aps {
+            let alone: Vec<_> = ["zero", "one"]
+                .map(|single| {
+                    report_of(tmp.path(), single)["downstream"]["car"]["sparse"][variant][key]
+                        ["values"][0]
+                        .clone()
+                })
+                .to_vec();
+            assert_eq!(v["values"].as_array().unwrap(), &alone, "{variant} {key}");
+            nonzero |= alone
+                .iter()
+                .any(|ap| ap.as_f64().is_some_and(|ap| ap > 0.0));
+        }
+    }
+    assert!(nonzero, "every AP compared is zero: {both}");
+    // The change comes with its interval, which contains it, and a decision with its reason.
+    let ap = &verdict["ap_change"];
+    let (lo, est, hi) = (
+        ap["lo"].as_f64().unwrap(),
+        ap["estimate"].as_f64().unwrap(),
+        ap["hi"].as_f64().unwrap(),
+    );
+    assert!(lo <= est && est <= hi, "{ap}");
+    assert_eq!(ap["resamples"], 1000);
+    assert_eq!(verdict["decision"], "no-upstream-improvement");
+    let md = std::fs::read_to_string(tmp.path().join("runs/both/report.md")).unwrap();
+    assert!(
+        md.contains("detector seeds [0, 1]") && md.contains("[95 % CI]"),
+        "{md}"
+    );
+    // The folders name the detector seed.
+    assert!(tmp
+        .path()
+        .join("runs/both/downstream/lidar/seed-0/sparse/car/seed-1/results")
+        .is_dir());
+}
+
 #[test]
 fn an_interrupted_study_completes_when_run_again() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = study(tmp.path(), 10, "");
-    let started = tmp
-        .path()
-        .join("runs/mini/upstream/psmnet-depth/seed-0/started.json");
+    let stage = tmp.path().join("runs/mini/upstream/psmnet-depth/seed-0");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ftf"))
         .args(["experiment", cfg.to_str().unwrap()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Kill it while it trains the PSMNet variant.
+    // Kill it as soon as the PSMNet's first epoch is checkpointed: nine epochs are left, so the
+    // kill always lands inside the training.
     let t0 = std::time::Instant::now();
-    while !started.exists() && t0.elapsed().as_secs() < 120 {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    while !stage.join("checkpoints/state.json").exists() {
+        assert!(
+            t0.elapsed().as_secs() < 600,
+            "no checkpoint after 10 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    std::thread::sleep(std::time::Duration::from_millis(300));
     child.kill().unwrap();
     child.wait().unwrap();
-    let interrupted = started.exists();
+    assert!(
+        !stage.join("manifest.json").exists(),
+        "the stage finished before the kill"
+    );
     let o = run(&cfg, &[]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(tmp.path().join("runs/mini/report.json").is_file());
-    if interrupted {
-        assert!(
-            t.contains("upstream: psmnet-depth seed 0: resumed and finished"),
-            "{t}"
-        );
-    }
+    assert!(
+        t.contains("upstream: psmnet-depth seed 0: resumed and finished"),
+        "{t}"
+    );
     assert!(t.contains("data: 6 synthetic frames: cached"), "{t}");
 }
 
@@ -335,6 +458,45 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
             "loss = \"depth\"\ninit = \"/no/such/run\"",
         ),
         &["upstream.psmnet-depth.init", "/no/such/run/config.toml"],
+    );
+    // The statistics: the primary AP must be one the evaluation computes, the baseline must
+    // have an upstream error, seeds and names are unique, intervals need resamples.
+    check(
+        (
+            "[[downstream]]",
+            "[eval]\niou_sets = [\"official\"]\nprimary_iou = \"loose\"\n\n[[downstream]]",
+        ),
+        &["eval.primary_iou", "loose", "iou_sets"],
+    );
+    check(
+        (
+            "[[downstream]]",
+            "[eval]\nprimary = \"3d/range_0-20/R40\"\n\n[[downstream]]",
+        ),
+        &["eval.primary", "3d/range_0-20/R40"],
+    );
+    check(
+        (
+            "[[downstream]]",
+            "[eval]\nresamples = 200\n\n[[downstream]]",
+        ),
+        &["eval.resamples", "200", "1000"],
+    );
+    check(
+        ("baseline = \"sgm\"", "baseline = \"lidar\""),
+        &["baseline", "lidar", "no upstream error"],
+    );
+    check(
+        ("seeds = [0]", "seeds = [0, 0]"),
+        &["seeds", "listed twice"],
+    );
+    check(
+        ("seeds = [0]", "seeds = [0]\ndownstream_seeds = []"),
+        &["downstream_seeds", "at least one"],
+    );
+    check(
+        ("name = \"psmnet-depth\"", "name = \"sgm\""),
+        &["upstream.sgm", "unique"],
     );
     // Dense ground truth exists only on synthetic data; the mini study's is synthetic, so a
     // wrong value is what fails here.

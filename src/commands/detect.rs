@@ -52,7 +52,7 @@ impl FrameArgs {
             calib: self.calib.clone().unwrap_or_else(|| part.join("calib")),
             images: self.images.clone().unwrap_or_else(|| part.join("image_2")),
         };
-        let ids = Split::read(&self.split)?.ids;
+        let ids = Split::read(&self.split)?.non_empty()?.ids;
         source.check(&ids)?;
         Ok(SplitFrames { source, ids })
     }

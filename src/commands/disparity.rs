@@ -129,6 +129,9 @@ pub struct TrainArgs {
     /// Continue from the last checkpoint in OUT.
     #[arg(long)]
     resume: bool,
+    /// A run folder of the same network to start from (overrides the config's `init`).
+    #[arg(long)]
+    init: Option<PathBuf>,
     /// Stereo baseline for the depth loss: metres, or `calib`.
     #[arg(long, default_value = "0.54")]
     baseline: String,
@@ -141,10 +144,13 @@ pub struct TrainArgs {
 fn train(a: TrainArgs) -> Result<()> {
     use disparity::psmnet::data::StereoDataset;
     use disparity::psmnet::training::{train, Progress, TrainConfig};
-    let cfg = match &a.config {
+    let mut cfg = match &a.config {
         Some(p) => TrainConfig::load(p)?,
         None => TrainConfig::default(),
     };
+    if let Some(init) = &a.init {
+        cfg.init = Some(init.clone());
+    }
     // The start weights' architecture is checked before any work.
     disparity::psmnet::run::start_weights(&cfg)?;
     let root = KittiRoot::open(&a.root)?;
@@ -166,6 +172,7 @@ fn train(a: TrainArgs) -> Result<()> {
             baseline,
         ))
     };
+    root.frames_of(&a.train_split)?;
     let (train_set, val_set) = (ds(&a.train_split)?, ds(&a.val_split)?);
     let resolved = toml::to_string(&cfg)?;
     let cfg_path = a.out.join("config.toml");

@@ -95,6 +95,12 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
             bail!("--close must be a positive distance, got {c}");
         }
     }
+    if !a.max_height.is_finite() {
+        bail!(
+            "--max-height must be a finite height in metres, got {}",
+            a.max_height
+        );
+    }
     let settings = ConvertSettings {
         input: if a.depth {
             InputKind::Depth

@@ -19,6 +19,11 @@ pub struct ExperimentConfig {
     /// Every trained model is trained once per seed.
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
+    /// Seeds of the detectors alone: each detector is retrained once per seed here on every
+    /// upstream model (cheap next to the upstream training). Unset: one detector per upstream
+    /// model, seeded with its upstream seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downstream_seeds: Option<Vec<u64>>,
     /// The upstream variant the others are compared against.
     pub baseline: String,
     /// Where the frames come from.
@@ -240,8 +245,12 @@ pub struct EvalSettings {
     pub ranges: Vec<(f64, f64)>,
     /// The AP the verdict compares: metric/difficulty/R11|R40 (e.g. "3d/moderate/R40").
     pub primary: String,
-    /// The IoU set of the primary AP.
+    /// The IoU set of the primary AP (one of `iou_sets`).
     pub primary_iou: String,
+    /// Paired bootstrap resamples of the val frames behind every interval (at least 1000).
+    pub resamples: usize,
+    /// Seed of the bootstrap's resampling.
+    pub bootstrap_seed: u64,
 }
 
 impl Default for EvalSettings {
@@ -251,9 +260,17 @@ impl Default for EvalSettings {
             ranges: Vec::new(),
             primary: "3d/moderate/R40".into(),
             primary_iou: "official".into(),
+            resamples: MIN_RESAMPLES,
+            bootstrap_seed: 0,
         }
     }
 }
+
+/// The fewest bootstrap resamples an interval is drawn from.
+pub const MIN_RESAMPLES: usize = 1000;
+
+/// The confidence of every interval of the report.
+pub const CONFIDENCE: f64 = 0.95;
 
 impl ExperimentConfig {
     /// Reads and checks a config file.
@@ -285,6 +302,21 @@ impl ExperimentConfig {
             .collect()
     }
 
+    /// The detector seeds trained on the model of upstream seed `seed`: `downstream_seeds`, or
+    /// that seed itself when unset.
+    pub fn detector_seeds(&self, seed: u64) -> Vec<u64> {
+        self.downstream_seeds.clone().unwrap_or_else(|| vec![seed])
+    }
+
+    /// The bootstrap settings of the report's intervals.
+    pub fn bootstrap(&self) -> eval::bootstrap::Settings {
+        eval::bootstrap::Settings {
+            resamples: self.eval.resamples,
+            seed: self.eval.bootstrap_seed,
+            confidence: CONFIDENCE,
+        }
+    }
+
     /// The number of frames of a split, where known before any work (synthetic sets: from their
     /// settings; a KITTI root: its split file).
     fn split_len(&self, split: &str) -> Option<usize> {
@@ -306,8 +338,9 @@ impl ExperimentConfig {
         if self.name.is_empty() || self.name.contains(['/', '\\']) {
             bail!("name: must be a plain folder name");
         }
-        if self.seeds.is_empty() {
-            bail!("seeds: give at least one seed");
+        unique_seeds("seeds", &self.seeds)?;
+        if let Some(seeds) = &self.downstream_seeds {
+            unique_seeds("downstream_seeds", seeds)?;
         }
         match (&self.data.root, &self.data.synthetic) {
             (Some(_), Some(_)) | (None, None) => {
@@ -318,6 +351,14 @@ impl ExperimentConfig {
             }
             (None, Some(s)) => s.validate().context("data.synthetic")?,
             _ => {}
+        }
+        for (field, split) in [
+            ("data.train_split", &self.data.train_split),
+            ("data.val_split", &self.data.val_split),
+        ] {
+            if self.split_len(split) == Some(0) {
+                bail!("{field}: the split `{split}` has no frames (a synthetic set's train_share decides how its frames divide into train and val)");
+            }
         }
         let mut names = std::collections::BTreeSet::new();
         for u in &self.upstream {
@@ -376,6 +417,16 @@ impl ExperimentConfig {
                 names.into_iter().collect::<Vec<_>>().join(", ")
             );
         }
+        if self
+            .upstream
+            .iter()
+            .any(|u| u.name == self.baseline && u.kind == UpstreamKind::Lidar)
+        {
+            bail!(
+                "baseline: `{}` is the real LiDAR, which has no upstream error to improve on; name a disparity variant (sgm, psmnet or sdn)",
+                self.baseline
+            );
+        }
         let mut names = std::collections::BTreeSet::new();
         for d in &self.downstream {
             if !names.insert(d.name.as_str()) || d.name.contains(['/', '\\']) || d.name.is_empty() {
@@ -390,26 +441,76 @@ impl ExperimentConfig {
         if self.upstream.is_empty() || self.downstream.is_empty() || self.points.clouds.is_empty() {
             bail!("upstream, downstream and points.clouds must not be empty");
         }
-        self.iou_sets()?;
-        if eval::IouSet::parse(&self.eval.primary_iou).is_none() {
-            bail!(
+        self.validate_eval()
+    }
+
+    /// The `[eval]` table: IoU sets, the primary AP (a key the evaluation produces), ranges and
+    /// the bootstrap.
+    fn validate_eval(&self) -> Result<()> {
+        let sets = self.iou_sets()?;
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = sets.iter().find(|s| !seen.insert(**s)) {
+            bail!("eval.iou_sets: `{dup}` is listed twice");
+        }
+        match eval::IouSet::parse(&self.eval.primary_iou) {
+            None => bail!(
                 "eval.primary_iou: `{}` is not official, loose or strict",
                 self.eval.primary_iou
-            );
+            ),
+            Some(p) if !sets.contains(&p) => bail!(
+                "eval.primary_iou: `{}` is not one of eval.iou_sets ({}), so the evaluation would not compute the primary AP",
+                self.eval.primary_iou,
+                self.eval.iou_sets.join(", ")
+            ),
+            _ => {}
         }
+        for &(lo, hi) in &self.eval.ranges {
+            if !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo < hi) {
+                bail!("eval.ranges: [{lo}, {hi}] is not a bin 0 <= lo < hi in metres");
+            }
+        }
+        let filters: Vec<String> = ["easy", "moderate", "hard"]
+            .iter()
+            .map(|d| d.to_string())
+            .chain(
+                self.eval
+                    .ranges
+                    .iter()
+                    .map(|&(lo, hi)| eval::Filter::Range(lo, hi).key()),
+            )
+            .collect();
         let parts: Vec<&str> = self.eval.primary.split('/').collect();
         if parts.len() != 3
-            || !["2d", "bev", "3d", "aos"].contains(&parts[0])
-            || !["easy", "moderate", "hard"].contains(&parts[1])
+            || !["2d", "bev", "3d"].contains(&parts[0])
+            || !filters.iter().any(|f| f == parts[1])
             || !["R11", "R40"].contains(&parts[2])
         {
             bail!(
-                "eval.primary: `{}` is not metric/difficulty/R11|R40 (e.g. 3d/moderate/R40)",
-                self.eval.primary
+                "eval.primary: `{}` is not an AP the evaluation produces: metric (2d, bev, 3d) / filter ({}) / R11 or R40, e.g. 3d/moderate/R40",
+                self.eval.primary,
+                filters.join(", ")
+            );
+        }
+        if self.eval.resamples < MIN_RESAMPLES {
+            bail!(
+                "eval.resamples: {} is too few for a 95 % interval; give at least {MIN_RESAMPLES}",
+                self.eval.resamples
             );
         }
         Ok(())
     }
+}
+
+/// Seeds must be given and listed once each.
+fn unique_seeds(field: &str, seeds: &[u64]) -> Result<()> {
+    if seeds.is_empty() {
+        bail!("{field}: give at least one seed");
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(dup) = seeds.iter().find(|s| !seen.insert(**s)) {
+        bail!("{field}: seed {dup} is listed twice (every seed must be unique)");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! compares each variant with the baseline. Stages are cached by manifest (see [`manifest`]).
 
 pub mod config;
+pub mod intervals;
 pub mod manifest;
 pub mod parallel;
 pub mod report;
@@ -38,7 +39,7 @@ const STAGES: [&str; 6] = ["data", "upstream", "points", "downstream", "eval", "
 fn stage_count(cfg: &ExperimentConfig) -> usize {
     // The set (generated or opened) and its LiDAR-derived disparity.
     let data = 1 + cfg.data.synthetic.is_some() as usize;
-    let per_seed: usize = cfg
+    let variants: usize = cfg
         .upstream
         .iter()
         .map(|u| {
@@ -49,10 +50,18 @@ fn stage_count(cfg: &ExperimentConfig) -> usize {
                 .iter()
                 .filter(|c| !lidar || **c == Cloud::Close)
                 .count();
-            (!lidar) as usize + points + cfg.points.clouds.len() * cfg.downstream.len() * 2
+            let detectors: usize = cfg
+                .seeds
+                .iter()
+                .map(|&s| detector_seeds(cfg, u, s).len())
+                .sum();
+            // Untrained variants' stages run once, whatever the seeds.
+            let runs = if u.trained() { cfg.seeds.len() } else { 1 };
+            runs * ((!lidar) as usize + points)
+                + detectors * cfg.points.clouds.len() * cfg.downstream.len() * 2
         })
         .sum();
-    data + cfg.seeds.len() * per_seed
+    data + variants
 }
 
 /// Every seed and upstream variant (trained, its clouds made), then every detector retrained on
@@ -64,7 +73,16 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
         .iter()
         .flat_map(|&seed| cfg.upstream.iter().map(move |u| (seed, u)))
         .collect();
-    let upstream = parallel::map(&variants, jobs, |&(seed, u)| {
+    // Untrained variants (the LiDAR, SGM) are the same model for every seed: their stages run
+    // once, under the first seed, and every seed reads that output (two workers never write
+    // one `fixed/` folder at once).
+    let first = cfg.seeds[0];
+    let runs: Vec<(u64, &config::UpstreamConfig)> = variants
+        .iter()
+        .copied()
+        .filter(|(seed, u)| u.trained() || *seed == first)
+        .collect();
+    let outputs = parallel::map(&runs, jobs, |&(seed, u)| {
         let up = study.upstream(u, seed)?;
         let clouds = cfg.points.clouds.iter();
         let points = clouds
@@ -72,7 +90,21 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
             .collect::<Result<Vec<_>>>()?;
         Ok((up, points))
     })?;
-    let mut results = report::Results::default();
+    let mut upstream = Vec::with_capacity(variants.len());
+    for (seed, u) in &variants {
+        let run_seed = if u.trained() { *seed } else { first };
+        let Some(i) = runs
+            .iter()
+            .position(|(s, r)| *s == run_seed && r.name == u.name)
+        else {
+            bail!("upstream.{}: no stage ran for seed {seed}", u.name);
+        };
+        upstream.push(&outputs[i]);
+    }
+    let mut results = report::Results {
+        frames: study.val_ids.len(),
+        ..report::Results::default()
+    };
     // Every variant's errors, also on the pixels that all variants of its seed predict.
     for (&(seed, u), (up, _)) in variants.iter().zip(&upstream) {
         let Some(maps) = &up.disparity else { continue };
@@ -90,18 +122,38 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
     let mut detections = Vec::new();
     for d in &cfg.downstream {
         for (&(seed, u), (_, points)) in variants.iter().zip(&upstream) {
-            detections.extend(points.iter().map(|(cloud, p)| (seed, u, *cloud, p, d)));
+            for ds in detector_seeds(cfg, u, seed) {
+                detections.extend(points.iter().map(|(cloud, p)| (seed, ds, u, *cloud, p, d)));
+            }
         }
     }
-    let aps = parallel::map(&detections, jobs, |&(seed, u, cloud, points, d)| {
-        let (id, results_dir) = study.downstream(&u.name, seed, cloud, points, d)?;
-        study.evaluate(&u.name, seed, cloud, d, &results_dir, &id)
+    let evals = parallel::map(&detections, jobs, |&(seed, ds, u, cloud, points, d)| {
+        let (id, results_dir) = study.downstream(&u.name, seed, ds, cloud, points, d)?;
+        study.evaluate(&u.name, seed, ds, cloud, d, &results_dir, &id)
     })?;
-    for ((_, u, cloud, _, d), ap) in detections.iter().zip(aps) {
+    for ((_, _, u, cloud, _, d), e) in detections.iter().zip(evals) {
         let key = (d.name.clone(), cloud.name().to_string(), u.name.clone());
-        results.downstream.entry(key).or_default().push(ap);
+        results.downstream.entry(key).or_default().push(e);
     }
     Ok(results)
+}
+
+/// The detectors trained on the model of variant `u` and upstream seed `seed`. With
+/// `downstream_seeds`, a variant that is not trained (the LiDAR, SGM) is the same model for
+/// every upstream seed, so its detectors are trained once, under the first seed.
+fn detector_seeds(
+    cfg: &ExperimentConfig,
+    u: &config::UpstreamConfig,
+    seed: u64,
+) -> Vec<stages::DetectorSeed> {
+    let listed = cfg.downstream_seeds.is_some();
+    if listed && !u.trained() && seed != cfg.seeds[0] {
+        return Vec::new();
+    }
+    cfg.detector_seeds(seed)
+        .into_iter()
+        .map(|s| stages::DetectorSeed { seed: s, listed })
+        .collect()
 }
 
 /// Runs `ftf experiment`.
@@ -149,7 +201,15 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
             Some((u.name.clone(), first.common.clone()))
         })
         .collect();
-    let json = report::build(&cfg, &results);
+    let started = std::time::Instant::now();
+    let mut json = report::build(&cfg, &results, study.height_scale());
+    let seconds = started.elapsed().as_secs_f64();
+    json["bootstrap"]["seconds"] = serde_json::json!(seconds);
+    crate::terminal::progress::line(&format!(
+        "report: {} paired bootstrap intervals of {} resamples in {seconds:.1}s",
+        json["verdicts"].as_array().map_or(0, |v| v.len()),
+        cfg.eval.resamples
+    ));
     kitti::io::write_atomic(
         &dir.join("report.json"),
         serde_json::to_string_pretty(&json)?.as_bytes(),

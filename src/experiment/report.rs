@@ -1,9 +1,12 @@
 //! The study's report: upstream errors and downstream APs per variant (mean ± standard deviation
-//! over seeds), their changes against the baseline variant, and a verdict per downstream model
-//! and variant: was the upstream improvement self-defeating for it?
+//! over the trained models), their changes against the baseline variant with paired bootstrap
+//! intervals, and a decision per downstream model and variant by the rule of [`intervals`]:
+//! was the upstream improvement self-defeating for it?
 
-use super::config::ExperimentConfig;
-use super::stages::UpstreamMetrics;
+use super::config::{ExperimentConfig, UpstreamKind, CONFIDENCE};
+use super::intervals::{self, bracket, decide, Decision};
+use super::stages::{DetectorEval, UpstreamMetrics};
+use eval::bootstrap::Interval;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
@@ -31,8 +34,10 @@ fn mean_std(v: &Value) -> (f64, f64) {
 pub struct Results {
     /// Upstream metrics by variant, one per seed (none for the LiDAR).
     pub upstream: BTreeMap<String, Vec<UpstreamMetrics>>,
-    /// Flat APs by (detector, cloud, variant), one map per seed.
-    pub downstream: BTreeMap<(String, String, String), Vec<Value>>,
+    /// Evaluated detectors by (detector, cloud, variant): one per upstream and detector seed.
+    pub downstream: BTreeMap<(String, String, String), Vec<DetectorEval>>,
+    /// Val frames.
+    pub frames: usize,
 }
 
 /// The upstream numbers of a variant: depth MAE overall, on cars, on pedestrians, EPE and D1
@@ -76,80 +81,163 @@ pub fn primary_key(cfg: &ExperimentConfig, class: eval::Class) -> String {
     )
 }
 
-/// Builds report.json.
-pub fn build(cfg: &ExperimentConfig, r: &Results) -> Value {
+/// The AP keys the report gives intervals for: the primary AP and the plot's cells (3D and BEV
+/// × Easy, Moderate, Hard, R40 at the primary IoU).
+fn interval_keys(cfg: &ExperimentConfig, class: eval::Class) -> Vec<String> {
+    let mut keys = vec![primary_key(cfg, class)];
+    for (_, key) in plot_cells(cfg, class) {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
+
+fn interval_json(i: &Option<Interval>) -> Value {
+    i.as_ref().map_or(Value::Null, |i| json!(i))
+}
+
+/// Builds report.json: per variant its errors and APs, per comparison with the baseline the
+/// intervals and the decision.
+pub fn build(cfg: &ExperimentConfig, r: &Results, height_scale: f64) -> Value {
+    let settings = cfg.bootstrap();
     let upstream: Map<String, Value> = r
         .upstream
         .iter()
         .map(|(v, runs)| (v.clone(), upstream_json(runs)))
         .collect();
+    let mut upstream_changes: BTreeMap<String, BTreeMap<String, Option<Interval>>> =
+        BTreeMap::new();
+    if let Some(base) = r.upstream.get(&cfg.baseline) {
+        for (v, runs) in r.upstream.iter().filter(|(v, _)| **v != cfg.baseline) {
+            upstream_changes.insert(
+                v.clone(),
+                intervals::upstream_changes(runs, base, &settings),
+            );
+        }
+    }
+    let trained = |name: &str| cfg.upstream.iter().any(|u| u.name == name && u.trained());
     let mut downstream = Map::new();
     let mut verdicts = Vec::new();
     for d in &cfg.downstream {
         let class = d.eval_class().unwrap_or(eval::Class::Car);
         let primary = primary_key(cfg, class);
+        let keys = interval_keys(cfg, class);
         let mut per_cloud = Map::new();
         for cloud in &cfg.points.clouds {
+            let runs_of = |variant: &str| {
+                r.downstream.get(&(
+                    d.name.clone(),
+                    cloud.name().to_string(),
+                    variant.to_string(),
+                ))
+            };
             let mut per_variant = Map::new();
             for u in &cfg.upstream {
-                let Some(runs) =
-                    r.downstream
-                        .get(&(d.name.clone(), cloud.name().to_string(), u.name.clone()))
-                else {
+                let Some(runs) = runs_of(&u.name) else {
                     continue;
                 };
                 let keys: Vec<String> = runs
                     .first()
-                    .and_then(|v| v.as_object())
+                    .and_then(|e| e.aps.as_object())
                     .map(|m| m.keys().cloned().collect())
                     .unwrap_or_default();
                 let aps: Map<String, Value> = keys
                     .into_iter()
                     .filter_map(|k| {
                         let values: Option<Vec<f64>> =
-                            runs.iter().map(|v| v[&k].as_f64()).collect();
+                            runs.iter().map(|e| e.aps[&k].as_f64()).collect();
                         Some((k, stats(&values?)))
                     })
                     .collect();
                 per_variant.insert(u.name.clone(), Value::Object(aps));
             }
-            let base_ap = per_variant
-                .get(&cfg.baseline)
-                .map(|v| mean_std(&v[&primary]));
-            let base_err = upstream
-                .get(&cfg.baseline)
-                .map(|v| mean_std(&v["depth_mae"]));
+            let per_seed = |runs: &[DetectorEval]| -> Value {
+                runs.iter()
+                    .map(|e| {
+                        json!({
+                            "upstream_seed": e.upstream_seed,
+                            "detector_seed": e.detector_seed,
+                            "ap": e.aps[&primary],
+                        })
+                    })
+                    .collect()
+            };
+            let Some(base_runs) = runs_of(&cfg.baseline) else {
+                per_cloud.insert(cloud.name().to_string(), Value::Object(per_variant));
+                continue;
+            };
             for u in cfg.upstream.iter().filter(|u| u.name != cfg.baseline) {
-                let (Some((b_ap, b_sd)), Some(v)) = (base_ap, per_variant.get(&u.name)) else {
+                let Some(runs) = runs_of(&u.name) else {
                     continue;
                 };
-                let (ap, sd) = mean_std(&v[&primary]);
-                let err = upstream.get(&u.name).map(|v| mean_std(&v["depth_mae"]));
-                let error_change = match (err, base_err) {
-                    (Some((e, _)), Some((b, _))) => Some(e - b),
-                    _ => None,
-                };
-                let ap_change = ap - b_ap;
-                let spread = sd.max(b_sd);
-                let seeds = cfg.seeds.len();
-                let significant = (seeds > 1).then_some(ap_change.abs() > spread);
-                let self_defeating = error_change.is_some_and(|e| e < 0.0) && ap_change < 0.0;
+                let changes = intervals::ap_changes(
+                    &keys,
+                    (runs, trained(&u.name)),
+                    (base_runs, trained(&cfg.baseline)),
+                    height_scale,
+                    &settings,
+                );
+                let ap_change = changes.get(&primary).cloned().flatten();
+                let up = upstream_changes.get(&u.name);
+                let upstream_error = (u.kind != UpstreamKind::Lidar)
+                    .then(|| up.and_then(|m| m.get("depth_mae").cloned().flatten()));
+                let (decision, reason) = decide(
+                    upstream_error.as_ref().map(|e| e.as_ref()),
+                    ap_change.as_ref(),
+                );
                 verdicts.push(json!({
                     "downstream": d.name, "cloud": cloud.name(), "variant": u.name,
                     "baseline": cfg.baseline, "metric": primary,
-                    "upstream_depth_mae_change": error_change, "ap_change": ap_change,
-                    "seed_spread": spread, "significant": significant,
-                    "self_defeating": self_defeating,
+                    "variant_ap": per_seed(runs), "baseline_ap": per_seed(base_runs),
+                    "ap_change": interval_json(&ap_change),
+                    "ap_changes": changes.iter().map(|(k, i)| (k.clone(), interval_json(i))).collect::<Map<_, _>>(),
+                    "upstream_change": up.map_or(Value::Null, |m| {
+                        m.iter().map(|(k, i)| (k.clone(), interval_json(i))).collect::<Map<_, _>>().into()
+                    }),
+                    "frames": r.frames,
+                    "resamples": settings.resamples,
+                    "upstream_seeds": seeds_of(runs, |e| e.upstream_seed),
+                    "detector_seeds": seeds_of(runs, |e| e.detector_seed),
+                    "decision": decision, "decision_label": decision.label(), "reason": reason,
                 }));
             }
             per_cloud.insert(cloud.name().to_string(), Value::Object(per_variant));
         }
         downstream.insert(d.name.clone(), Value::Object(per_cloud));
     }
+    let upstream_changes: Map<String, Value> = upstream_changes
+        .iter()
+        .map(|(v, m)| {
+            let m: Map<String, Value> = m
+                .iter()
+                .map(|(k, i)| (k.clone(), interval_json(i)))
+                .collect();
+            (v.clone(), Value::Object(m))
+        })
+        .collect();
     json!({
         "name": cfg.name, "baseline": cfg.baseline, "seeds": cfg.seeds,
-        "upstream": upstream, "downstream": downstream, "verdicts": verdicts,
+        "downstream_seeds": cfg.downstream_seeds,
+        "bootstrap": {
+            "frames": r.frames, "resamples": settings.resamples, "seed": settings.seed,
+            "confidence": CONFIDENCE,
+        },
+        "rule": intervals::RULE,
+        "upstream": upstream, "upstream_changes": upstream_changes,
+        "downstream": downstream, "verdicts": verdicts,
     })
+}
+
+/// The distinct seeds of some detectors, in order.
+fn seeds_of(runs: &[DetectorEval], seed: impl Fn(&DetectorEval) -> u64) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::new();
+    for e in runs {
+        if !out.contains(&seed(e)) {
+            out.push(seed(e));
+        }
+    }
+    out
 }
 
 fn fmt_ms(v: &Value) -> String {
@@ -163,78 +251,104 @@ fn fmt_ms(v: &Value) -> String {
     }
 }
 
-/// One verdict as a sentence.
+fn interval_of(v: &Value) -> Option<Interval> {
+    serde_json::from_value::<IntervalJson>(v.clone())
+        .ok()
+        .map(|i| Interval {
+            estimate: i.estimate,
+            lo: i.lo,
+            hi: i.hi,
+            resamples: i.resamples,
+            undefined: i.undefined,
+        })
+}
+
+/// An interval as report.json holds it.
+#[derive(serde::Deserialize)]
+struct IntervalJson {
+    estimate: f64,
+    lo: f64,
+    hi: f64,
+    resamples: usize,
+    undefined: usize,
+}
+
+/// A change with its interval, e.g. `+7.99 [+2.10, +13.50]` (`–` when undefined).
+fn change_cell(v: &Value, digits: usize) -> String {
+    match interval_of(v) {
+        Some(i) => format!("{:+.*} {}", digits, i.estimate, bracket(&i, digits)),
+        None => "–".into(),
+    }
+}
+
+/// One verdict as a sentence: the changes with their intervals, the decision and what decided.
 pub fn verdict_line(v: &Value) -> String {
-    let err = v["upstream_depth_mae_change"].as_f64();
-    let ap = v["ap_change"].as_f64().unwrap_or(f64::NAN);
-    let spread = v["seed_spread"].as_f64().unwrap_or(0.0);
-    let upstream = match err {
-        Some(e) => format!(
-            "depth MAE {e:+.3} m ({})",
-            if e < 0.0 { "improved" } else { "worse" }
-        ),
-        None => "no upstream error to compare (real LiDAR)".into(),
+    let upstream = match v["upstream_change"].get("depth_mae") {
+        Some(e) if !e.is_null() => format!("depth MAE {} m", change_cell(e, 3)),
+        _ if v["upstream_change"].is_null() => "no upstream error (real LiDAR)".into(),
+        _ => "depth MAE change undefined".into(),
     };
-    let significance = match v["significant"].as_bool() {
-        Some(true) => format!("larger than the seed-to-seed spread {spread:.2}"),
-        Some(false) => format!("NOT significant: within the seed-to-seed spread {spread:.2}"),
-        None => "one seed: significance unknown".into(),
-    };
-    let judgement = if v["self_defeating"].as_bool() == Some(true) {
-        "SELF-DEFEATING: the upstream improvement lowered this detector's AP after retraining"
-    } else if err.is_some_and(|e| e < 0.0) {
-        "not self-defeating: the upstream improvement did not lower this detector's AP"
+    let label = v["decision_label"].as_str().unwrap_or("");
+    let decision = if v["decision"] == json!(Decision::SelfDefeating) {
+        format!("**{label}**")
     } else {
-        "no upstream improvement to judge"
+        label.to_string()
     };
     format!(
-        "{} ({} cloud), {} vs {}: {upstream}; {} {ap:+.2} ({significance}) — {judgement}.",
+        "{} ({} cloud), {} vs {}: {upstream}; {} {} — {decision}: {}.",
         v["downstream"].as_str().unwrap_or(""),
         v["cloud"].as_str().unwrap_or(""),
         v["variant"].as_str().unwrap_or(""),
         v["baseline"].as_str().unwrap_or(""),
         v["metric"].as_str().unwrap_or(""),
+        change_cell(&v["ap_change"], 2),
+        v["reason"].as_str().unwrap_or(""),
     )
 }
 
+/// The plot's cells of a class: (label, AP key), 3D and BEV × Easy, Moderate, Hard, R40 at
+/// the primary IoU.
+fn plot_cells(cfg: &ExperimentConfig, class: eval::Class) -> Vec<(String, String)> {
+    let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
+    [eval::Metric::Box3D, eval::Metric::Bev]
+        .iter()
+        .flat_map(|m| {
+            ["easy", "moderate", "hard"].map(|diff| {
+                let key = format!(
+                    "{}/{}/{diff}/R40@{:.2}",
+                    class.name(),
+                    m.key(),
+                    iou.threshold(class, *m)
+                );
+                (format!("{} {}", m.key(), &diff[..3]), key)
+            })
+        })
+        .collect()
+}
+
 /// The change in AP against the baseline (R40 at the primary IoU; 3D and BEV × Easy, Moderate,
-/// Hard) with error bars of the combined seed spread: one chart per detector and cloud, one bar
-/// per variant; (width, height, RGB).
+/// Hard) with the report's 95 % paired bootstrap intervals as error bars: one chart per
+/// detector and cloud, one bar per variant; (width, height, RGB).
 pub fn ap_change_plot(cfg: &ExperimentConfig, report: &Value) -> (u32, u32, Vec<u8>) {
     let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
+    let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
     let mut charts = Vec::new();
     for d in &cfg.downstream {
         let class = d.eval_class().unwrap_or(eval::Class::Car);
         for cloud in &cfg.points.clouds {
-            let per_variant = &report["downstream"][&d.name][cloud.name()];
-            let cells: Vec<(String, String)> = [eval::Metric::Box3D, eval::Metric::Bev]
+            let cells = plot_cells(cfg, class);
+            let series = verdicts
                 .iter()
-                .flat_map(|m| {
-                    ["easy", "moderate", "hard"].map(|diff| {
-                        let key = format!(
-                            "{}/{}/{diff}/R40@{:.2}",
-                            class.name(),
-                            m.key(),
-                            iou.threshold(class, *m)
-                        );
-                        (format!("{} {}", m.key(), &diff[..3]), key)
-                    })
-                })
-                .collect();
-            let series = cfg
-                .upstream
-                .iter()
-                .filter(|u| u.name != cfg.baseline && !per_variant[&u.name].is_null())
+                .filter(|v| v["downstream"] == d.name.as_str() && v["cloud"] == cloud.name())
                 .enumerate()
-                .map(|(i, u)| plot::BarSeries {
-                    name: u.name.clone(),
+                .map(|(i, v)| plot::BarSeries {
+                    name: v["variant"].as_str().unwrap_or("").to_string(),
                     colour: plot::PALETTE[i % plot::PALETTE.len()],
                     values: cells
                         .iter()
-                        .map(|(_, k)| {
-                            let (v, sv) = mean_std(&per_variant[&u.name][k]);
-                            let (b, sb) = mean_std(&per_variant[&cfg.baseline][k]);
-                            (v - b, (sv * sv + sb * sb).sqrt())
+                        .map(|(_, k)| match interval_of(&v["ap_changes"][k]) {
+                            Some(i) => (i.estimate, Some((i.lo, i.hi))),
+                            None => (f64::NAN, None),
                         })
                         .collect(),
                 })
@@ -242,7 +356,7 @@ pub fn ap_change_plot(cfg: &ExperimentConfig, report: &Value) -> (u32, u32, Vec<
             charts.push(
                 plot::BarChart {
                     title: format!("{}, {}: vs {}", d.name, cloud.name(), cfg.baseline),
-                    y_label: format!("AP change (R40, {} IoU)", iou.name()),
+                    y_label: format!("AP change (R40, {} IoU, 95% CI)", iou.name()),
                     groups: cells.into_iter().map(|c| c.0).collect(),
                     series,
                 }
@@ -284,13 +398,30 @@ fn selection_note(cfg: &ExperimentConfig) -> String {
         .join(" ")
 }
 
+/// The seeds sentence of the report's header.
+fn seeds_note(cfg: &ExperimentConfig) -> String {
+    let detectors = match &cfg.downstream_seeds {
+        Some(d) => format!("detector seeds {d:?} on every upstream model"),
+        None => "one detector per upstream model, seeded with its upstream seed".into(),
+    };
+    format!("Upstream seeds: {:?}; {detectors}", cfg.seeds)
+}
+
 /// Builds report.md from report.json.
 pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
+    let boot = &report["bootstrap"];
     let mut s = format!(
-        "# Experiment `{}`\n\nSeeds: {:?}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over seeds; Δ is against the baseline.\n\n## Upstream: disparity and depth error on val\n\nErrors on the ground-truth pixels that every variant predicts (so that a sparse model is not flattered by the pixels it leaves out); density: the share of all ground-truth pixels the variant predicts (all / car / pedestrian pixels). {}\n\n| variant | depth MAE m | car depth MAE m | pedestrian depth MAE m | EPE px | D1 | density | car density | pedestrian density |\n|---|---|---|---|---|---|---|---|---|\n",
+        "# Experiment `{}`\n\n{}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over the trained models; Δ is against the baseline, with its 95 % interval: a paired bootstrap over the {} val frames ({} resamples, seed {}{}).\n\n**Decision rule.** {}\n\n## Upstream: disparity and depth error on val\n\nErrors on the ground-truth pixels that every variant predicts (so that a sparse model is not flattered by the pixels it leaves out); density: the share of all ground-truth pixels the variant predicts (all / car / pedestrian pixels). {}\n\n| variant | depth MAE m | car depth MAE m | pedestrian depth MAE m | EPE px | D1 | density | car density | pedestrian density |\n|---|---|---|---|---|---|---|---|---|\n",
         cfg.name,
-        cfg.seeds,
+        seeds_note(cfg),
         cfg.baseline,
+        boot["frames"],
+        boot["resamples"],
+        boot["seed"],
+        boot["seconds"]
+            .as_f64()
+            .map_or(String::new(), |t| format!("; {t:.1} s for every interval of the report")),
+        intervals::RULE,
         selection_note(cfg)
     );
     for u in &cfg.upstream {
@@ -313,9 +444,32 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
             None => s += &format!("| {} | (real LiDAR) | | | | | | | |\n", u.name),
         }
     }
+    if let Some(changes) = report["upstream_changes"]
+        .as_object()
+        .filter(|m| !m.is_empty())
+    {
+        s += &format!(
+            "\nChange against `{}`, m, with 95 % intervals (negative: lower error):\n\n| variant | Δ depth MAE | Δ car depth MAE | Δ pedestrian depth MAE |\n|---|---|---|---|\n",
+            cfg.baseline
+        );
+        for u in cfg
+            .upstream
+            .iter()
+            .filter(|u| changes.contains_key(&u.name))
+        {
+            let c = &changes[&u.name];
+            s += &format!(
+                "| {} | {} | {} | {} |\n",
+                u.name,
+                change_cell(&c["depth_mae"], 3),
+                change_cell(&c["car_depth_mae"], 3),
+                change_cell(&c["pedestrian_depth_mae"], 3)
+            );
+        }
+    }
+    let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
     for d in &cfg.downstream {
         let class = d.eval_class().unwrap_or(eval::Class::Car);
-        let primary = primary_key(cfg, class);
         let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
         let key = |metric: eval::Metric, diff: &str, r: &str| {
             format!(
@@ -338,7 +492,7 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
         .collect();
         for cloud in &cfg.points.clouds {
             s += &format!(
-                "\n## Downstream `{}` ({}), retrained on each variant's {} clouds, {} IoU\n\n| variant | {} | Δ {} |\n|---|{}---|\n",
+                "\n## Downstream `{}` ({}), retrained on each variant's {} clouds, {} IoU\n\n| variant | {} | Δ {} [95 % CI] |\n|---|{}---|\n",
                 d.name,
                 class.name(),
                 cloud.name(),
@@ -348,24 +502,28 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
                 "---|".repeat(columns.len())
             );
             let per_variant = &report["downstream"][&d.name][cloud.name()];
-            let base = mean_std(&per_variant[&cfg.baseline][&primary]).0;
             for u in &cfg.upstream {
                 let v = &per_variant[&u.name];
                 if v.is_null() {
                     continue;
                 }
                 let cells: Vec<String> = columns.iter().map(|c| fmt_ms(&v[&c.1])).collect();
-                s += &format!(
-                    "| {} | {} | {:+.2} |\n",
-                    u.name,
-                    cells.join(" | "),
-                    mean_std(&v[&primary]).0 - base
-                );
+                let change = verdicts
+                    .iter()
+                    .find(|x| {
+                        x["downstream"] == d.name.as_str()
+                            && x["cloud"] == cloud.name()
+                            && x["variant"] == u.name.as_str()
+                    })
+                    .map_or("(baseline)".to_string(), |x| {
+                        change_cell(&x["ap_change"], 2)
+                    });
+                s += &format!("| {} | {} | {change} |\n", u.name, cells.join(" | "));
             }
         }
     }
     s += "\n## Verdicts\n\n";
-    for v in report["verdicts"].as_array().into_iter().flatten() {
+    for v in &verdicts {
         s += &format!("- {}\n", verdict_line(v));
     }
     s
@@ -387,11 +545,94 @@ mod tests {
         assert_eq!(stats(&[3.0])["std"].as_f64(), Some(0.0));
     }
 
-    /// A study of two seeds: `depth` improves the depth error over `disp`; the car detector
-    /// loses 4 AP with it (spread 1: significant), the pedestrian detector gains 0.5 (within
-    /// the spread).
+    fn car(x: f64, z: f64, score: Option<f64>) -> kitti::Object {
+        kitti::Object {
+            kind: kitti::ObjectType::Car,
+            truncated: 0.0,
+            occluded: 0,
+            alpha: 0.0,
+            bbox: kitti::Box2D {
+                left: 300.0 + 30.0 * x,
+                top: 150.0,
+                right: 380.0 + 30.0 * x,
+                bottom: 200.0,
+            },
+            box3d: kitti::Box3D {
+                location: nalgebra::Point3::new(x, 1.6, z),
+                h: 1.5,
+                w: 1.6,
+                l: 3.9,
+                ry: 0.0,
+            },
+            score,
+        }
+    }
+
+    /// 40 val frames of three cars each; a detector finds a car of frame `f` unless
+    /// `(f + k) % miss_every == 0`, plus one false positive in every fifth frame.
+    fn detector(miss_every: usize, seed: u64) -> DetectorEval {
+        let frames = (0..40)
+            .map(|f| {
+                let gt: Vec<kitti::Object> = (0..3)
+                    .map(|k| car(-6.0 + 6.0 * k as f64, 10.0 + k as f64 * 8.0, None))
+                    .collect();
+                let mut det: Vec<kitti::Object> = gt
+                    .iter()
+                    .enumerate()
+                    .filter(|(k, _)| (f + k) % miss_every != 0)
+                    .map(|(k, g)| kitti::Object {
+                        score: Some(0.9 - 0.01 * ((f * 3 + k) % 7) as f64),
+                        ..g.clone()
+                    })
+                    .collect();
+                if f % 5 == 0 {
+                    det.push(car(12.0, 30.0, Some(0.5)));
+                }
+                eval::FrameLabels { gt, det }
+            })
+            .collect::<Vec<_>>();
+        let cfg = eval::EvalConfig {
+            classes: vec![eval::Class::Car, eval::Class::Pedestrian],
+            iou_sets: vec![eval::IouSet::Official, eval::IouSet::Loose],
+            ..eval::EvalConfig::default()
+        };
+        let aps = eval::report::json(&eval::evaluate(&frames, &cfg));
+        DetectorEval {
+            upstream_seed: seed,
+            detector_seed: seed,
+            aps,
+            frames,
+        }
+    }
+
+    /// Per-frame upstream errors: `mae` on every frame, give or take a frame-to-frame wobble.
+    fn upstream(mae: f64) -> UpstreamMetrics {
+        let frames: Vec<disparity::Breakdown> = (0..40)
+            .map(|f| {
+                let mut b = disparity::Breakdown::default();
+                let e = mae + 0.3 * ((f % 4) as f64 - 1.5);
+                b.all.depth_pixels = 100;
+                b.all.abs_depth = e * 100.0;
+                b.classes[0] = b.all;
+                b.classes[1] = b.all;
+                b
+            })
+            .collect();
+        let mut common = disparity::Breakdown::default();
+        frames.iter().for_each(|b| common.add(b));
+        UpstreamMetrics {
+            own: common.clone(),
+            common,
+            frames,
+        }
+    }
+
+    /// Two seeds; `depth` has a lower depth error than `disp` on every frame; its car detector
+    /// misses a car in every second frame where `disp`'s misses one in eleven (a loss); its
+    /// pedestrian-class comparison has no pedestrians at all (undefined AP: inconclusive);
+    /// `worse` has a higher error.
     #[test]
-    fn the_report_judges_changes_against_the_baseline_and_the_seed_spread() {
+    fn the_report_decides_by_the_paired_intervals() {
         let cfg: ExperimentConfig = toml::from_str(
             r#"
 name = "t"
@@ -400,12 +641,18 @@ baseline = "disp"
 [data.synthetic]
 frames = 4
 [[upstream]]
+name = "lidar"
+kind = "lidar"
+[[upstream]]
 name = "disp"
 kind = "psmnet"
 [[upstream]]
 name = "depth"
 kind = "psmnet"
 loss = "depth"
+[[upstream]]
+name = "worse"
+kind = "psmnet"
 [[downstream]]
 name = "car"
 class = "Car"
@@ -415,66 +662,82 @@ class = "Pedestrian"
 "#,
         )
         .unwrap();
-        let breakdown = |mae: f64| {
-            let mut b = disparity::Breakdown::default();
-            b.all.depth_pixels = 10;
-            b.all.abs_depth = mae * 10.0;
-            UpstreamMetrics {
-                own: b.clone(),
-                common: b,
-            }
+        let mut r = Results {
+            frames: 40,
+            ..Results::default()
         };
-        let mut r = Results::default();
         r.upstream
-            .insert("disp".into(), vec![breakdown(2.0), breakdown(2.2)]);
+            .insert("disp".into(), vec![upstream(2.0), upstream(2.1)]);
         r.upstream
-            .insert("depth".into(), vec![breakdown(1.5), breakdown(1.7)]);
-        let car = "Car/3d/moderate/R40@0.70";
-        let ped = "Pedestrian/3d/moderate/R40@0.50";
-        let aps = |key: &str, values: [f64; 2]| values.map(|v| json!({ key: v })).to_vec();
-        let mut put = |det: &str, variant: &str, v: Vec<Value>| {
-            r.downstream
-                .insert((det.into(), "sparse".into(), variant.into()), v);
-        };
-        put("car", "disp", aps(car, [50.0, 52.0]));
-        put("car", "depth", aps(car, [47.0, 47.0]));
-        put("ped", "disp", aps(ped, [30.0, 31.0]));
-        put("ped", "depth", aps(ped, [31.0, 31.0]));
-        let report = build(&cfg, &r);
+            .insert("depth".into(), vec![upstream(1.5), upstream(1.6)]);
+        r.upstream
+            .insert("worse".into(), vec![upstream(2.6), upstream(2.7)]);
+        for det in ["car", "ped"] {
+            let mut put = |variant: &str, miss_every: usize| {
+                r.downstream.insert(
+                    (det.into(), "sparse".into(), variant.into()),
+                    vec![detector(miss_every, 0), detector(miss_every, 1)],
+                );
+            };
+            put("lidar", 1000);
+            put("disp", 11);
+            put("depth", 2);
+            put("worse", 11);
+        }
+        let report = build(&cfg, &r, 1.0);
         let v = report["verdicts"].as_array().unwrap();
-        assert_eq!(v.len(), 2);
-        let (c, p) = (&v[0], &v[1]);
-        assert!((c["upstream_depth_mae_change"].as_f64().unwrap() + 0.5).abs() < 1e-9);
-        assert!((c["ap_change"].as_f64().unwrap() + 4.0).abs() < 1e-9);
-        assert!((c["seed_spread"].as_f64().unwrap() - 2f64.sqrt()).abs() < 1e-9);
-        assert_eq!(
-            (c["significant"].as_bool(), c["self_defeating"].as_bool()),
-            (Some(true), Some(true))
+        assert_eq!(v.len(), 6);
+        let find = |det: &str, variant: &str| {
+            v.iter()
+                .find(|x| x["downstream"] == det && x["variant"] == variant)
+                .unwrap()
+        };
+        let car_depth = find("car", "depth");
+        assert_eq!(car_depth["decision"], "self-defeating", "{car_depth}");
+        let up = &car_depth["upstream_change"]["depth_mae"];
+        assert!(
+            (up["estimate"].as_f64().unwrap() + 0.5).abs() < 1e-9,
+            "{up}"
         );
-        assert!((p["ap_change"].as_f64().unwrap() - 0.5).abs() < 1e-9);
-        assert_eq!(
-            (p["significant"].as_bool(), p["self_defeating"].as_bool()),
-            (Some(false), Some(false))
+        assert!(up["hi"].as_f64().unwrap() < 0.0, "{up}");
+        let ap = &car_depth["ap_change"];
+        assert!(
+            ap["hi"].as_f64().unwrap() < 0.0
+                && ap["lo"].as_f64().unwrap() < ap["hi"].as_f64().unwrap(),
+            "{ap}"
         );
+        assert_eq!(car_depth["variant_ap"].as_array().unwrap().len(), 2);
+        assert_eq!(car_depth["resamples"], 1000);
+        assert_eq!(find("car", "lidar")["decision"], "no-upstream-improvement");
+        assert_eq!(find("car", "worse")["decision"], "no-upstream-improvement");
+        // Same detections as the baseline: ΔAP exactly 0 on every resample, which spans zero.
+        assert_eq!(find("car", "worse")["ap_change"]["lo"], 0.0);
+        assert_eq!(find("ped", "depth")["decision"], "inconclusive");
+        assert!(find("ped", "depth")["ap_change"].is_null());
         let md = markdown(&cfg, &report);
         assert!(
-            md.contains("SELF-DEFEATING") && md.contains("NOT significant"),
+            md.contains("**SELF-DEFEATING**") && md.contains("Decision rule"),
             "{md}"
         );
+        assert!(md.contains("-0.500 [-"), "{md}");
     }
 
     #[test]
-    fn a_lower_error_with_a_lower_ap_is_self_defeating() {
+    fn a_verdict_line_gives_the_intervals_and_what_decided() {
+        let i = |e: f64, lo: f64, hi: f64| json!({"estimate": e, "lo": lo, "hi": hi, "resamples": 1000, "undefined": 0});
         let v = json!({
             "downstream": "pedestrian", "cloud": "sparse", "variant": "depth", "baseline": "disp",
-            "metric": "Pedestrian/3d/moderate/R40@0.50", "upstream_depth_mae_change": -0.2,
-            "ap_change": -3.0, "seed_spread": 1.0, "significant": true, "self_defeating": true,
+            "metric": "Pedestrian/3d/moderate/R40@0.50",
+            "upstream_change": {"depth_mae": i(-0.2, -0.3, -0.1)},
+            "ap_change": i(-3.0, -5.0, -1.0),
+            "decision": "self-defeating", "decision_label": "SELF-DEFEATING", "reason": "because",
         });
         let line = verdict_line(&v);
         assert!(
-            line.contains("SELF-DEFEATING")
-                && line.contains("-3.00")
-                && line.contains("larger than"),
+            line.contains("**SELF-DEFEATING**")
+                && line.contains("-3.00 [-5.00, -1.00]")
+                && line.contains("-0.200 [-0.300, -0.100] m")
+                && line.contains("because"),
             "{line}"
         );
     }

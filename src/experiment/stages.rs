@@ -9,7 +9,7 @@ use super::manifest::{hash, run_stage, Outcome};
 use crate::terminal::progress;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
-use disparity::frames::{evaluate_folder, predict_frames, ClassSource};
+use disparity::frames::{evaluate_frames, predict_frames, ClassSource};
 use disparity::psmnet::run::load_trained;
 use disparity::psmnet::training::Selection;
 use disparity::{Breakdown, DisparityModel, Sgm, SgmConfig};
@@ -61,6 +61,43 @@ pub struct UpstreamMetrics {
     pub own: Breakdown,
     /// On the pixels that every variant of the same seed predicts.
     pub common: Breakdown,
+    /// `common` frame by frame, in val order (what the bootstrap resamples).
+    pub frames: Vec<Breakdown>,
+}
+
+/// One trained detector's evaluation on val.
+#[derive(Debug, Clone)]
+pub struct DetectorEval {
+    /// Seed of the upstream model whose clouds it was trained on.
+    pub upstream_seed: u64,
+    /// Its own training seed.
+    pub detector_seed: u64,
+    /// Flat APs (`ap.json`).
+    pub aps: serde_json::Value,
+    /// Ground truth and detections of every val frame, in val order.
+    pub frames: Vec<eval::FrameLabels>,
+}
+
+/// Which detector of an upstream model: its seed, and whether the study names detector seeds
+/// (`downstream_seeds`; then each gets a `seed-<s>` folder) or seeds it with the upstream seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DetectorSeed {
+    /// The training seed.
+    pub seed: u64,
+    /// From `downstream_seeds`.
+    pub listed: bool,
+}
+
+impl DetectorSeed {
+    /// The detector's folder under `<cloud>/`.
+    fn folder(&self, detector: &str) -> PathBuf {
+        let dir = PathBuf::from(detector);
+        if self.listed {
+            dir.join(format!("seed-{}", self.seed))
+        } else {
+            dir
+        }
+    }
 }
 
 /// A folder of point clouds and its output id.
@@ -191,8 +228,8 @@ impl<'a> Study<'a> {
         } else if let Some(root) = &cfg.data.root {
             self.root = KittiRoot::open(root)?;
         }
-        self.train_ids = self.root.split(&cfg.data.train_split)?.ids;
-        self.val_ids = self.root.split(&cfg.data.val_split)?.ids;
+        self.train_ids = self.root.frames_of(&cfg.data.train_split)?.ids;
+        self.val_ids = self.root.frames_of(&cfg.data.val_split)?.ids;
         {
             let dir = self.lidar_disparity();
             let key = hash(&[
@@ -331,7 +368,7 @@ impl<'a> Study<'a> {
     ) -> Result<UpstreamMetrics> {
         let calib = self.root.dir(Part::Training, FileKind::Calib);
         let eval = |common: &[PathBuf]| {
-            evaluate_folder(
+            evaluate_frames(
                 maps,
                 &self.gt_disparity(),
                 &calib,
@@ -342,9 +379,16 @@ impl<'a> Study<'a> {
                 &|| {},
             )
         };
+        let total = |frames: &[Breakdown]| {
+            let mut t = Breakdown::default();
+            frames.iter().for_each(|b| t.add(b));
+            t
+        };
+        let frames = eval(common)?;
         let m = UpstreamMetrics {
-            own: eval(&[])?,
-            common: eval(common)?,
+            own: total(&eval(&[])?),
+            common: total(&frames),
+            frames,
         };
         let json = serde_json::json!({
             "all_pixels": disparity::report::json(&[(u.name.clone(), m.own.clone())]),
@@ -428,11 +472,13 @@ impl<'a> Study<'a> {
         }
     }
 
-    /// The downstream stage: a detector trained from scratch on one cloud, predicting val.
+    /// The downstream stage: a detector trained from scratch on one cloud (of upstream seed
+    /// `seed`), predicting val.
     pub fn downstream(
         &self,
         variant: &str,
         seed: u64,
+        detector_seed: DetectorSeed,
         cloud: Cloud,
         points: &PointsOut,
         d: &DownstreamConfig,
@@ -441,14 +487,14 @@ impl<'a> Study<'a> {
         use detector::inference::{predict_folder, Detector};
         use detector::training::{train, SplitFrames};
         let mut cfg = d.detector_config()?;
-        cfg.train.seed = seed;
+        cfg.train.seed = detector_seed.seed;
         let dir = self
             .dir
             .join("downstream")
             .join(variant)
             .join(format!("seed-{seed}"))
             .join(cloud.name())
-            .join(&d.name);
+            .join(detector_seed.folder(&d.name));
         let key = hash(&["downstream", &toml::to_string(&cfg)?, &points.id]);
         let labels = self.root.dir(Part::Training, FileKind::Label);
         let source = FrameSource::beside_labels(&points.dir, &labels);
@@ -460,7 +506,7 @@ impl<'a> Study<'a> {
         let device = self.device.clone();
         let results = dir.join("results");
         let work_dir = dir.clone();
-        let what = format!("{} on {variant} seed {seed} {}", d.name, cloud.name());
+        let what = detector_what(d, variant, seed, detector_seed, cloud);
         let id = self.stage(&dir, "downstream", &what, &key, |resume| {
             let steps = data.ids.len().div_ceil(cfg.train.batch_size) as u64;
             let label = format!("{}/{variant}", d.name);
@@ -488,23 +534,26 @@ impl<'a> Study<'a> {
         Ok((id, dir.join("results")))
     }
 
-    /// The evaluation of one detector's val predictions; returns the flat APs.
+    /// The evaluation of one detector's val predictions: its flat APs and the frames they were
+    /// computed from.
+    #[allow(clippy::too_many_arguments)]
     pub fn evaluate(
         &self,
         variant: &str,
         seed: u64,
+        detector_seed: DetectorSeed,
         cloud: Cloud,
         d: &DownstreamConfig,
         results: &Path,
         input_id: &str,
-    ) -> Result<serde_json::Value> {
+    ) -> Result<DetectorEval> {
         let dir = self
             .dir
             .join("eval")
             .join(variant)
             .join(format!("seed-{seed}"))
             .join(cloud.name())
-            .join(&d.name);
+            .join(detector_seed.folder(&d.name));
         let key = hash(&["eval", &toml::to_string(&self.cfg.eval)?, input_id]);
         let json_path = dir.join("ap.json");
         let cfg = eval::EvalConfig {
@@ -516,10 +565,10 @@ impl<'a> Study<'a> {
         };
         let labels = self.root.dir(Part::Training, FileKind::Label);
         let split = self.root.split(&self.cfg.data.val_split)?;
-        let (out, results) = (json_path.clone(), results.to_path_buf());
-        let what = format!("{} on {variant} seed {seed} {}", d.name, cloud.name());
-        self.stage(&dir, "eval", &what, &key, move |_| {
-            let frames = eval::load_frames(&labels, &results, &split, false)?;
+        let out = json_path.clone();
+        let frames = eval::load_frames(&labels, results, &split, false)?;
+        let what = detector_what(d, variant, seed, detector_seed, cloud);
+        self.stage(&dir, "eval", &what, &key, |_| {
             let r = eval::evaluate(&frames, &cfg);
             let text = serde_json::to_string_pretty(&eval::report::json(&r))?;
             kitti::io::write_atomic(&out, text.as_bytes())?;
@@ -527,8 +576,29 @@ impl<'a> Study<'a> {
         })?;
         let text = std::fs::read_to_string(&json_path)
             .with_context(|| format!("reading {}", json_path.display()))?;
-        Ok(serde_json::from_str(&text)?)
+        Ok(DetectorEval {
+            upstream_seed: seed,
+            detector_seed: detector_seed.seed,
+            aps: serde_json::from_str(&text)?,
+            frames,
+        })
     }
+}
+
+/// A detector stage's progress label.
+fn detector_what(
+    d: &DownstreamConfig,
+    variant: &str,
+    seed: u64,
+    detector_seed: DetectorSeed,
+    cloud: Cloud,
+) -> String {
+    let own = if detector_seed.listed {
+        format!(" detector seed {}", detector_seed.seed)
+    } else {
+        String::new()
+    };
+    format!("{} on {variant} seed {seed}{own} {}", d.name, cloud.name())
 }
 
 /// `seed-<s>` for trained variants, `fixed` for the others (computed once for every seed).

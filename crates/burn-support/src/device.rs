@@ -39,6 +39,21 @@ pub fn wgpu_available() -> bool {
     }
 }
 
+/// For GPU tests: whether to skip `test` for want of a wgpu adapter. When skipping it says
+/// `SKIPPED` on the terminal itself (past the test harness's output capture), so a skipped GPU
+/// test is never read as one that passed on a GPU.
+pub fn skip_without_wgpu(test: &str) -> bool {
+    if wgpu_available() {
+        return false;
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: no wgpu adapter in this build or on this machine (build with --features wgpu; Mesa's lavapipe provides one on a CPU)"
+    );
+    true
+}
+
 /// The device for a choice; without one, wgpu when an adapter exists, else the CPU. Asking for
 /// a backend this build lacks, or a wgpu device on a machine without an adapter, is an error
 /// that says what to do.

@@ -447,6 +447,55 @@ impl DetectorConfig {
                 "batch_size and epochs must be positive",
             ));
         }
+        for (field, value) in [
+            ("pillars.max_points", p.max_points),
+            ("pillars.max_pillars_train", p.max_pillars_train),
+            ("pillars.max_pillars_test", p.max_pillars_test),
+        ] {
+            if value == 0 {
+                return Err(DetectorError::config(field, "0 given; must be at least 1"));
+            }
+        }
+        let t = &self.train;
+        for (field, value, ok, allowed) in [
+            (
+                "train.learning_rate",
+                t.learning_rate,
+                t.learning_rate > 0.0,
+                "a finite number above 0",
+            ),
+            (
+                "train.weight_decay",
+                t.weight_decay,
+                t.weight_decay >= 0.0,
+                "a finite number, 0 or more",
+            ),
+            (
+                "train.div_factor",
+                t.div_factor,
+                t.div_factor > 0.0,
+                "a finite number above 0",
+            ),
+            (
+                "train.pct_start",
+                t.pct_start,
+                (0.0..=1.0).contains(&t.pct_start),
+                "between 0 and 1",
+            ),
+            (
+                "train.grad_norm_clip",
+                t.grad_norm_clip,
+                t.grad_norm_clip >= 0.0,
+                "a finite number, 0 or more",
+            ),
+        ] {
+            if !(value.is_finite() && ok) {
+                return Err(DetectorError::config(
+                    field,
+                    format!("{value} given; must be {allowed}"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -461,6 +510,32 @@ impl DetectorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zero_pillar_limits_and_non_finite_rates_are_refused_by_field() {
+        let bad = |edit: &dyn Fn(&mut DetectorConfig), field: &str, value: &str| {
+            let mut c = DetectorConfig::default();
+            edit(&mut c);
+            let err = c.validate().unwrap_err().to_string();
+            assert!(err.contains(field) && err.contains(value), "{err}");
+        };
+        bad(
+            &|c| c.pillars.max_points = 0,
+            "pillars.max_points",
+            "0 given",
+        );
+        bad(
+            &|c| c.pillars.max_pillars_train = 0,
+            "pillars.max_pillars_train",
+            "0 given",
+        );
+        bad(
+            &|c| c.train.learning_rate = f64::NAN,
+            "train.learning_rate",
+            "NaN given",
+        );
+        bad(&|c| c.train.pct_start = 1.5, "train.pct_start", "1.5 given");
+    }
 
     #[test]
     fn the_defaults_are_the_reference_recipe() {

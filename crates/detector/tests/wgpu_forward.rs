@@ -1,11 +1,11 @@
 //! The GPU code path of the detector: PointPillars' head outputs on wgpu against the CPU. Runs
 //! when the build has the `wgpu` feature and an adapter exists (`cargo test -p detector
 //! --features wgpu --test wgpu_forward`; Mesa's lavapipe provides one on a CPU-only machine);
-//! skips with a message otherwise.
+//! says SKIPPED on the terminal otherwise.
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
-use burn_support::device::{select, wgpu_available, DeviceChoice};
+use burn_support::device::{select, skip_without_wgpu, DeviceChoice};
 use detector::inference::pillar_batch;
 use detector::model::PointPillars;
 use detector::pillars::pillarise;
@@ -14,8 +14,7 @@ use kitti::velodyne::LidarPoint;
 
 #[test]
 fn a_forward_pass_on_wgpu_matches_the_cpu() {
-    if !wgpu_available() {
-        eprintln!("skipped: no wgpu adapter in this build or on this machine");
+    if skip_without_wgpu("a_forward_pass_on_wgpu_matches_the_cpu") {
         return;
     }
     let cfg = DetectorConfig::load(std::path::Path::new(concat!(

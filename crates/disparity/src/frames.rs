@@ -151,8 +151,26 @@ pub fn evaluate_folder(
     common: &[PathBuf],
     progress: &(dyn Fn() + Sync),
 ) -> Result<Breakdown> {
-    let parts: Vec<Breakdown> = ids
-        .par_iter()
+    let parts = evaluate_frames(pred, gt, calib, classes, baseline, ids, common, progress)?;
+    let mut total = Breakdown::default();
+    parts.iter().for_each(|b| total.add(b));
+    Ok(total)
+}
+
+/// [`evaluate_folder`] frame by frame: one breakdown per id, in order (what a bootstrap over
+/// frames resamples).
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_frames(
+    pred: &Path,
+    gt: &Path,
+    calib: &Path,
+    classes: &ClassSource,
+    baseline: Baseline,
+    ids: &[String],
+    common: &[PathBuf],
+    progress: &(dyn Fn() + Sync),
+) -> Result<Vec<Breakdown>> {
+    ids.par_iter()
         .map(|id| {
             let r = (|| {
                 let png = |dir: &Path| dir.join(format!("{id}.png"));
@@ -213,8 +231,5 @@ pub fn evaluate_folder(
             progress();
             r
         })
-        .collect::<Result<_>>()?;
-    let mut total = Breakdown::default();
-    parts.iter().for_each(|b| total.add(b));
-    Ok(total)
+        .collect()
 }

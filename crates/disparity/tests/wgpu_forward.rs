@@ -2,17 +2,16 @@
 //! GPU backends lack some backward passes the CPU has, e.g. bilinear interpolation's, so
 //! training is checked too). Runs when the build has the
 //! `wgpu` feature and an adapter exists (`cargo test -p disparity --features wgpu`; Mesa's
-//! lavapipe provides one on a CPU-only machine); skips with a message otherwise.
+//! lavapipe provides one on a CPU-only machine); says SKIPPED on the terminal otherwise.
 
 use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
-use burn_support::device::{select, wgpu_available, DeviceChoice};
+use burn_support::device::{select, skip_without_wgpu, DeviceChoice};
 use disparity::psmnet::PsmNetConfig;
 
 #[test]
 fn a_forward_pass_on_wgpu_matches_the_cpu() {
-    if !wgpu_available() {
-        eprintln!("skipped: no wgpu adapter in this build or on this machine");
+    if skip_without_wgpu("a_forward_pass_on_wgpu_matches_the_cpu") {
         return;
     }
     let cpu = Device::flex();
@@ -45,8 +44,7 @@ fn a_forward_pass_on_wgpu_matches_the_cpu() {
 fn a_training_step_on_wgpu_matches_the_cpu() {
     use burn::optim::{GradientsParams, SgdConfig};
     use disparity::loss::{psm_loss, LossKind};
-    if !wgpu_available() {
-        eprintln!("skipped: no wgpu adapter in this build or on this machine");
+    if skip_without_wgpu("a_training_step_on_wgpu_matches_the_cpu") {
         return;
     }
     let cpu = Device::flex().autodiff();

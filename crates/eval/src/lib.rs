@@ -3,9 +3,11 @@
 //! AOS; AP|R11 and AP|R40; several IoU threshold sets at once.
 //!
 //! The library works on labels in memory ([`evaluate`] over [`FrameLabels`]); [`load`] reads
-//! them from KITTI label and result folders; [`report`] prints tables and JSON.
+//! them from KITTI label and result folders; [`report`] prints tables and JSON; [`bootstrap`]
+//! gives paired bootstrap intervals of AP changes.
 
 pub mod ap;
+pub mod bootstrap;
 pub mod classes;
 mod clean;
 pub mod evaluate;

@@ -92,6 +92,11 @@ impl Candidates {
         }
     }
 
+    /// The scores of the considered detections.
+    pub fn scores(&self) -> Vec<f64> {
+        self.dets.iter().map(|d| d.score).collect()
+    }
+
     /// Pass 1: with every detection considered, each ground truth takes the highest-scoring
     /// free detection overlapping it; returns the scores of the true positives.
     pub fn tp_scores(&self) -> Vec<f64> {

@@ -148,6 +148,11 @@ impl KittiRoot {
         Split::read(&self.split_path(name))
     }
 
+    /// Reads a split that must list at least one frame (to train on or to evaluate).
+    pub fn frames_of(&self, name: &str) -> Result<Split> {
+        self.split(name)?.non_empty()
+    }
+
     /// Ids of the frames that have a file of `kind`, sorted; empty when the folder is absent.
     pub fn list_frames(&self, part: Part, kind: FileKind) -> Result<Vec<String>> {
         let dir = self.dir(part, kind);

@@ -35,10 +35,33 @@ impl Split {
                     format!("`{id}` is not a frame id (digits only, e.g. 000123)"),
                 ));
             }
+            if let Some(k) = split.ids.iter().position(|x| x == id) {
+                return Err(KittiError::malformed(
+                    path,
+                    Some(i + 1),
+                    format!(
+                        "`{id}` is listed twice (first on line {}); every frame may appear once",
+                        split.lines[k]
+                    ),
+                ));
+            }
             split.ids.push(id.to_string());
             split.lines.push(i + 1);
         }
         Ok(split)
+    }
+
+    /// The split, or an error naming its file when it lists no frame (nothing to train on or
+    /// to evaluate).
+    pub fn non_empty(self) -> Result<Split> {
+        if self.ids.is_empty() {
+            return Err(KittiError::malformed(
+                &self.path,
+                None,
+                "lists no frame ids; a split to train on or evaluate needs at least one",
+            ));
+        }
+        Ok(self)
     }
 
     /// Reads a split file.
@@ -72,6 +95,24 @@ pub fn frame_id(index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frame_listed_twice_or_an_empty_split_is_refused() {
+        let p = Path::new("ImageSets/val.txt");
+        let err = Split::parse("000001\n000002\n000001\n", p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("val.txt:3") && err.contains("first on line 1"),
+            "{err}"
+        );
+        let empty = Split::parse("\n\n", p).unwrap();
+        let err = empty.non_empty().unwrap_err().to_string();
+        assert!(
+            err.contains("val.txt") && err.contains("no frame ids"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn round_trip_and_line_numbers() {

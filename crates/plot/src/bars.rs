@@ -10,8 +10,8 @@ pub struct BarSeries {
     pub name: String,
     /// Bar colour.
     pub colour: Rgb,
-    /// (value, error) per group; the error bar spans value ± error.
-    pub values: Vec<(f64, f64)>,
+    /// (value, interval) per group; the error bar spans the interval (lo, hi) where given.
+    pub values: Vec<(f64, Option<(f64, f64)>)>,
 }
 
 /// A grouped bar chart; the y range always includes zero.
@@ -32,10 +32,13 @@ impl BarChart {
     pub fn y_range(&self) -> (f64, f64) {
         let (mut lo, mut hi) = (0.0f64, 0.0f64);
         for s in &self.series {
-            for &(v, e) in &s.values {
+            for &(v, interval) in &s.values {
                 if v.is_finite() {
-                    lo = lo.min(v - e.abs());
-                    hi = hi.max(v + e.abs());
+                    let (a, b) = interval
+                        .filter(|(a, b)| a.is_finite() && b.is_finite())
+                        .unwrap_or((v, v));
+                    lo = lo.min(v.min(a));
+                    hi = hi.max(v.max(b));
                 }
             }
         }
@@ -62,7 +65,7 @@ impl BarChart {
                 1,
             );
             for (k, s) in self.series.iter().enumerate() {
-                let Some(&(v, e)) = s.values.get(g).filter(|(v, _)| v.is_finite()) else {
+                let Some(&(v, interval)) = s.values.get(g).filter(|(v, _)| v.is_finite()) else {
                     continue;
                 };
                 let (a, b) = (left + bar * k as f64, left + bar * (k + 1) as f64 - 1.0);
@@ -74,10 +77,10 @@ impl BarChart {
                     bottom.max(top + 1.0) as i64,
                     s.colour,
                 );
-                if e > 0.0 {
+                if let Some((lo, hi)) = interval.filter(|(l, h)| l.is_finite() && h.is_finite()) {
                     let mid = (a + b) / 2.0;
-                    c.line((mid, sy(v - e)), (mid, sy(v + e)), INK, 1);
-                    for y in [v - e, v + e] {
+                    c.line((mid, sy(lo)), (mid, sy(hi)), INK, 1);
+                    for y in [lo, hi] {
                         c.line((mid - 3.0, sy(y)), (mid + 3.0, sy(y)), INK, 1);
                     }
                 }
@@ -104,7 +107,7 @@ mod tests {
             series: vec![BarSeries {
                 name: "s".into(),
                 colour: [0, 0, 200],
-                values: vec![(4.0, 0.0), (-4.0, 1.0)],
+                values: vec![(4.0, None), (-4.0, Some((-5.0, -3.0)))],
             }],
         };
         assert_eq!(chart.y_range(), (-5.9, 4.9));

@@ -30,14 +30,14 @@ pub struct BenchArgs {
     /// Stage to measure.
     #[arg(value_enum, default_value = "synth")]
     stage: Stage,
-    /// Repetitions.
-    #[arg(long, default_value_t = 5)]
+    /// Repetitions (at least 1).
+    #[arg(long, default_value_t = 5, value_parser = at_least_one)]
     repeat: usize,
     /// Image scale for the synthetic stage.
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
-    /// Worker threads (1 = single core).
-    #[arg(long, default_value_t = 1)]
+    /// Worker threads (1 = single core; at least 1).
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     threads: usize,
     /// Device of the network stages: cpu, wgpu or cuda.
     #[arg(long)]
@@ -84,6 +84,14 @@ fn print_table(title: &str, rows: &[(String, (f64, f64))]) {
     for (name, (mean, min)) in rows {
         let digits = if *min < 10.0 { 2 } else { 1 };
         println!("| {name:<width$} | {mean:>10.digits$} | {min:>10.digits$} |");
+    }
+}
+
+/// A count of at least 1.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{s}` is not a whole number of at least 1")),
     }
 }
 

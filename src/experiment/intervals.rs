@@ -1,0 +1,260 @@
+//! The report's intervals and its one decision rule. Every change against the baseline (an AP,
+//! an upstream depth error) gets a paired bootstrap interval over the val frames, resampling
+//! the seeds too where there are several (upstream seeds, then detector seeds within each);
+//! the decision reads only those intervals.
+
+use super::stages::{DetectorEval, UpstreamMetrics};
+use disparity::{Breakdown, Sums};
+use eval::bootstrap::{paired_difference, ApResampler, ApSpec, Arm, Interval, Resampled};
+use eval::bootstrap::{RatioOfSums, Settings};
+use std::collections::BTreeMap;
+
+/// The pixels of a breakdown an error is computed on.
+pub type Pixels = fn(&Breakdown) -> &Sums;
+
+/// The upstream errors given intervals: (report key, the pixels' sums in a breakdown).
+pub const UPSTREAM_ERRORS: [(&str, Pixels); 3] = [
+    ("depth_mae", |b| &b.all),
+    ("car_depth_mae", |b| &b.classes[0]),
+    ("pedestrian_depth_mae", |b| &b.classes[1]),
+];
+
+/// The decision rule, as the report's header states it.
+pub const RULE: &str = "An upstream change is an *improvement* when the 95 % interval of its depth-MAE change (on the pixels every variant predicts) lies below zero; a downstream change is a *loss* when the interval of its ΔAP lies below zero (a *gain* above zero). *Self-defeating* = an improvement with a loss; *not self-defeating* = an improvement with a gain; *inconclusive* when either interval spans zero. Intervals: paired bootstrap over the val frames (both arms on the same resample), hierarchical over upstream seeds and then detector seeds where there are several.";
+
+/// Depth-MAE changes of `variant` against `baseline` (one entry per upstream seed each), by
+/// [`UPSTREAM_ERRORS`] key: `None` where a side has no pixels.
+pub fn upstream_changes(
+    variant: &[UpstreamMetrics],
+    baseline: &[UpstreamMetrics],
+    settings: &Settings,
+) -> BTreeMap<String, Option<Interval>> {
+    UPSTREAM_ERRORS
+        .iter()
+        .map(|(key, pick)| {
+            let stats = |runs: &[UpstreamMetrics]| -> Vec<RatioOfSums> {
+                runs.iter()
+                    .map(|m| RatioOfSums {
+                        numer: m.frames.iter().map(|b| pick(b).abs_depth).collect(),
+                        denom: m
+                            .frames
+                            .iter()
+                            .map(|b| pick(b).depth_pixels as f64)
+                            .collect(),
+                    })
+                    .collect()
+            };
+            let (v, b) = (stats(variant), stats(baseline));
+            fn arm(s: &[RatioOfSums]) -> Arm<'_> {
+                s.iter().map(|r| vec![r as &dyn Resampled]).collect()
+            }
+            let frames = v.first().map_or(0, |r| r.numer.len());
+            let same = v.iter().chain(&b).all(|r| r.numer.len() == frames);
+            let interval = (same && frames > 0)
+                .then(|| paired_difference(frames, &arm(&v), &arm(&b), settings))
+                .flatten();
+            (key.to_string(), interval)
+        })
+        .collect()
+}
+
+/// AP changes of `variant` against `baseline`, detectors as evaluated, by flat AP key. A
+/// trained upstream variant's detectors are grouped by upstream seed; an untrained one's are
+/// one group (its model is the same for every seed). `None` where an AP is undefined.
+pub fn ap_changes(
+    keys: &[String],
+    variant: (&[DetectorEval], bool),
+    baseline: (&[DetectorEval], bool),
+    height_scale: f64,
+    settings: &Settings,
+) -> BTreeMap<String, Option<Interval>> {
+    keys.iter()
+        .map(|key| {
+            let interval = ApSpec::parse(key).and_then(|spec| {
+                let prepare = |runs: &[DetectorEval]| -> Option<Vec<(u64, ApResampler)>> {
+                    runs.iter()
+                        .map(|e| {
+                            let r = ApResampler::new(&e.frames, spec, height_scale)?;
+                            Some((e.upstream_seed, r))
+                        })
+                        .collect()
+                };
+                let (v, b) = (prepare(variant.0)?, prepare(baseline.0)?);
+                let frames = v.first()?.1.frames();
+                if v.iter().chain(&b).any(|(_, r)| r.frames() != frames) {
+                    return None;
+                }
+                let (arm_v, arm_b) = (grouped(&v, variant.1), grouped(&b, baseline.1));
+                paired_difference(frames, &arm_v, &arm_b, settings)
+            });
+            (key.clone(), interval)
+        })
+        .collect()
+}
+
+/// Instances grouped by upstream seed (in first-seen order), or all in one group.
+fn grouped(runs: &[(u64, ApResampler)], by_seed: bool) -> Arm<'_> {
+    let mut groups: Vec<(u64, Vec<&dyn Resampled>)> = Vec::new();
+    for (seed, r) in runs {
+        let key = if by_seed { *seed } else { 0 };
+        match groups.iter_mut().find(|(s, _)| *s == key) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// The outcome of one comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// The upstream error improved and the detector's AP fell.
+    SelfDefeating,
+    /// The upstream error improved and the detector's AP rose.
+    NotSelfDefeating,
+    /// An interval spans zero.
+    Inconclusive,
+    /// No upstream improvement: no error to compare (the real LiDAR), or it got worse.
+    NoUpstreamImprovement,
+}
+
+impl Decision {
+    /// As written in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Decision::SelfDefeating => "SELF-DEFEATING",
+            Decision::NotSelfDefeating => "not self-defeating",
+            Decision::Inconclusive => "inconclusive",
+            Decision::NoUpstreamImprovement => "no upstream improvement to judge",
+        }
+    }
+}
+
+/// `[lo, hi]` with signs.
+pub fn bracket(i: &Interval, digits: usize) -> String {
+    format!("[{:+.*}, {:+.*}]", digits, i.lo, digits, i.hi)
+}
+
+/// The decision from the upstream error change's interval (`None`: the variant has no
+/// upstream error, e.g. the real LiDAR) and the ΔAP interval, with the reason: which interval
+/// decided.
+pub fn decide(upstream: Option<Option<&Interval>>, ap: Option<&Interval>) -> (Decision, String) {
+    let Some(upstream) = upstream else {
+        return (
+            Decision::NoUpstreamImprovement,
+            "the real LiDAR has no upstream error to compare".into(),
+        );
+    };
+    let Some(u) = upstream else {
+        return (
+            Decision::Inconclusive,
+            "the depth-MAE change has no interval (no common pixels)".into(),
+        );
+    };
+    let err = format!("depth-MAE change {} m", bracket(u, 3));
+    if u.lo > 0.0 {
+        return (
+            Decision::NoUpstreamImprovement,
+            format!("{err} lies above zero: the upstream change made the depth error worse"),
+        );
+    }
+    if u.hi >= 0.0 {
+        return (
+            Decision::Inconclusive,
+            format!("{err} spans zero: not an upstream improvement that can be told from noise"),
+        );
+    }
+    let Some(a) = ap else {
+        return (
+            Decision::Inconclusive,
+            format!("{err} lies below zero (improvement), but the AP is undefined on val (no ground truth)"),
+        );
+    };
+    let gap = format!("ΔAP {}", bracket(a, 2));
+    if a.hi < 0.0 {
+        (
+            Decision::SelfDefeating,
+            format!("{err} lies below zero (improvement) and {gap} lies below zero (loss)"),
+        )
+    } else if a.lo > 0.0 {
+        (
+            Decision::NotSelfDefeating,
+            format!("{err} lies below zero (improvement) and {gap} lies above zero (gain)"),
+        )
+    } else {
+        (
+            Decision::Inconclusive,
+            format!("{err} lies below zero (improvement), but {gap} spans zero"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interval(lo: f64, hi: f64) -> Interval {
+        Interval {
+            estimate: (lo + hi) / 2.0,
+            lo,
+            hi,
+            resamples: 1000,
+            undefined: 0,
+        }
+    }
+
+    #[test]
+    fn each_outcome_of_the_decision_rule() {
+        let better = interval(-0.3, -0.1);
+        let cases = [
+            (
+                Some(Some(better)),
+                Some(interval(-5.0, -1.0)),
+                Decision::SelfDefeating,
+                "loss",
+            ),
+            (
+                Some(Some(better)),
+                Some(interval(0.5, 3.0)),
+                Decision::NotSelfDefeating,
+                "gain",
+            ),
+            (
+                Some(Some(better)),
+                Some(interval(-2.0, 1.0)),
+                Decision::Inconclusive,
+                "ΔAP [-2.00, +1.00] spans zero",
+            ),
+            (
+                Some(Some(interval(-0.2, 0.1))),
+                Some(interval(-5.0, -1.0)),
+                Decision::Inconclusive,
+                "depth-MAE change [-0.200, +0.100] m spans zero",
+            ),
+            (
+                Some(Some(interval(0.1, 0.4))),
+                Some(interval(-5.0, -1.0)),
+                Decision::NoUpstreamImprovement,
+                "worse",
+            ),
+            (
+                None,
+                Some(interval(10.0, 20.0)),
+                Decision::NoUpstreamImprovement,
+                "real LiDAR",
+            ),
+            (
+                Some(Some(better)),
+                None,
+                Decision::Inconclusive,
+                "undefined",
+            ),
+        ];
+        for (up, ap, want, phrase) in cases {
+            let (d, reason) = decide(up.as_ref().map(|u| u.as_ref()), ap.as_ref());
+            assert_eq!(d, want, "{reason}");
+            assert!(reason.contains(phrase), "{reason}");
+        }
+    }
+}
