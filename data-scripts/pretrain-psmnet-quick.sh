@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Makes the shipped start weights of the quick study's PSMNet, models/psmnet-quick-pretrained/:
 # the paper's SceneFlow step at laptop size. It generates the synthetic pretraining set
-# (configs/synth-pretrain.toml: its own seed, never a study frame), trains the network of
-# configs/psmnet-pretrain-quick.toml on its dense exact disparity with the disparity loss, and
-# writes the weights with a provenance.json: the command, configs, data seed, training time, the
-# held-out metrics, the metrics of the frames the test re-checks (tests/pretrained.rs in
-# crates/disparity), and a comparison with SGM on the quick study's val frames.
+# (configs/synth-pretrain.toml: its own seed, never a study frame), trains the network in two
+# stages on its dense exact disparity with the disparity loss (configs/psmnet-pretrain-quick.toml
+# from the reference initialisation, then configs/psmnet-pretrain-quick-stage2.toml from those
+# weights with a fresh Adam at lower rates), and writes the weights with a provenance.json: the
+# command, configs, data seed, training time, the held-out metrics, the metrics of the frames the
+# test re-checks (tests/pretrained.rs in crates/disparity), and a comparison with SGM on the
+# quick study's val frames.
 #
 #   data-scripts/pretrain-psmnet-quick.sh [WORK]      (default WORK: runs/pretrain-quick)
 #
-# About 65 minutes on a 2-core CPU (release build); FTF names the binary (default
-# target/release/ftf, built with `cargo build --release`).
+# About 2 hours on a 2-core CPU (release build); FTF names the binary (default
+# target/release/ftf, built with `cargo build --release`). STAGE1_RUN=DIR skips the first stage
+# and starts the second from a finished first-stage run folder (STAGE1_SECONDS: its training
+# time, when its state.json does not record it).
 set -euo pipefail
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 cd "$(dirname "$0")/.."
@@ -23,16 +27,27 @@ OUT=models/psmnet-quick-pretrained
 DATA=$WORK/data
 
 "$FTF" synth --config configs/synth-pretrain.toml --out "$DATA"
-"$FTF" disparity train --config configs/psmnet-pretrain-quick.toml --root "$DATA" \
-  --gt "$DATA/training/disparity_2" --out "$WORK/run" --device cpu --resume
-# Training time: the sum of the epochs' times in the run state (TRAINING_SECONDS overrides).
-seconds=${TRAINING_SECONDS:-$(awk -F": " '/"seconds"/ {s += $2} END {printf "%.0f", s}' "$WORK/run/checkpoints/state.json")}
+epoch_seconds() { awk -F": " '/"seconds"/ {s += $2} END {printf "%.0f", s}' "$1/checkpoints/state.json"; }
+STAGE1=${STAGE1_RUN:-$WORK/run}
+if [ -z "${STAGE1_RUN:-}" ]; then
+  "$FTF" disparity train --config configs/psmnet-pretrain-quick.toml --root "$DATA" \
+    --gt "$DATA/training/disparity_2" --out "$STAGE1" --device cpu --resume
+fi
+stage1_seconds=${STAGE1_SECONDS:-$(epoch_seconds "$STAGE1")}
+"$FTF" disparity train --config configs/psmnet-pretrain-quick-stage2.toml --init "$STAGE1" \
+  --root "$DATA" --gt "$DATA/training/disparity_2" --out "$WORK/stage2" --device cpu --resume
+# Training time: the sum of the epochs' times of both stages.
+stage2_seconds=$(epoch_seconds "$WORK/stage2")
+seconds=$((stage1_seconds + stage2_seconds))
 
-# The weights and the run's resolved config, as a run folder `init =` accepts.
+# The weights and the run's resolved config, as a run folder `init =` accepts; the first
+# stage's history beside the second's.
 mkdir -p "$OUT/checkpoints"
-cp "$WORK/run/config.toml" "$OUT/config.toml"
-cp "$WORK/run/checkpoints/last.bpk" "$OUT/checkpoints/last.bpk"
-cp "$WORK/run/checkpoints/state.json" "$OUT/checkpoints/state.json"
+cp "$STAGE1/checkpoints/state.json" "$WORK/stage1-state.json"
+cp "$WORK/stage2/config.toml" "$OUT/config.toml"
+cp "$WORK/stage2/checkpoints/last.bpk" "$OUT/checkpoints/last.bpk"
+cp "$WORK/stage2/checkpoints/state.json" "$OUT/checkpoints/state.json"
+cp "$WORK/stage1-state.json" "$OUT/checkpoints/stage1-state.json"
 
 # Held-out frames of the pretraining set, and the first four of them, which the test re-checks.
 head -n 4 "$DATA/ImageSets/val.txt" > "$DATA/ImageSets/check.txt"
@@ -57,10 +72,12 @@ cat > "$OUT/provenance.json" <<EOF
 {
   "what": "PSMNet of configs/psmnet-quick.toml pretrained on synthetic dense disparity (the paper's SceneFlow step)",
   "command": "data-scripts/pretrain-psmnet-quick.sh",
-  "training_config": "configs/psmnet-pretrain-quick.toml",
+  "training_configs": ["configs/psmnet-pretrain-quick.toml", "configs/psmnet-pretrain-quick-stage2.toml"],
+  "stage1_run": "$STAGE1",
   "data_config": "configs/synth-pretrain.toml",
   "data_seed": $(sed -n 's/^seed = //p' configs/synth-pretrain.toml),
   "training_seconds": $seconds,
+  "stage_seconds": [$stage1_seconds, $stage2_seconds],
   "machine": "$(nproc) CPU cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)",
   "ftf_commit": "$(git describe --always --dirty 2>/dev/null || echo unknown)",
   "heldout_val": $(cat "$WORK/val.json"),

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use disparity::frames::{evaluate_folder, predict_frames, ClassSource};
+use disparity::frames::{evaluate_frames, predict_frames, ClassSource};
 use disparity::{report, DisparityModel, Sgm, SgmConfig};
 use kitti::{KittiRoot, Split};
 use std::path::{Path, PathBuf};
@@ -361,7 +361,7 @@ fn eval(a: EvalArgs) -> Result<()> {
     for (name, dir) in folders {
         let bar = crate::terminal::progress::bar(split.len() as u64, &name);
         let ids = &split.ids;
-        let b = evaluate_folder(
+        let b = evaluate_frames(
             &dir,
             &a.gt,
             &calib,
@@ -372,7 +372,7 @@ fn eval(a: EvalArgs) -> Result<()> {
             &|| bar.inc(1),
         )?;
         bar.finish_and_clear();
-        models.push((name, b));
+        models.push((name, disparity::Breakdown::total(&b)));
     }
     println!(
         "{} frames of {}; depth metrics on ground truth within 1-80 m",

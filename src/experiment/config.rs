@@ -549,6 +549,11 @@ mod tests {
             file.train.epochs + 3
         );
         shipped("synthetic-full.toml").unwrap();
+        // The quick study's question under detector-training noise: its arms, three detector seeds.
+        let seeds = shipped("synthetic-quick-seeds.toml").unwrap();
+        assert_eq!(seeds.downstream_seeds, Some(vec![0, 1, 2]));
+        assert_eq!(seeds.data, quick.data);
+        assert_eq!(seeds.upstream[..], quick.upstream[2..]);
         // The paper's study needs the KITTI download; everything else in it checks out.
         let err = format!("{:#}", shipped("kitti-paper.toml").unwrap_err());
         assert!(

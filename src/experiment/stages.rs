@@ -379,15 +379,10 @@ impl<'a> Study<'a> {
                 &|| {},
             )
         };
-        let total = |frames: &[Breakdown]| {
-            let mut t = Breakdown::default();
-            frames.iter().for_each(|b| t.add(b));
-            t
-        };
         let frames = eval(common)?;
         let m = UpstreamMetrics {
-            own: total(&eval(&[])?),
-            common: total(&frames),
+            own: Breakdown::total(&eval(&[])?),
+            common: Breakdown::total(&frames),
             frames,
         };
         let json = serde_json::json!({

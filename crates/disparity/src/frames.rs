@@ -136,29 +136,12 @@ pub enum ClassSource {
     },
 }
 
-/// Evaluates the predictions `<pred>/<id>.png` against ground truth `<gt>/<id>.png` over `ids`.
-/// Depth uses f_u from `<calib>/<id>.txt` and `baseline`. With `common` prediction folders, only
-/// the ground-truth pixels that every one of them (and `pred`) predicts are counted, so that
-/// models of different density are compared on the same pixels.
-#[allow(clippy::too_many_arguments)]
-pub fn evaluate_folder(
-    pred: &Path,
-    gt: &Path,
-    calib: &Path,
-    classes: &ClassSource,
-    baseline: Baseline,
-    ids: &[String],
-    common: &[PathBuf],
-    progress: &(dyn Fn() + Sync),
-) -> Result<Breakdown> {
-    let parts = evaluate_frames(pred, gt, calib, classes, baseline, ids, common, progress)?;
-    let mut total = Breakdown::default();
-    parts.iter().for_each(|b| total.add(b));
-    Ok(total)
-}
-
-/// [`evaluate_folder`] frame by frame: one breakdown per id, in order (what a bootstrap over
-/// frames resamples).
+/// Evaluates the predictions `<pred>/<id>.png` against ground truth `<gt>/<id>.png` over `ids`,
+/// frame by frame: one breakdown per id, in order ([`Breakdown::total`] gives the whole set's;
+/// a bootstrap over frames resamples them). Depth uses f_u from `<calib>/<id>.txt` and
+/// `baseline`. With `common` prediction folders, only the ground-truth pixels that every one of
+/// them (and `pred`) predicts are counted, so that models of different density are compared on
+/// the same pixels.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate_frames(
     pred: &Path,

@@ -158,6 +158,13 @@ impl Default for Breakdown {
 }
 
 impl Breakdown {
+    /// The sum of breakdowns (e.g. of every frame of a set).
+    pub fn total(parts: &[Breakdown]) -> Breakdown {
+        let mut t = Breakdown::default();
+        parts.iter().for_each(|b| t.add(b));
+        t
+    }
+
     /// Adds another breakdown.
     pub fn add(&mut self, o: &Breakdown) {
         self.all.add(&o.all);
