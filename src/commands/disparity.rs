@@ -164,16 +164,11 @@ fn train(a: TrainArgs) -> Result<()> {
         );
     }
     let baseline = super::pseudo_lidar::parse_baseline(&a.baseline)?;
-    let ds = |split: &str| -> Result<StereoDataset> {
-        Ok(StereoDataset::new(
-            root.clone(),
-            root.split(split)?.ids,
-            &gt,
-            baseline,
-        ))
-    };
-    root.frames_of(&a.train_split)?;
-    let (train_set, val_set) = (ds(&a.train_split)?, ds(&a.val_split)?);
+    let ds = |ids: Vec<String>| StereoDataset::new(root.clone(), ids, &gt, baseline);
+    let (train_set, val_set) = (
+        ds(root.frames_of(&a.train_split)?.ids),
+        ds(root.split(&a.val_split)?.ids),
+    );
     let resolved = toml::to_string(&cfg)?;
     let cfg_path = a.out.join("config.toml");
     if a.resume && cfg_path.is_file() && std::fs::read_to_string(&cfg_path)? != resolved {

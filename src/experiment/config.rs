@@ -448,8 +448,7 @@ impl ExperimentConfig {
     /// the bootstrap.
     fn validate_eval(&self) -> Result<()> {
         let sets = self.iou_sets()?;
-        let mut seen = std::collections::BTreeSet::new();
-        if let Some(dup) = sets.iter().find(|s| !seen.insert(**s)) {
+        if let Some(dup) = first_repeat(&sets) {
             bail!("eval.iou_sets: `{dup}` is listed twice");
         }
         match eval::IouSet::parse(&self.eval.primary_iou) {
@@ -506,11 +505,16 @@ fn unique_seeds(field: &str, seeds: &[u64]) -> Result<()> {
     if seeds.is_empty() {
         bail!("{field}: give at least one seed");
     }
-    let mut seen = std::collections::BTreeSet::new();
-    if let Some(dup) = seeds.iter().find(|s| !seen.insert(**s)) {
+    if let Some(dup) = first_repeat(seeds) {
         bail!("{field}: seed {dup} is listed twice (every seed must be unique)");
     }
     Ok(())
+}
+
+/// The first item that an earlier one equals.
+fn first_repeat<T: Ord>(items: &[T]) -> Option<&T> {
+    let mut seen = std::collections::BTreeSet::new();
+    items.iter().find(|x| !seen.insert(*x))
 }
 
 #[cfg(test)]

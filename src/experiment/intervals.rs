@@ -58,51 +58,76 @@ pub fn upstream_changes(
         .collect()
 }
 
-/// AP changes of `variant` against `baseline`, detectors as evaluated, by flat AP key. A
-/// trained upstream variant's detectors are grouped by upstream seed; an untrained one's are
-/// one group (its model is the same for every seed). `None` where an AP is undefined.
+/// One arm's detectors, each with its APs prepared for resampling (every frame's overlaps
+/// computed once for all keys), and whether they group by upstream seed.
+pub struct PreparedArm {
+    /// (upstream seed, the resampler of each key, in key order; `None` where undefined).
+    runs: Vec<(u64, Vec<Option<ApResampler>>)>,
+    /// A trained upstream variant's detectors group by upstream seed; an untrained one's are
+    /// one group (its model is the same for every seed).
+    by_seed: bool,
+}
+
+impl PreparedArm {
+    /// Prepares `keys` (flat AP keys) for every evaluated detector of one arm.
+    pub fn new(runs: &[DetectorEval], keys: &[String], trained: bool, height_scale: f64) -> Self {
+        let specs: Vec<Option<ApSpec>> = keys.iter().map(|k| ApSpec::parse(k)).collect();
+        let known: Vec<ApSpec> = specs.iter().flatten().copied().collect();
+        let runs = runs
+            .iter()
+            .map(|e| {
+                let mut prepared =
+                    ApResampler::for_specs(&e.frames, &known, height_scale).into_iter();
+                let per_key = specs
+                    .iter()
+                    .map(|s| s.and_then(|_| prepared.next().flatten()))
+                    .collect();
+                (e.upstream_seed, per_key)
+            })
+            .collect();
+        PreparedArm {
+            runs,
+            by_seed: trained,
+        }
+    }
+
+    /// The arm for key number `k`: groups of resamplers, `None` where one is undefined.
+    fn arm(&self, k: usize) -> Option<Arm<'_>> {
+        let mut groups: Vec<(u64, Vec<&dyn Resampled>)> = Vec::new();
+        for (seed, per_key) in &self.runs {
+            let r: &dyn Resampled = per_key.get(k)?.as_ref()?;
+            let key = if self.by_seed { *seed } else { 0 };
+            match groups.iter_mut().find(|(s, _)| *s == key) {
+                Some((_, g)) => g.push(r),
+                None => groups.push((key, vec![r])),
+            }
+        }
+        Some(groups.into_iter().map(|(_, g)| g).collect())
+    }
+}
+
+/// AP changes of `variant` against `baseline`, both prepared for the same `keys` (flat AP
+/// keys): by key, `None` where an AP is undefined.
 pub fn ap_changes(
     keys: &[String],
-    variant: (&[DetectorEval], bool),
-    baseline: (&[DetectorEval], bool),
-    height_scale: f64,
+    variant: &PreparedArm,
+    baseline: &PreparedArm,
     settings: &Settings,
 ) -> BTreeMap<String, Option<Interval>> {
     keys.iter()
-        .map(|key| {
-            let interval = ApSpec::parse(key).and_then(|spec| {
-                let prepare = |runs: &[DetectorEval]| -> Option<Vec<(u64, ApResampler)>> {
-                    runs.iter()
-                        .map(|e| {
-                            let r = ApResampler::new(&e.frames, spec, height_scale)?;
-                            Some((e.upstream_seed, r))
-                        })
-                        .collect()
-                };
-                let (v, b) = (prepare(variant.0)?, prepare(baseline.0)?);
-                let frames = v.first()?.1.frames();
-                if v.iter().chain(&b).any(|(_, r)| r.frames() != frames) {
+        .enumerate()
+        .map(|(k, key)| {
+            let interval = (|| {
+                let (v, b) = (variant.arm(k)?, baseline.arm(k)?);
+                let frames = v.first()?.first()?.frames();
+                if v.iter().chain(&b).flatten().any(|r| r.frames() != frames) {
                     return None;
                 }
-                let (arm_v, arm_b) = (grouped(&v, variant.1), grouped(&b, baseline.1));
-                paired_difference(frames, &arm_v, &arm_b, settings)
-            });
+                paired_difference(frames, &v, &b, settings)
+            })();
             (key.clone(), interval)
         })
         .collect()
-}
-
-/// Instances grouped by upstream seed (in first-seen order), or all in one group.
-fn grouped(runs: &[(u64, ApResampler)], by_seed: bool) -> Arm<'_> {
-    let mut groups: Vec<(u64, Vec<&dyn Resampled>)> = Vec::new();
-    for (seed, r) in runs {
-        let key = if by_seed { *seed } else { 0 };
-        match groups.iter_mut().find(|(s, _)| *s == key) {
-            Some((_, g)) => g.push(r),
-            None => groups.push((key, vec![r])),
-        }
-    }
-    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 /// The outcome of one comparison.

@@ -167,17 +167,16 @@ pub fn build(cfg: &ExperimentConfig, r: &Results, height_scale: f64) -> Value {
                 per_cloud.insert(cloud.name().to_string(), Value::Object(per_variant));
                 continue;
             };
+            let prepare = |runs: &[DetectorEval], variant: &str| {
+                intervals::PreparedArm::new(runs, &keys, trained(variant), height_scale)
+            };
+            let base_arm = prepare(base_runs, &cfg.baseline);
             for u in cfg.upstream.iter().filter(|u| u.name != cfg.baseline) {
                 let Some(runs) = runs_of(&u.name) else {
                     continue;
                 };
-                let changes = intervals::ap_changes(
-                    &keys,
-                    (runs, trained(&u.name)),
-                    (base_runs, trained(&cfg.baseline)),
-                    height_scale,
-                    &settings,
-                );
+                let changes =
+                    intervals::ap_changes(&keys, &prepare(runs, &u.name), &base_arm, &settings);
                 let ap_change = changes.get(&primary).cloned().flatten();
                 let up = upstream_changes.get(&u.name);
                 let upstream_error = (u.kind != UpstreamKind::Lidar)
@@ -252,25 +251,7 @@ fn fmt_ms(v: &Value) -> String {
 }
 
 fn interval_of(v: &Value) -> Option<Interval> {
-    serde_json::from_value::<IntervalJson>(v.clone())
-        .ok()
-        .map(|i| Interval {
-            estimate: i.estimate,
-            lo: i.lo,
-            hi: i.hi,
-            resamples: i.resamples,
-            undefined: i.undefined,
-        })
-}
-
-/// An interval as report.json holds it.
-#[derive(serde::Deserialize)]
-struct IntervalJson {
-    estimate: f64,
-    lo: f64,
-    hi: f64,
-    resamples: usize,
-    undefined: usize,
+    serde_json::from_value(v.clone()).ok()
 }
 
 /// A change with its interval, e.g. `+7.99 [+2.10, +13.50]` (`–` when undefined).

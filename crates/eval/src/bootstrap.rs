@@ -31,7 +31,7 @@ pub struct ApSpec {
 }
 
 impl ApSpec {
-    /// The flat key of [`crate::Curve::key`], e.g. `Car/bev/moderate/R40@0.50`.
+    /// The flat key of the AP (also [`crate::Curve::key`]), e.g. `Car/bev/moderate/R40@0.50`.
     pub fn key(&self) -> String {
         format!(
             "{}/{}/{}/{}@{:.2}",
@@ -106,35 +106,57 @@ impl ApResampler {
     /// `height_scale`). `None` for AOS when a detection has no alpha (the evaluation gives no
     /// AOS then either).
     pub fn new(frames: &[FrameLabels], spec: ApSpec, height_scale: f64) -> Option<Self> {
-        let aos = spec.metric == Metric::Aos;
-        if aos && frames.iter().flat_map(|f| &f.det).any(|d| d.alpha == -10.0) {
-            return None;
-        }
-        let m = spec.metric.overlap_metric() as usize;
-        let frames = frames
-            .par_iter()
-            .map(|f| {
-                let overlaps = FrameOverlaps::new(f);
-                let cleaned = clean(f, spec.class, &spec.filter, height_scale);
-                let c = Candidates::new(f, &overlaps, &cleaned, m, spec.threshold);
-                let mut scores = c.scores();
-                scores.sort_by(f64::total_cmp);
-                scores.dedup();
-                let stats = scores
-                    .iter()
-                    .copied()
-                    .chain([f64::INFINITY])
-                    .map(|t| c.statistics(t, aos))
-                    .collect();
-                FrameTable {
-                    n_gt: cleaned.n_gt,
-                    tp_scores: c.tp_scores(),
-                    scores,
-                    stats,
+        Self::for_specs(frames, &[spec], height_scale)
+            .pop()
+            .flatten()
+    }
+
+    /// Prepares every one of `specs` over the same `frames`, computing each frame's overlaps
+    /// once for all of them; in `specs`' order, `None` as in [`ApResampler::new`].
+    pub fn for_specs(
+        frames: &[FrameLabels],
+        specs: &[ApSpec],
+        height_scale: f64,
+    ) -> Vec<Option<Self>> {
+        let overlaps: Vec<FrameOverlaps> = frames.par_iter().map(FrameOverlaps::new).collect();
+        let alphas = frames.iter().flat_map(|f| &f.det).all(|d| d.alpha != -10.0);
+        specs
+            .iter()
+            .map(|&spec| {
+                let aos = spec.metric == Metric::Aos;
+                if aos && !alphas {
+                    return None;
                 }
+                let m = spec.metric.overlap_metric() as usize;
+                let tables = frames
+                    .par_iter()
+                    .zip(&overlaps)
+                    .map(|(f, o)| {
+                        let cleaned = clean(f, spec.class, &spec.filter, height_scale);
+                        let c = Candidates::new(f, o, &cleaned, m, spec.threshold);
+                        let mut scores = c.scores();
+                        scores.sort_by(f64::total_cmp);
+                        scores.dedup();
+                        let stats = scores
+                            .iter()
+                            .copied()
+                            .chain([f64::INFINITY])
+                            .map(|t| c.statistics(t, aos))
+                            .collect();
+                        FrameTable {
+                            n_gt: cleaned.n_gt,
+                            tp_scores: c.tp_scores(),
+                            scores,
+                            stats,
+                        }
+                    })
+                    .collect();
+                Some(ApResampler {
+                    frames: tables,
+                    spec,
+                })
             })
-            .collect();
-        Some(ApResampler { frames, spec })
+            .collect()
     }
 
     /// What it computes.
@@ -244,7 +266,7 @@ impl Default for Settings {
 }
 
 /// The change of a statistic between two arms, with its percentile interval.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Interval {
     /// The change on the frames as they are: arm A's mean over its instances minus arm B's.
     pub estimate: f64,

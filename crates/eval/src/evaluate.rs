@@ -82,14 +82,14 @@ impl Curve {
     }
     /// The flat key of one of its APs, e.g. `Car/3d/moderate/R40@0.70`.
     pub fn key(&self, r40: bool) -> String {
-        format!(
-            "{}/{}/{}/{}@{:.2}",
-            self.class.name(),
-            self.metric.key(),
-            self.filter.key(),
-            if r40 { "R40" } else { "R11" },
-            self.threshold
-        )
+        crate::bootstrap::ApSpec {
+            class: self.class,
+            metric: self.metric,
+            filter: self.filter,
+            threshold: self.threshold,
+            r40,
+        }
+        .key()
     }
     /// The table label of one of its APs, e.g. `3D AP@0.70 R40 Car Moderate`.
     pub fn label(&self, r40: bool) -> String {

@@ -23,6 +23,7 @@ impl Split {
             ids: Vec::new(),
             lines: Vec::new(),
         };
+        let mut first_line = std::collections::HashMap::new();
         for (i, raw) in text.lines().enumerate() {
             let id = raw.trim();
             if id.is_empty() {
@@ -35,13 +36,12 @@ impl Split {
                     format!("`{id}` is not a frame id (digits only, e.g. 000123)"),
                 ));
             }
-            if let Some(k) = split.ids.iter().position(|x| x == id) {
+            if let Some(first) = first_line.insert(id.to_string(), i + 1) {
                 return Err(KittiError::malformed(
                     path,
                     Some(i + 1),
                     format!(
-                        "`{id}` is listed twice (first on line {}); every frame may appear once",
-                        split.lines[k]
+                        "`{id}` is listed twice (first on line {first}); every frame may appear once"
                     ),
                 ));
             }
