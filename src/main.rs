@@ -27,6 +27,8 @@ enum Command {
     PseudoLidar(commands::pseudo_lidar::PseudoLidarArgs),
     /// Derive sparse disparity ground truth from the LiDAR scans of a KITTI root.
     GtDisparity(commands::pseudo_lidar::GtDisparityArgs),
+    /// Write the close clouds' labels: objects centred beyond the cut become DontCare.
+    CloseLabels(commands::pseudo_lidar::CloseLabelsArgs),
     /// Disparity models: predict, evaluate.
     #[command(subcommand)]
     Disparity(commands::disparity::DisparityCommand),
@@ -55,6 +57,7 @@ fn main() {
         Command::Eval(a) => commands::eval::run(a),
         Command::PseudoLidar(a) => commands::pseudo_lidar::run(a),
         Command::GtDisparity(a) => commands::pseudo_lidar::run_gt(a),
+        Command::CloseLabels(a) => commands::pseudo_lidar::run_close_labels(a),
         Command::Disparity(c) => commands::disparity::run(c),
         Command::Detect(c) => commands::detect::run(c),
         Command::Experiment(a) => experiment::run(a),

@@ -342,6 +342,81 @@ fn downstream_seeds_give_the_aps_of_single_seed_runs_with_intervals() {
         .is_dir());
 }
 
+/// `ftf eval` of `results` against `labels` on the mini study's training frames: flat AP keys.
+fn fresh_eval(dir: &Path, labels: &Path, results: &Path, name: &str) -> serde_json::Value {
+    let root = dir.join("runs/close/data");
+    let json = dir.join(format!("{name}.json"));
+    let o = ftf(&[
+        "eval",
+        "--gt",
+        labels.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+        "--split",
+        root.join("ImageSets/train.txt").to_str().unwrap(),
+        "--classes",
+        "car",
+        "--iou",
+        "official,loose",
+        "--image-scale",
+        "0.25",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+}
+
+#[test]
+fn close_clouds_train_and_score_against_close_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = detector_study(tmp.path(), "close", "[0]", None);
+    let t = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(&cfg, format!("{t}\n[points]\nclouds = [\"close\"]\n")).unwrap();
+    let o = run(&cfg, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let run_dir = tmp.path().join("runs/close");
+    let full = run_dir.join("data/training/label_2");
+    let close = run_dir.join("data/label_2_close");
+    // The close labels: every object centred beyond 20 m (camera z) is a DontCare region over
+    // its own 2D box; the others are unchanged.
+    let (mut far, mut near) = (0, 0);
+    let train = std::fs::read_to_string(run_dir.join("data/ImageSets/train.txt")).unwrap();
+    for id in train.lines() {
+        let a = kitti::read_labels(&full.join(format!("{id}.txt"))).unwrap();
+        let b = kitti::read_labels(&close.join(format!("{id}.txt"))).unwrap();
+        let name = id;
+        assert_eq!(a.len(), b.len(), "{name:?}");
+        for (a, b) in a.iter().zip(&b) {
+            if a.kind != kitti::ObjectType::DontCare && a.box3d.location.z > 20.0 {
+                assert_eq!((b.kind, b.bbox), (kitti::ObjectType::DontCare, a.bbox));
+                far += 1;
+            } else {
+                assert_eq!(a, b);
+                near += usize::from(a.kind == kitti::ObjectType::Car);
+            }
+        }
+    }
+    assert!(far > 0 && near > 0, "{far} far, {near} near cars");
+    // The close detectors are scored against the close labels: the report's APs are a fresh
+    // `ftf eval` against label_2_close, not against the full labels.
+    let report = report_of(tmp.path(), "close");
+    let mut differs = false;
+    for variant in ["lidar", "sgm"] {
+        let results = run_dir.join(format!("downstream/{variant}/seed-0/close/car/results"));
+        let against_close = fresh_eval(tmp.path(), &close, &results, &format!("{variant}-c"));
+        let against_full = fresh_eval(tmp.path(), &full, &results, &format!("{variant}-f"));
+        let reported = &report["downstream"]["car"]["close"][variant];
+        for (k, v) in against_close.as_object().unwrap() {
+            if let Some(ap) = v.as_f64() {
+                assert_eq!(reported[k]["mean"].as_f64(), Some(ap), "{variant} {k}");
+                differs |= against_full[k].as_f64() != Some(ap);
+            }
+        }
+    }
+    assert!(differs, "the close and the full labels give the same APs");
+}
+
 #[test]
 fn an_interrupted_study_completes_when_run_again() {
     let tmp = tempfile::tempdir().unwrap();

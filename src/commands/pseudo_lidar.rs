@@ -205,3 +205,48 @@ pub fn run_gt(a: GtDisparityArgs) -> Result<()> {
     );
     Ok(())
 }
+
+/// Arguments of `ftf close-labels`.
+#[derive(Args)]
+pub struct CloseLabelsArgs {
+    /// The KITTI object root.
+    #[arg(long)]
+    root: PathBuf,
+    /// Split name (ImageSets/<split>.txt).
+    #[arg(long, default_value = "trainval")]
+    split: String,
+    /// Output folder (default ROOT/training/label_2_close).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The cut, metres: objects centred farther (camera z) become DontCare.
+    #[arg(long, default_value_t = pseudo_lidar::close::CLOSE_RANGE, value_parser = positive_metres)]
+    range: f64,
+}
+
+/// A finite distance above 0 m.
+fn positive_metres(s: &str) -> std::result::Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a distance: give metres above 0")),
+    }
+}
+
+/// Runs `ftf close-labels`.
+pub fn run_close_labels(a: CloseLabelsArgs) -> Result<()> {
+    let root = KittiRoot::open(&a.root)?;
+    let split = root.frames_of(&a.split)?;
+    let labels = root.dir(Part::Training, kitti::FileKind::Label);
+    let out = a.out.unwrap_or_else(|| {
+        root.root()
+            .join(Part::Training.dir())
+            .join(pseudo_lidar::close::CLOSE_LABELS)
+    });
+    pseudo_lidar::close::write_close_labels(&labels, &out, &split.ids, a.range)?;
+    println!(
+        "{}: close labels of {} frames (objects beyond {} m are DontCare)",
+        out.display(),
+        split.len(),
+        a.range
+    );
+    Ok(())
+}

@@ -37,8 +37,10 @@ const STAGES: [&str; 6] = ["data", "upstream", "points", "downstream", "eval", "
 
 /// The number of stage steps a study takes (for the progress lines).
 fn stage_count(cfg: &ExperimentConfig) -> usize {
-    // The set (generated or opened) and its LiDAR-derived disparity.
-    let data = 1 + cfg.data.synthetic.is_some() as usize;
+    // The set (generated or opened), its LiDAR-derived disparity, the close labels.
+    let data = 1
+        + cfg.data.synthetic.is_some() as usize
+        + cfg.points.clouds.contains(&Cloud::Close) as usize;
     let variants: usize = cfg
         .upstream
         .iter()
@@ -186,6 +188,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         device,
         root: kitti::KittiRoot::create(&dir),
         data_id: String::new(),
+        close_labels_id: String::new(),
         train_ids: Vec::new(),
         val_ids: Vec::new(),
         started: Default::default(),

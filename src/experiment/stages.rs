@@ -18,8 +18,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// The "close" clouds keep points with velodyne x below this, metres (the paper's 20 m).
-const CLOSE_RANGE: f64 = 20.0;
+use pseudo_lidar::close::{CLOSE_LABELS, CLOSE_RANGE};
 
 /// Shared state of a running study.
 pub struct Study<'a> {
@@ -35,6 +34,8 @@ pub struct Study<'a> {
     pub root: KittiRoot,
     /// Output id of the data.
     pub data_id: String,
+    /// Output id of the close clouds' labels (empty when the study has no close clouds).
+    pub close_labels_id: String,
     /// Training and evaluation frames.
     pub train_ids: Vec<String>,
     /// Evaluation frames.
@@ -255,7 +256,35 @@ impl<'a> Study<'a> {
                 },
             )?;
         }
+        if cfg.points.clouds.contains(&Cloud::Close) {
+            let dir = self.close_labels();
+            let key = hash(&["close-labels", &CLOSE_RANGE.to_string(), &self.data_id]);
+            let (labels, ids) = (
+                self.root.dir(Part::Training, FileKind::Label),
+                self.all_ids(),
+            );
+            let out = dir.clone();
+            self.close_labels_id = self.stage(&dir, "data", "close labels", &key, move |_| {
+                pseudo_lidar::close::write_close_labels(&labels, &out, &ids, CLOSE_RANGE)?;
+                Ok(())
+            })?;
+        }
         Ok(())
+    }
+
+    /// The close clouds' labels (`data/label_2_close`, made by the data stage): objects beyond
+    /// the cut are DontCare regions.
+    pub fn close_labels(&self) -> PathBuf {
+        self.dir.join("data").join(CLOSE_LABELS)
+    }
+
+    /// The labels a detector on `cloud` trains and is evaluated with: the close labels for close
+    /// clouds, else the root's.
+    pub fn labels(&self, cloud: Cloud) -> PathBuf {
+        match cloud {
+            Cloud::Close => self.close_labels(),
+            Cloud::Dense | Cloud::Sparse => self.root.dir(Part::Training, FileKind::Label),
+        }
     }
 
     /// The upstream stage of one variant and seed: train (psmnet/sdn), predict disparity for
@@ -490,9 +519,18 @@ impl<'a> Study<'a> {
             .join(format!("seed-{seed}"))
             .join(cloud.name())
             .join(detector_seed.folder(&d.name));
-        let key = hash(&["downstream", &toml::to_string(&cfg)?, &points.id]);
-        let labels = self.root.dir(Part::Training, FileKind::Label);
-        let source = FrameSource::beside_labels(&points.dir, &labels);
+        let settings = toml::to_string(&cfg)?;
+        let mut inputs = vec!["downstream", &settings, &points.id];
+        if cloud == Cloud::Close {
+            inputs.push(&self.close_labels_id);
+        }
+        let key = hash(&inputs);
+        let source = FrameSource {
+            points: points.dir.clone(),
+            labels: Some(self.labels(cloud)),
+            calib: self.root.dir(Part::Training, FileKind::Calib),
+            images: self.root.dir(Part::Training, FileKind::LeftImage),
+        };
         let data = SplitFrames {
             source: source.clone(),
             ids: self.train_ids.clone(),
@@ -558,7 +596,7 @@ impl<'a> Study<'a> {
             ranges: self.cfg.eval.ranges.clone(),
             height_scale: self.height_scale(),
         };
-        let labels = self.root.dir(Part::Training, FileKind::Label);
+        let labels = self.labels(cloud);
         let split = self.root.split(&self.cfg.data.val_split)?;
         let out = json_path.clone();
         let frames = eval::load_frames(&labels, results, &split, false)?;

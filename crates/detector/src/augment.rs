@@ -63,11 +63,14 @@ impl SampleDatabase {
 }
 
 /// Pastes database objects into a frame until each class has the configured number of boxes:
-/// candidates overlapping (BEV) an existing or already pasted box are skipped; scene points
-/// inside a pasted box are removed before its points are added.
+/// candidates overlapping (BEV) a box of the model's classes, any other labelled object of the
+/// frame (`obstacles`: vans, cyclists, … as OpenPCDet checks every labelled box) or an already
+/// pasted box are skipped; scene points inside a pasted box are removed before its points are
+/// added.
 pub fn sample_objects(
     points: &mut Vec<LidarPoint>,
     gt: &mut Vec<GtBox>,
+    obstacles: &[BoxParams],
     db: &SampleDatabase,
     cfg: &AugmentConfig,
     classes: &[ClassSpec],
@@ -86,7 +89,9 @@ pub fn sample_objects(
             let vb = velo_box(&cand.gt.params);
             let collides = gt
                 .iter()
-                .any(|g| velo_bev_iou(&vb, &velo_box(&g.params)) > 0.0);
+                .map(|g| &g.params)
+                .chain(obstacles)
+                .any(|b| velo_bev_iou(&vb, &velo_box(b)) > 0.0);
             if !collides {
                 gt.push(cand.gt);
                 pasted.push(cand);
@@ -141,16 +146,18 @@ pub fn scale(points: &mut [LidarPoint], gt: &mut [GtBox], factor: f64) {
     }
 }
 
-/// The whole training augmentation of one frame, drawn from `rng`.
+/// The whole training augmentation of one frame, drawn from `rng`; `obstacles` are the frame's
+/// labelled boxes of other classes (pasted objects must not land on them).
 pub fn augment(
     points: &mut Vec<LidarPoint>,
     gt: &mut Vec<GtBox>,
+    obstacles: &[BoxParams],
     db: &SampleDatabase,
     cfg: &AugmentConfig,
     classes: &[ClassSpec],
     rng: &mut Rng,
 ) {
-    sample_objects(points, gt, db, cfg, classes, rng);
+    sample_objects(points, gt, obstacles, db, cfg, classes, rng);
     if cfg.flip && rng.chance(0.5) {
         flip(points, gt);
     }
@@ -232,6 +239,7 @@ mod tests {
         sample_objects(
             &mut points,
             &mut boxes,
+            &[],
             &db,
             &cfg,
             &spec(),
@@ -247,6 +255,7 @@ mod tests {
         sample_objects(
             &mut points,
             &mut again,
+            &[],
             &db,
             &AugmentConfig {
                 sample_objects: [("Car".to_string(), 5)].into(),
@@ -256,5 +265,21 @@ mod tests {
             &mut Rng::new(2),
         );
         assert_eq!(again, boxes);
+        // A pedestrian (not one of the model's classes) where the car would go blocks it, and
+        // its points stay.
+        let mut scene = vec![pt(20.1, 5.1, -1.2), pt(8.0, 0.0, -1.0)];
+        let mut cars = vec![gt(8.0, 0.0, 0.0)];
+        let pedestrian = [20.2, 5.3, -0.9, 0.8, 0.6, 1.7, 0.0];
+        sample_objects(
+            &mut scene,
+            &mut cars,
+            &[pedestrian],
+            &db,
+            &cfg,
+            &spec(),
+            &mut Rng::new(1),
+        );
+        assert_eq!(cars, vec![gt(8.0, 0.0, 0.0)]);
+        assert_eq!(scene, vec![pt(20.1, 5.1, -1.2), pt(8.0, 0.0, -1.0)]);
     }
 }

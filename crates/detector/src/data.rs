@@ -7,7 +7,7 @@ use crate::error::{DetectorError, Result};
 use crate::postprocess::box_params;
 use crate::targets::GtBox;
 use kitti::calib::Calibration;
-use kitti::label::{read_labels, Object};
+use kitti::label::{read_labels, Object, ObjectType};
 use kitti::velodyne::{read_velodyne, LidarPoint};
 use std::path::{Path, PathBuf};
 
@@ -128,6 +128,20 @@ pub fn gt_boxes(labels: &[Object], classes: &[ClassSpec], calib: &Calibration) -
                 params: box_params(&o.box3d.to_velo(calib)),
             })
         })
+        .collect()
+}
+
+/// Every labelled object that is not one of `classes` (nor a DontCare region) as a velodyne
+/// box: what pasted training objects must not collide with.
+pub fn other_boxes(
+    labels: &[Object],
+    classes: &[ClassSpec],
+    calib: &Calibration,
+) -> Vec<BoxParams> {
+    labels
+        .iter()
+        .filter(|o| o.kind != ObjectType::DontCare && classes.iter().all(|c| c.kind != o.kind))
+        .map(|o| box_params(&o.box3d.to_velo(calib)))
         .collect()
 }
 

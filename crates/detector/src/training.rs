@@ -90,10 +90,12 @@ fn prepare(
     let frame = data
         .source
         .load(&data.ids[index], specs, cfg.pillars.camera_fov_only)?;
+    let obstacles = crate::data::other_boxes(&frame.labels, specs, &frame.calib);
     let (mut points, mut gt) = (frame.points, frame.gt);
     augment(
         &mut points,
         &mut gt,
+        &obstacles,
         db,
         &cfg.augment,
         specs,

@@ -181,31 +181,47 @@ fn an_interrupted_run_resumes_exactly() {
 }
 
 #[test]
-fn sdn_trains_with_its_depth_loss_and_predicts_disparity() {
+fn sdn_trains_as_sdn_with_its_depth_loss_and_predicts_disparity() {
     let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let root = synthetic_root(dir.path(), 12);
-    let (train_set, val_set) = datasets(&root);
     let cfg = TrainConfig {
         network: NetworkKind::Sdn,
-        ..tiny_run(2)
+        loss: LossKind::Depth,
+        lr_steps: vec![],
+        ..tiny_run(1)
     };
     let out = dir.path().join("sdn");
-    let state = train(
-        &cfg,
-        &train_set,
-        &val_set,
-        &out,
-        &Device::flex().autodiff(),
-        false,
-        &|_| {},
-    )
-    .unwrap();
-    assert_eq!(state.epochs_done, 2);
-    assert!(state
-        .history
-        .iter()
-        .all(|h| h.train_loss.is_finite() && h.val_epe.is_finite()));
+    let first = train_run(&cfg, &root, &out);
+    // The first step minimised SDN's depth loss of a freshly initialised SDN (the same seed)
+    // on that batch, not a PSMNet's loss.
+    let device = Device::flex().autodiff();
+    let fresh = burn_support::seeded_init(&device, cfg.seed, || cfg.sdn().init(&device));
+    let expected = first_batch_loss(&fresh, &cfg, &root);
+    assert!(
+        (first - expected).abs() <= 1e-5 * expected.abs(),
+        "first step {first} vs SDN's depth loss {expected}"
+    );
+    let psm = burn_support::seeded_init(&device, cfg.seed, || cfg.model.init(&device));
+    let psm_loss = first_batch_loss(&psm, &cfg, &root);
+    assert!(
+        (first - psm_loss).abs() > 1e-3 * psm_loss.abs(),
+        "SDN's first loss {first} equals PSMNet's {psm_loss}"
+    );
+    // A PSMNet trained on the same batches with the same (depth) loss ends with other weights.
+    let psm_out = dir.path().join("psmnet");
+    train_run(
+        &TrainConfig {
+            network: NetworkKind::Psmnet,
+            ..cfg.clone()
+        },
+        &root,
+        &psm_out,
+    );
+    let weights = |run: &Path| std::fs::read(RunFiles::new(run).model()).unwrap();
+    assert_ne!(weights(&out), weights(&psm_out));
+
+    let (_, val_set) = datasets(&root);
     let model = load_model(
         cfg.sdn().init(&Device::flex()),
         &RunFiles::new(&out).model(),
@@ -242,8 +258,11 @@ fn train_run(cfg: &TrainConfig, root: &KittiRoot, out: &Path) -> f64 {
 
 /// The loss of `model` on the first batch of epoch 0 of `cfg`, built here from the public
 /// pieces (order, crop stream, batcher) rather than by the training loop.
-fn first_batch_loss(model: &disparity::psmnet::PsmNet, cfg: &TrainConfig, root: &KittiRoot) -> f64 {
-    use disparity::network::StereoNet;
+fn first_batch_loss<N: disparity::network::StereoNet>(
+    model: &N,
+    cfg: &TrainConfig,
+    root: &KittiRoot,
+) -> f64 {
     use disparity::psmnet::data::{batch, random_crop};
     let device = Device::flex().autodiff();
     let (train_set, _) = datasets(root);

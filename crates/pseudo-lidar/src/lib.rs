@@ -1,9 +1,11 @@
 //! The bridge between the disparity network and the detectors: disparity (or depth) maps →
 //! pseudo-LiDAR clouds in the velodyne frame ([`Converter`]), sparsification to a LiDAR-like
 //! 64 × 512 grid ([`sparsify`]), and LiDAR → sparse disparity ground truth
-//! ([`lidar_disparity`]). No neural-network code here.
+//! ([`lidar_disparity`]), and the close variants' label set ([`close`]). No neural-network code
+//! here.
 
 pub mod bev;
+pub mod close;
 pub mod config;
 pub mod convert;
 pub mod error;

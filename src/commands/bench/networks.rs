@@ -224,8 +224,17 @@ fn preparer<'a>(
     Ok(move |i: usize, seed: u64| {
         let f = &frames[i % frames.len()];
         let (mut points, mut gt) = (f.points.clone(), f.gt.clone());
+        let obstacles = detector::data::other_boxes(&f.labels, &specs, &f.calib);
         let mut rng = synth::rng::Rng::new(seed);
-        augment(&mut points, &mut gt, &db, &cfg.augment, &specs, &mut rng);
+        augment(
+            &mut points,
+            &mut gt,
+            &obstacles,
+            &db,
+            &cfg.augment,
+            &specs,
+            &mut rng,
+        );
         let pillars = pillarise(&points, &cfg.pillars, cfg.pillars.max_pillars_train);
         let targets = assign(&anchors, &specs, &gt, cfg.loss.direction_offset);
         (pillars, targets)

@@ -197,6 +197,8 @@ fn validate<N: StereoNet>(
 }
 
 /// Trains (or, with `resume`, continues training) into `out`; `device` must support autodiff.
+/// The network is the one `cfg.network` names: PSMNet with `cfg.loss`, or SDN with its depth
+/// loss.
 pub fn train(
     cfg: &TrainConfig,
     train: &StereoDataset,
@@ -206,9 +208,42 @@ pub fn train(
     resume: bool,
     progress: &dyn Fn(Progress),
 ) -> Result<TrainState> {
+    let data = (train, val);
+    match cfg.network {
+        NetworkKind::Psmnet => train_network(
+            cfg,
+            || cfg.model.init(device),
+            data,
+            out,
+            device,
+            resume,
+            progress,
+        ),
+        NetworkKind::Sdn => train_network(
+            cfg,
+            || cfg.sdn().init(device),
+            data,
+            out,
+            device,
+            resume,
+            progress,
+        ),
+    }
+}
+
+/// The training loop of any stereo network that `build` makes (from `cfg.seed`).
+fn train_network<N: StereoNet>(
+    cfg: &TrainConfig,
+    build: impl FnOnce() -> N,
+    (train, val): (&StereoDataset, &StereoDataset),
+    out: &Path,
+    device: &Device,
+    resume: bool,
+    progress: &dyn Fn(Progress),
+) -> Result<TrainState> {
     let files = RunFiles::new(out);
     let start = super::run::start_weights(cfg)?;
-    let mut model = burn_support::seeded_init(device, cfg.seed, || cfg.model.init(device));
+    let mut model = burn_support::seeded_init(device, cfg.seed, build);
     if let Some(weights) = &start {
         model = load_model(model, weights)?;
     }
