@@ -1,5 +1,6 @@
-//! Anchors: for every cell of the head's feature map, one box a class and rotation, centred on
-//! the cell, standing on the class's anchor bottom height.
+//! Anchors: for every cell of the head's feature map, one box a class and rotation, standing on
+//! the class's anchor bottom height; placed as OpenPCDet's anchor generator places them (on the
+//! cell centres with `align_center`, else on a grid spanning the range edge to edge).
 
 use crate::config::{ClassSpec, DetectorConfig};
 
@@ -24,17 +25,15 @@ impl Anchors {
     /// The anchors of `cfg` (whose classes must be valid).
     pub fn new(cfg: &DetectorConfig, classes: &[ClassSpec]) -> Self {
         let [fx, fy] = cfg.feature_map();
-        let stride = cfg.network.output_stride() as f64;
-        let [x0, y0, ..] = cfg.pillars.range;
-        let (sx, sy) = (cfg.pillars.size[0] * stride, cfg.pillars.size[1] * stride);
+        let [x0, y0, _, x1, y1, _] = cfg.pillars.range;
         let per_cell: usize = classes.iter().map(|c| c.anchor.rotations.len()).sum();
         let mut boxes = Vec::with_capacity(fx * fy * per_cell);
         let mut class = Vec::with_capacity(boxes.capacity());
         for j in 0..fy {
             for i in 0..fx {
-                let x = x0 + (i as f64 + 0.5) * sx;
-                let y = y0 + (j as f64 + 0.5) * sy;
                 for (k, c) in classes.iter().enumerate() {
+                    let x = grid_position(x0, x1, fx, i, c.anchor.align_center);
+                    let y = grid_position(y0, y1, fy, j, c.anchor.align_center);
                     let [l, w, h] = c.anchor.size;
                     let z = c.anchor.bottom_z + h / 2.0;
                     for &r in &c.anchor.rotations {
@@ -60,6 +59,18 @@ impl Anchors {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.boxes.is_empty()
+    }
+}
+
+/// Position of anchor `i` of `n` along [lo, hi]: the centre of cell i (`align_center`), else
+/// lo + i · (hi − lo) / (n − 1) (OpenPCDet's `align_center: False`; one anchor sits at lo).
+fn grid_position(lo: f64, hi: f64, n: usize, i: usize, align_center: bool) -> f64 {
+    if align_center {
+        lo + (i as f64 + 0.5) * (hi - lo) / n as f64
+    } else if n > 1 {
+        lo + i as f64 * (hi - lo) / (n - 1) as f64
+    } else {
+        lo
     }
 }
 
@@ -100,7 +111,7 @@ mod tests {
     use crate::config::PillarConfig;
 
     #[test]
-    fn anchors_sit_on_cell_centres_in_the_heads_order() {
+    fn anchors_span_the_range_or_sit_on_cell_centres_in_the_heads_order() {
         let mut cfg = DetectorConfig {
             classes: vec!["Car".into(), "Pedestrian".into()],
             ..DetectorConfig::default()
@@ -116,7 +127,18 @@ mod tests {
         cfg.network.upsample_strides = vec![1];
         cfg.network.upsample_filters = vec![8];
         cfg.validate().unwrap();
-        let specs = cfg.class_specs().unwrap();
+        let mut specs = cfg.class_specs().unwrap();
+        // OpenPCDet's KITTI default: the 8 anchors of a row span [0, 6.4] edge to edge.
+        let edges = Anchors::new(&cfg, &specs);
+        let step = 6.4 / 7.0;
+        let b = edges.boxes[(2 * 8 + 1) * 4 + 3];
+        assert!((b[0] as f64 - step).abs() < 1e-5, "{b:?}");
+        assert!((b[1] as f64 - (-3.2 + 2.0 * step)).abs() < 1e-5, "{b:?}");
+        let last = edges.boxes[edges.len() - 1];
+        assert!((last[0] as f64 - 6.4).abs() < 1e-5 && (last[1] as f64 - 3.2).abs() < 1e-5);
+        for s in &mut specs {
+            s.anchor.align_center = true;
+        }
         let a = Anchors::new(&cfg, &specs);
         assert_eq!(a.map, [8, 8]);
         assert_eq!((a.per_cell, a.len()), (4, 256));

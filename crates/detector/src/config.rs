@@ -58,6 +58,11 @@ pub struct AnchorClass {
     pub positive_iou: f64,
     /// Anchors with BEV IoU < this are negatives (between: ignored).
     pub negative_iou: f64,
+    /// Anchors on the centres of the feature-map cells (true) or, as OpenPCDet's KITTI configs
+    /// (`align_center: False`), on a grid whose first and last anchors sit on the range's edges
+    /// (spacing range / (cells − 1)).
+    #[serde(default)]
+    pub align_center: bool,
 }
 
 impl AnchorClass {
@@ -68,6 +73,7 @@ impl AnchorClass {
             rotations: vec![0.0, FRAC_PI_2],
             positive_iou,
             negative_iou,
+            align_center: false,
         }
     }
 

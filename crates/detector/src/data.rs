@@ -145,8 +145,43 @@ pub fn other_boxes(
         .collect()
 }
 
-/// Whether a box's centre lies inside the point range (boxes outside are not trained on).
-pub fn centre_in_range(b: &BoxParams, range: &[f64; 6]) -> bool {
-    let (x, y) = (b[0] as f64, b[1] as f64);
-    x >= range[0] && x < range[3] && y >= range[1] && y < range[4]
+/// Whether a training box is kept: at least one of its eight corners lies inside the point
+/// range, bounds included (OpenPCDet's `mask_boxes_outside_range_numpy`, one corner).
+pub fn box_in_range(b: &BoxParams, range: &[f64; 6]) -> bool {
+    crate::postprocess::velo_box(b).corners().iter().any(|p| {
+        let p = [p.x, p.y, p.z];
+        (0..3).all(|i| p[i] >= range[i] && p[i] <= range[i + 3])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::f32::consts::FRAC_PI_2;
+
+    #[test]
+    fn a_training_box_is_kept_while_one_corner_is_in_range() {
+        let range = [0.0, -39.68, -3.0, 69.12, 39.68, 1.0];
+        // Centre 1 m beyond x_max, but the rear corners (x = 70.12 − 1.95) lie inside.
+        let edge = [70.12, 0.0, -1.0, 3.9, 1.6, 1.56, 0.0];
+        assert!(box_in_range(&edge, &range));
+        // Entirely beyond x_max; and inside in x, y but entirely above z_max.
+        assert!(!box_in_range(
+            &[72.5, 0.0, -1.0, 3.9, 1.6, 1.56, 0.0],
+            &range
+        ));
+        assert!(!box_in_range(
+            &[20.0, 0.0, 2.0, 3.9, 1.6, 1.56, 0.0],
+            &range
+        ));
+        // A box straddling the y edge, turned by 90 degrees: its corners reach y = 39.68 − 0.1.
+        assert!(box_in_range(
+            &[20.0, 41.53, -1.0, 3.9, 1.6, 1.56, FRAC_PI_2],
+            &range
+        ));
+        assert!(!box_in_range(
+            &[20.0, 41.73, -1.0, 3.9, 1.6, 1.56, FRAC_PI_2],
+            &range
+        ));
+    }
 }

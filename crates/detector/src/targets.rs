@@ -59,15 +59,18 @@ pub fn assign(
             continue;
         }
         let mut best_of_gt = vec![0.0f64; gts.len()];
-        let mut overlaps: Vec<(usize, Vec<f64>)> = Vec::new();
+        let mut overlaps: Vec<(usize, usize, Vec<f64>)> = Vec::new();
         for a in mine {
             let r = nearest_bev(&anchors.boxes[a]);
             let ious: Vec<f64> = gts.iter().map(|(_, g)| aligned_iou(&r, g)).collect();
-            let (arg, &best) = ious
+            // The box the anchor overlaps most (the first on ties, as torch's argmax).
+            let (arg, best) = ious
                 .iter()
                 .enumerate()
-                .max_by(|x, y| x.1.total_cmp(y.1))
-                .expect("at least one box");
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |m, (k, &v)| if v > m.1 { (k, v) } else { m },
+                );
             for (k, &v) in ious.iter().enumerate() {
                 best_of_gt[k] = best_of_gt[k].max(v);
             }
@@ -77,17 +80,16 @@ pub fn assign(
             } else if best < spec.anchor.negative_iou {
                 labels[a] = 0;
             }
-            if ious.iter().any(|&v| v > 0.0) {
-                overlaps.push((a, ious));
+            if best > 0.0 {
+                overlaps.push((a, arg, ious));
             }
         }
-        // Each box also takes the anchors that overlap it most (when any overlaps at all).
-        for (a, ious) in &overlaps {
-            if let Some(k) =
-                (0..gts.len()).find(|&k| best_of_gt[k] > 0.0 && ious[k] == best_of_gt[k])
-            {
+        // Each box also takes the anchors that overlap it most (when any overlaps at all); such
+        // an anchor regresses the box it overlaps most, as OpenPCDet's `gt_inds_force`.
+        for (a, arg, ious) in &overlaps {
+            if (0..gts.len()).any(|k| best_of_gt[k] > 0.0 && ious[k] == best_of_gt[k]) {
                 labels[*a] = c as i32 + 1;
-                matched[*a] = gts[k].0;
+                matched[*a] = gts[*arg].0;
             }
         }
     }
@@ -123,6 +125,7 @@ mod tests {
                 rotations: vec![0.0],
                 positive_iou: 0.6,
                 negative_iou: 0.3,
+                align_center: true,
             },
         };
         let boxes = [0.0, 1.5, 10.0]
@@ -158,6 +161,29 @@ mod tests {
         assert_eq!(t.labels, vec![1, -1, 0]);
         let e = t.boxes[0];
         assert!((e[0] - 0.6 / 8f32.sqrt()).abs() < 1e-6 && e[3].abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_forced_anchor_regresses_the_box_it_overlaps_most() {
+        let (anchors, specs) = setup();
+        // Anchor 1 (x = 1.5) is the best anchor of both boxes: of B at x = 3.2 (IoU 0.081) and
+        // of A at x = 0.9 (IoU 0.538). Forced positive, it regresses A, the box it overlaps
+        // most, although B comes first.
+        let b = GtBox {
+            class: 0,
+            params: [3.2, 0.0, 0.5, 2.0, 2.0, 1.0, 0.0],
+        };
+        let a = GtBox {
+            class: 0,
+            params: [0.9, 0.0, 0.5, 2.0, 2.0, 1.0, 0.0],
+        };
+        let t = assign(&anchors, &specs, &[b, a], 0.0);
+        assert_eq!(t.labels, vec![-1, 1, 0]);
+        assert!(
+            (t.boxes[1][0] - (0.9 - 1.5) / 8f32.sqrt()).abs() < 1e-6,
+            "{:?}",
+            t.boxes[1]
+        );
     }
 
     #[test]

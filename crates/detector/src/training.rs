@@ -6,7 +6,7 @@
 use crate::anchors::Anchors;
 use crate::augment::{augment, SampleDatabase};
 use crate::config::{ClassSpec, DetectorConfig};
-use crate::data::{centre_in_range, FrameSource};
+use crate::data::{box_in_range, FrameSource};
 use crate::error::Result;
 use crate::inference::{evaluate_frames, Detector};
 use crate::loss::{detection_loss, TargetBatch};
@@ -101,7 +101,7 @@ fn prepare(
         specs,
         &mut Rng::new(seed),
     );
-    gt.retain(|g| centre_in_range(&g.params, &cfg.pillars.range));
+    gt.retain(|g| box_in_range(&g.params, &cfg.pillars.range));
     let pillars = pillarise(&points, &cfg.pillars, cfg.pillars.max_pillars_train);
     let targets = assign(anchors, specs, &gt, cfg.loss.direction_offset);
     Ok((pillars, targets))
