@@ -45,7 +45,9 @@ seconds=$((stage1_seconds + stage2_seconds))
 mkdir -p "$OUT/checkpoints"
 cp "$STAGE1/checkpoints/state.json" "$WORK/stage1-state.json"
 cp "$WORK/stage2/config.toml" "$OUT/config.toml"
-cp "$WORK/stage2/checkpoints/last.bpk" "$OUT/checkpoints/last.bpk"
+# The weights file the state names (its "checkpoint_files"), under its own name.
+model=$(sed -n 's/^ *"model": "\(model-[0-9]*\.bpk\)".*/\1/p' "$WORK/stage2/checkpoints/state.json")
+cp "$WORK/stage2/checkpoints/$model" "$OUT/checkpoints/$model"
 cp "$WORK/stage2/checkpoints/state.json" "$OUT/checkpoints/state.json"
 cp "$WORK/stage1-state.json" "$OUT/checkpoints/stage1-state.json"
 

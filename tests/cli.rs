@@ -193,6 +193,12 @@ fn inspect_names_damaged_files_and_sees_a_shifted_cloud() {
     let mut ids = std::fs::read_to_string(&val).unwrap();
     ids.push_str("000099\n");
     std::fs::write(&val, ids).unwrap();
+    // An exact disparity map of another size, and a truncated instance mask.
+    let disparity = root.path(Part::Training, FileKind::Disparity, "000000");
+    kitti::png16::write_gray16(&disparity, 7, 5, &[0; 35]).unwrap();
+    let mask = root.path(Part::Training, FileKind::Instance, "000001");
+    let bytes = std::fs::read(&mask).unwrap();
+    std::fs::write(&mask, &bytes[..bytes.len() / 2]).unwrap();
     let (o, report) = inspect(&bad, &tmp.path().join("i2"));
     let out = text(&o);
     assert!(!o.status.success(), "{out}");
@@ -205,7 +211,12 @@ fn inspect_names_damaged_files_and_sees_a_shifted_cloud() {
         "{out}"
     );
     assert!(out.contains("val.txt:2") && out.contains("000099"), "{out}");
-    assert!(report["problems"].as_array().unwrap().len() >= 3);
+    assert!(
+        out.contains("disparity_2/000000.png") && out.contains("size 7x5 differs from image_2's"),
+        "{out}"
+    );
+    assert!(out.contains("instance_2/000001.png"), "{out}");
+    assert!(report["problems"].as_array().unwrap().len() >= 5);
 }
 
 #[test]
@@ -236,6 +247,20 @@ fn bad_arguments_are_named() {
         "NaN",
     ]);
     assert_fails_naming(&o, &["--max-height", "NaN"]);
+    // A missing file is said once, with the OS's reason once (not "…(os error 2): …(os error 2)").
+    let cfg = tmp.path().join("missing.toml");
+    let o = ftf(&[
+        "disparity",
+        "train",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--root",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        tmp.path().join("run").to_str().unwrap(),
+    ]);
+    assert_fails_naming(&o, &["missing.toml", "(os error 2)"]);
+    assert_eq!(text(&o).matches("os error 2").count(), 1, "{}", text(&o));
 }
 
 /// The AP the KITTI devkit gives a perfect detector on `n` ground truths (threshold indexing:
@@ -442,6 +467,38 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         "64by512",
     ]);
     assert_fails_naming(&o, &["64by512"]);
+    // A map two pixels narrower than its image (its principal point still near the centre).
+    let maps = tmp.path().join("narrow");
+    std::fs::create_dir_all(&maps).unwrap();
+    for id in ["000000", "000001", "000002"] {
+        let d = kitti::DisparityMap::read(&root.join(format!("training/disparity_2/{id}.png")))
+            .unwrap();
+        let (w, h) = (d.width - 2, d.height);
+        let data: Vec<f32> = (0..h)
+            .flat_map(|v| (0..w).map(move |u| (v, u)))
+            .map(|(v, u)| d.data[(v * d.width + u) as usize])
+            .collect();
+        kitti::DisparityMap {
+            width: w,
+            height: h,
+            data,
+        }
+        .write(&maps.join(format!("{id}.png")))
+        .unwrap();
+    }
+    let o = ftf(&[
+        "pseudo-lidar",
+        "--disparity",
+        maps.to_str().unwrap(),
+        "--calib",
+        &r("training/calib"),
+        "--out",
+        tmp.path().join("z").to_str().unwrap(),
+    ]);
+    assert_fails_naming(
+        &o,
+        &["narrow/0000", "309x94", "not the size of its left image"],
+    );
     std::fs::remove_file(root.join("training/calib/000001.txt")).unwrap();
     let o = ftf(&[
         "pseudo-lidar",
@@ -540,6 +597,15 @@ fn disparity_predict_and_eval_commands() {
     );
     let plot = image::open(&png).unwrap();
     assert_eq!((plot.width(), plot.height()), (3 * 460, 340));
+    // An instance mask of another size than its frame is named with both sizes (it used to
+    // panic indexing the mask).
+    let mask = root.join("training/instance_2/000001.png");
+    let kept = std::fs::read(&mask).unwrap();
+    kitti::png16::write_gray16(&mask, 7, 5, &[0; 35]).unwrap();
+    let o = eval(&["--pred", &sgm_arg]);
+    assert_fails_naming(&o, &["instance_2/000001.png", "7x5"]);
+    assert_ne!(o.status.code(), Some(101), "{}", text(&o));
+    std::fs::write(&mask, kept).unwrap();
     // A missing prediction is named.
     std::fs::remove_file(pred.join("000002.png")).unwrap();
     let o = eval(&["--pred", &sgm_arg]);
@@ -579,16 +645,20 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         "{}",
         text(&o)
     );
+    // One checkpoint: the epoch's weights and Adam state, named by the state file written last.
+    let files = burn_support::CheckpointFiles::new(&run);
     for f in [
-        "config.toml",
-        "checkpoints/last.bpk",
-        "checkpoints/last-optim.bpk",
-        "checkpoints/state.json",
+        run.join("config.toml"),
+        run.join("checkpoints/model-0000.bpk"),
+        run.join("checkpoints/optim-0000.bpk"),
+        files.state(),
     ] {
-        assert!(run.join(f).is_file(), "{f} missing");
+        assert!(f.is_file(), "{} missing", f.display());
     }
+    assert_eq!(files.model(), run.join("checkpoints/model-0000.bpk"));
     // `select = "last"` (the default): no best-epoch weights, the last epoch predicts.
-    assert!(!run.join("checkpoints/best.bpk").exists());
+    assert_eq!(files.best(), None);
+    assert_eq!(files.for_inference(), files.model());
     let pred = tmp.path().join("pred");
     let predict = |out: &Path| {
         ftf(&[
@@ -620,7 +690,7 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         .replace("width = 8", "width = 16");
     std::fs::write(run.join("config.toml"), wide).unwrap();
     let o = predict(&tmp.path().join("pred2"));
-    assert_fails_naming(&o, &["last.bpk", "config.toml"]);
+    assert_fails_naming(&o, &["model-0000.bpk", "config.toml"]);
 
     // Values the hourglasses cannot take fail before any work, naming the file and field.
     let o = train_with(&[("max_disparity = 32", "max_disparity = 40")], "bad1");
@@ -634,6 +704,12 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
     );
     let o = train_with(&[("crop = [64, 128]", "crop = [0, 0]")], "bad2");
     assert_fails_naming(&o, &["psmnet-tiny.toml", "crop = [0, 0]"]);
+    // A crop larger than the frames (the reference's 256 x 512 on 311 x 94 frames) names a
+    // frame and the crop instead of failing inside the network.
+    let o = train_with(&[("crop = [64, 128]", "crop = [256, 512]")], "bad-crop");
+    assert_fails_naming(&o, &["image_2/", "311 x 94", "crop = [256, 512]"]);
+    assert_ne!(o.status.code(), Some(101), "{}", text(&o));
+    assert!(!tmp.path().join("bad-crop/checkpoints").exists());
     let o = train_with(
         &[("epochs = 20", "epochs = 20\ninit = \"nowhere\"")],
         "bad3",
@@ -680,7 +756,7 @@ fn detect_train_predict_draw_and_evaluate() {
     );
     for f in [
         "config.toml",
-        "checkpoints/last.bpk",
+        "checkpoints/model-0000.bpk",
         "checkpoints/state.json",
     ] {
         assert!(run.join(f).is_file(), "{f} missing");

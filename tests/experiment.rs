@@ -185,7 +185,8 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
     assert!(nonzero > 0, "every compared AP is zero");
 
     // A second run trains nothing: every stage is a cache hit.
-    let weights = out.join("upstream/psmnet-depth/seed-0/checkpoints/last.bpk");
+    let weights =
+        burn_support::CheckpointFiles::new(&out.join("upstream/psmnet-depth/seed-0")).model();
     let before = std::fs::metadata(&weights).unwrap().modified().unwrap();
     let o = run(&cfg, &[]);
     let t = text(&o);
@@ -477,6 +478,11 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
         &["baseline", "sdn"],
     );
     check(("kind = \"sgm\"", "kind = \"census\""), &["census"]);
+    // The PSMNet's crop (64 x 128) does not fit frames at a tenth of KITTI's size (124 x 38).
+    check(
+        ("scale = 0.25", "scale = 0.1"),
+        &["upstream.psmnet-depth", "crop = [64, 128]", "124 x 38"],
+    );
     check(
         (
             "name = \"car\"\nclass = \"Car\"",

@@ -91,7 +91,8 @@ pub struct TrainArgs {
 pub struct PredictArgs {
     #[command(flatten)]
     frames: FrameArgs,
-    /// The training output folder (config.toml, checkpoints/best.bpk or last.bpk).
+    /// The training output folder (config.toml, checkpoints/: the best epoch's weights, else
+    /// the last's).
     #[arg(long)]
     run: PathBuf,
     /// Output folder for `<id>.txt` KITTI result files.

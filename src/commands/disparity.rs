@@ -47,8 +47,8 @@ pub struct PredictArgs {
     /// images). Trained networks use their own.
     #[arg(long, default_value_t = 192)]
     max_disparity: usize,
-    /// For --model trained: the training output folder (config.toml, checkpoints/best.bpk or
-    /// last.bpk).
+    /// For --model trained: the training output folder (config.toml, checkpoints/: the best
+    /// epoch's weights if validation chose one, else the last's).
     #[arg(long)]
     run: Option<PathBuf>,
     /// For --model trained: cpu, wgpu or cuda (default: wgpu when available, else cpu).

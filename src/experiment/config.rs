@@ -373,6 +373,21 @@ impl ExperimentConfig {
                 cfg.validate()
                     .map_err(anyhow::Error::msg)
                     .with_context(|| format!("upstream.{}", u.name))?;
+                // The training crop must fit the frames (a crop cut to a smaller frame is not a
+                // multiple of 16 and fails inside the network, after data and SGM have run).
+                if let (Some(s), None) = (&self.data.synthetic, &u.checkpoint) {
+                    let rig = synth::Rig::kitti_like(s.scale);
+                    let [h, w] = cfg.crop;
+                    if h > rig.height as usize || w > rig.width as usize {
+                        bail!(
+                            "upstream.{}: crop = [{h}, {w}] is larger than the synthetic frames ({} x {} at data.synthetic.scale = {}); the crop must fit in every training frame",
+                            u.name,
+                            rig.width,
+                            rig.height,
+                            s.scale
+                        );
+                    }
+                }
                 if let Some(run) = &u.checkpoint {
                     disparity::psmnet::run::check_run(&cfg, run)
                         .with_context(|| format!("upstream.{}.checkpoint", u.name))?;

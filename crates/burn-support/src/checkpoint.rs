@@ -1,12 +1,51 @@
-//! Checkpoints of a training run: the latest weights, the optimiser state, the best weights and a
-//! JSON state, each written through a temporary file and a rename so that an interrupted save
-//! leaves the previous checkpoint intact.
+//! Checkpoints of a training run. One finished epoch's checkpoint (weights, optimiser state,
+//! the best weights so far and the run's JSON state) is one atomic unit: the epoch's files are
+//! written under new names first, then the state file, written last and atomically, names the
+//! files it covers ([`CheckpointSet`]); only then are files that no state names removed. A kill
+//! at any point leaves either the previous checkpoint or the new one, whole.
 
 use burn::module::Module;
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::store::ModuleRecord;
+use kitti::io::replace_atomic;
 use kitti::KittiError;
 use std::path::{Path, PathBuf};
+
+/// The key of the state file under which it names the files of its checkpoint.
+const SET_KEY: &str = "checkpoint_files";
+
+/// The files of one checkpoint, relative to the checkpoint folder.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CheckpointSet {
+    /// The epoch's weights.
+    pub model: String,
+    /// The epoch's optimiser state.
+    pub optimizer: String,
+    /// The best weights so far (the weights file of that epoch), if a validation chose one.
+    pub best: Option<String>,
+}
+
+impl CheckpointSet {
+    /// The files of runs written before checkpoints were sets (`last.bpk`, `last-optim.bpk`,
+    /// `best.bpk`), as the shipped pretrained model's.
+    fn legacy(dir: &Path) -> Self {
+        CheckpointSet {
+            model: "last.bpk".into(),
+            optimizer: "last-optim.bpk".into(),
+            best: dir.join("best.bpk").is_file().then(|| "best.bpk".into()),
+        }
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        [
+            Some(self.model.as_str()),
+            Some(self.optimizer.as_str()),
+            self.best.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+    }
+}
 
 /// The checkpoint files of a run under `<out>/checkpoints`.
 #[derive(Debug, Clone)]
@@ -22,29 +61,112 @@ impl CheckpointFiles {
             dir: out.join("checkpoints"),
         }
     }
+    /// The files the state names (the legacy names when it names none or cannot be read: an
+    /// unreadable state is reported by whoever loads it).
+    pub fn set(&self) -> CheckpointSet {
+        let named = std::fs::read_to_string(self.state())
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get(SET_KEY).cloned())
+            .and_then(|v| serde_json::from_value(v).ok());
+        named.unwrap_or_else(|| CheckpointSet::legacy(&self.dir))
+    }
     /// Latest model weights.
     pub fn model(&self) -> PathBuf {
-        self.dir.join("last.bpk")
+        self.dir.join(self.set().model)
     }
     /// Latest optimiser state.
     pub fn optimizer(&self) -> PathBuf {
-        self.dir.join("last-optim.bpk")
+        self.dir.join(self.set().optimizer)
     }
-    /// Training state (JSON).
+    /// Training state (JSON), written last: it names the files of its checkpoint.
     pub fn state(&self) -> PathBuf {
         self.dir.join("state.json")
     }
-    /// Best model weights.
-    pub fn best(&self) -> PathBuf {
-        self.dir.join("best.bpk")
+    /// Best model weights, if a validation chose any.
+    pub fn best(&self) -> Option<PathBuf> {
+        self.set().best.map(|b| self.dir.join(b))
     }
     /// The weights to predict with: the best if a validation chose one, else the latest.
     pub fn for_inference(&self) -> PathBuf {
-        if self.best().is_file() {
-            self.best()
-        } else {
-            self.model()
+        let set = self.set();
+        self.dir.join(set.best.unwrap_or(set.model))
+    }
+
+    /// Saves a finished epoch (0-based) as one unit: its weights and optimiser state under
+    /// the epoch's own names, then `state` (with the names of the files it covers: the best
+    /// weights are this epoch's when `best`, else the previous checkpoint's best), then removes
+    /// the files no longer named.
+    pub fn save_epoch<N: Module, S: serde::Serialize>(
+        &self,
+        epoch: usize,
+        model: &N,
+        optim: &ModuleOptimizer,
+        best: bool,
+        state: &S,
+    ) -> Result<(), KittiError> {
+        self.save_epoch_steps(epoch, model, optim, best, state, usize::MAX)
+    }
+
+    /// [`Self::save_epoch`] stopped after its first `steps` steps (weights, optimiser, state,
+    /// clean-up), as a kill would stop it.
+    fn save_epoch_steps<N: Module, S: serde::Serialize>(
+        &self,
+        epoch: usize,
+        model: &N,
+        optim: &ModuleOptimizer,
+        best: bool,
+        state: &S,
+        steps: usize,
+    ) -> Result<(), KittiError> {
+        let previous = self.state().is_file().then(|| self.set());
+        let set = CheckpointSet {
+            model: format!("model-{epoch:04}.bpk"),
+            optimizer: format!("optim-{epoch:04}.bpk"),
+            best: if best {
+                Some(format!("model-{epoch:04}.bpk"))
+            } else {
+                previous.as_ref().and_then(|p| p.best.clone())
+            },
+        };
+        let mut json = serde_json::to_value(state).map_err(|e| record_error(&self.state(), e))?;
+        let Some(fields) = json.as_object_mut() else {
+            return Err(record_error(
+                &self.state(),
+                "a run's state must be a JSON object",
+            ));
+        };
+        let named = serde_json::to_value(&set).map_err(|e| record_error(&self.state(), e))?;
+        fields.insert(SET_KEY.into(), named);
+        let text =
+            serde_json::to_string_pretty(&json).map_err(|e| record_error(&self.state(), e))?;
+        let writes: [&dyn Fn() -> Result<(), KittiError>; 3] = [
+            &|| save_model(model, &self.dir.join(&set.model)),
+            &|| save_optimizer(optim, &self.dir.join(&set.optimizer)),
+            &|| kitti::io::write_atomic(&self.state(), text.as_bytes()),
+        ];
+        for write in writes.iter().take(steps) {
+            write()?;
         }
+        if steps > writes.len() {
+            self.remove_unnamed(&set)?;
+        }
+        Ok(())
+    }
+
+    /// Removes checkpoint files and temporary files that `set` does not name.
+    fn remove_unnamed(&self, set: &CheckpointSet) -> Result<(), KittiError> {
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| KittiError::io(&self.dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| KittiError::io(&self.dir, e))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            let ours = name.ends_with(".bpk") || name.starts_with('.') && name.contains(".tmp");
+            if ours && !set.names().any(|n| n == name) {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(|e| KittiError::io(&path, e))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -52,23 +174,17 @@ fn record_error(path: &Path, e: impl std::fmt::Display) -> KittiError {
     KittiError::malformed(path, None, format!("checkpoint: {e}"))
 }
 
-/// Saves through a temporary file and a rename.
-fn save_atomic(
-    path: &Path,
-    save: impl FnOnce(&Path) -> Result<(), String>,
-) -> Result<(), KittiError> {
-    let tmp = path.with_extension("tmp");
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| KittiError::io(dir, e))?;
-    }
-    save(&tmp).map_err(|e| record_error(path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| KittiError::io(path, e))
-}
-
-/// Writes a network's weights to `path` atomically.
+/// Writes a network's weights to `path` atomically (fsynced), batch-norm running statistics
+/// included with their latest update: burn keeps that update pending (per thread) until a
+/// sync, and a record written without one is one update stale, so a resumed run would predict
+/// with other statistics than an uninterrupted one. `valid()` syncs them.
 pub fn save_model<N: Module>(model: &N, path: &Path) -> Result<(), KittiError> {
-    save_atomic(path, |p| {
-        model.clone().save_file(p).map_err(|e| e.to_string())
+    let _ = model.valid();
+    replace_atomic(path, |p| {
+        model
+            .clone()
+            .save_file(p)
+            .map_err(|e| std::io::Error::other(e.to_string()))
     })
 }
 
@@ -84,10 +200,13 @@ pub fn load_model<N: Module>(model: N, path: &Path) -> Result<N, KittiError> {
         .map_err(|e| record_error(path, e))
 }
 
-/// Writes an optimiser's state to `path` atomically.
+/// Writes an optimiser's state to `path` atomically (fsynced).
 pub fn save_optimizer(optim: &ModuleOptimizer, path: &Path) -> Result<(), KittiError> {
-    save_atomic(path, |p| {
-        optim.to_record().save(p).map_err(|e| e.to_string())
+    replace_atomic(path, |p| {
+        optim
+            .to_record()
+            .save(p)
+            .map_err(|e| std::io::Error::other(e.to_string()))
     })
 }
 
@@ -95,12 +214,6 @@ pub fn save_optimizer(optim: &ModuleOptimizer, path: &Path) -> Result<(), KittiE
 pub fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer, KittiError> {
     let record = OptimizerRecord::load(path).map_err(|e| record_error(path, e))?;
     Ok(optim.load_record(record))
-}
-
-/// Writes a run's state as pretty JSON, atomically.
-pub fn save_state<S: serde::Serialize>(state: &S, path: &Path) -> Result<(), KittiError> {
-    let json = serde_json::to_string_pretty(state).map_err(|e| record_error(path, e))?;
-    kitti::io::write_atomic(path, json.as_bytes())
 }
 
 /// Reads a run's JSON state.
@@ -131,5 +244,67 @@ mod tests {
         let err = load_model(LinearConfig::new(4, 2).init(&device), &files.model()).unwrap_err();
         assert!(err.to_string().contains("last.bpk"), "{err}");
         assert_eq!(files.for_inference(), files.model());
+    }
+
+    fn weights(l: &Linear) -> Vec<f32> {
+        l.weight.val().into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn an_epoch_checkpoint_is_one_unit_wherever_a_kill_stops_its_save() {
+        use burn::optim::AdamConfig;
+        use serde_json::json;
+        let device = Device::flex();
+        let (a, b): (Linear, Linear) = (
+            LinearConfig::new(3, 2).init(&device),
+            LinearConfig::new(3, 2).init(&device),
+        );
+        assert_ne!(weights(&a), weights(&b));
+        let optim: ModuleOptimizer = AdamConfig::new().init();
+        // Killed after 0, 1, 2 or 3 of the four steps (weights, optimiser, state, clean-up),
+        // or not at all.
+        for steps in 0..=4 {
+            let dir = tempfile::tempdir().unwrap();
+            let files = CheckpointFiles::new(dir.path());
+            files
+                .save_epoch(0, &a, &optim, true, &json!({"epochs_done": 1}))
+                .unwrap();
+            files
+                .save_epoch_steps(1, &b, &optim, false, &json!({"epochs_done": 2}), steps)
+                .unwrap();
+            // What a resume reads: the state and the files it names, from the same epoch.
+            let state: serde_json::Value = load_state(&files.state()).unwrap();
+            let (done, want) = if steps >= 3 { (2, &b) } else { (1, &a) };
+            assert_eq!(state["epochs_done"], done, "killed after {steps} steps");
+            let fresh = || LinearConfig::new(3, 2).init(&device);
+            let model = load_model(fresh(), &files.model()).unwrap();
+            assert_eq!(weights(&model), weights(want), "killed after {steps} steps");
+            load_optimizer(AdamConfig::new().init(), &files.optimizer()).unwrap();
+            // The best weights stay epoch 0's.
+            let best = files.best().unwrap();
+            assert_eq!(weights(&load_model(fresh(), &best).unwrap()), weights(&a));
+            assert_eq!(files.for_inference(), best);
+            // A temporary file of a write killed half way, then the next complete save: only
+            // the files its state names remain.
+            std::fs::write(files.dir.join(".model-0002.bpk.tmp99"), b"half").unwrap();
+            files
+                .save_epoch(2, &b, &optim, false, &json!({"epochs_done": 3}))
+                .unwrap();
+            let mut names: Vec<String> = std::fs::read_dir(&files.dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                .collect();
+            names.sort();
+            assert_eq!(
+                names,
+                [
+                    "model-0000.bpk",
+                    "model-0002.bpk",
+                    "optim-0002.bpk",
+                    "state.json"
+                ],
+                "killed after {steps} steps"
+            );
+        }
     }
 }

@@ -33,22 +33,37 @@ fn inside(b: &BoxParams, p: &LidarPoint) -> bool {
     velo_box(b).contains(&Point3::new(p.x as f64, p.y as f64, p.z as f64), 0.0)
 }
 
-impl SampleDatabase {
-    /// Adds the objects of one frame holding at least `min_points` points.
-    pub fn add_frame(&mut self, frame: &Frame, classes: usize, min_points: usize) {
-        self.objects
-            .resize(classes.max(self.objects.len()), Vec::new());
-        for g in &frame.gt {
+/// The labelled objects of one frame holding at least `min_points` points, each with only the
+/// points inside its box (what the database keeps of a frame).
+pub fn frame_objects(frame: &Frame, min_points: usize) -> Vec<SampledObject> {
+    frame
+        .gt
+        .iter()
+        .filter_map(|g| {
             let points: Vec<LidarPoint> = frame
                 .points
                 .iter()
                 .filter(|p| inside(&g.params, p))
                 .copied()
                 .collect();
-            if points.len() >= min_points.max(1) {
-                self.objects[g.class].push(SampledObject { gt: *g, points });
-            }
+            (points.len() >= min_points.max(1)).then_some(SampledObject { gt: *g, points })
+        })
+        .collect()
+}
+
+impl SampleDatabase {
+    /// Adds objects cut out of a frame (see [`frame_objects`]) to their classes' pools.
+    pub fn add_objects(&mut self, objects: Vec<SampledObject>, classes: usize) {
+        self.objects
+            .resize(classes.max(self.objects.len()), Vec::new());
+        for o in objects {
+            self.objects[o.gt.class].push(o);
         }
+    }
+
+    /// Adds the objects of one frame holding at least `min_points` points.
+    pub fn add_frame(&mut self, frame: &Frame, classes: usize, min_points: usize) {
+        self.add_objects(frame_objects(frame, min_points), classes);
     }
 
     /// Objects stored.

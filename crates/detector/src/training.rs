@@ -4,7 +4,7 @@
 //! optimiser state, the best model kept, and exact resumption.
 
 use crate::anchors::Anchors;
-use crate::augment::{augment, SampleDatabase};
+use crate::augment::{augment, frame_objects, SampleDatabase, SampledObject};
 use crate::config::{ClassSpec, DetectorConfig};
 use crate::data::{box_in_range, FrameSource};
 use crate::error::Result;
@@ -16,9 +16,7 @@ use crate::targets::{assign, Targets};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::Device;
-use burn_support::checkpoint::{
-    load_model, load_optimizer, load_state, save_model, save_optimizer, save_state, CheckpointFiles,
-};
+use burn_support::checkpoint::{load_model, load_optimizer, load_state, CheckpointFiles};
 use burn_support::shuffle::epoch_order;
 use kitti::rng::{hash, Rng};
 use rayon::prelude::*;
@@ -107,8 +105,10 @@ fn prepare(
     Ok((pillars, targets))
 }
 
-/// Builds the sampling database from every training frame.
-fn build_database(
+/// Builds the sampling database from every training frame, streaming: each frame is loaded,
+/// cut down to the points inside its labelled boxes and dropped, so that only the objects' points
+/// are ever held at once (dense pseudo-LiDAR of all KITTI training frames would be about 12 GB).
+pub fn build_database(
     cfg: &DetectorConfig,
     specs: &[ClassSpec],
     data: &SplitFrames,
@@ -125,13 +125,16 @@ fn build_database(
     if !wanted {
         return Ok(db);
     }
-    let frames: Vec<_> = data
+    let per_frame: Vec<Vec<SampledObject>> = data
         .ids
         .par_iter()
-        .map(|id| data.source.load(id, specs, cfg.pillars.camera_fov_only))
+        .map(|id| {
+            let frame = data.source.load(id, specs, cfg.pillars.camera_fov_only)?;
+            Ok(frame_objects(&frame, cfg.augment.min_points))
+        })
         .collect::<Result<_>>()?;
-    for f in &frames {
-        db.add_frame(f, specs.len(), cfg.augment.min_points);
+    for objects in per_frame {
+        db.add_objects(objects, specs.len());
     }
     Ok(db)
 }
@@ -245,16 +248,12 @@ pub fn train(
         };
         state.history.push(record.clone());
         state.epochs_done = epoch + 1;
-        save_model(&model, &files.model())?;
-        save_optimizer(&optim, &files.optimizer())?;
         let best = state.best_epoch.and_then(|b| state.history[b].selection);
-        if let Some(s) = selection {
-            if best.is_none_or(|b| s >= b) {
-                state.best_epoch = Some(epoch);
-                save_model(&model, &files.best())?;
-            }
+        let is_best = selection.is_some_and(|s| best.is_none_or(|b| s >= b));
+        if is_best {
+            state.best_epoch = Some(epoch);
         }
-        save_state(&state, &files.state())?;
+        files.save_epoch(epoch, &model, &optim, is_best, &state)?;
         if progress(Progress::Epoch(record)).is_break() {
             break;
         }

@@ -188,7 +188,16 @@ pub fn evaluate_frames(
                 let class_map: Option<ClassMap> = match classes {
                     ClassSource::None => None,
                     ClassSource::Instances { masks, labels } => {
-                        let m = InstanceMask::read(&input(png(masks), id, "instance mask")?)?;
+                        let mask_path = input(png(masks), id, "instance mask")?;
+                        let m = InstanceMask::read(&mask_path)?;
+                        if (m.width, m.height) != size {
+                            return Err(DisparityError::SizeMismatch {
+                                path: mask_path,
+                                found: format!("{}x{}", m.width, m.height),
+                                expected: format!("{}x{}", size.0, size.1),
+                                other: gt_path.clone(),
+                            });
+                        }
                         Some(classes_from_instances(
                             &m,
                             &read_labels(&input(txt(labels), id, "label")?)?,

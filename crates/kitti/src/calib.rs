@@ -84,6 +84,20 @@ impl Calibration {
         tr_imu_to_velo: Option<Matrix3x4<f64>>,
         source: &Path,
     ) -> Result<Self> {
+        for (i, m) in p.iter().enumerate() {
+            for (name, v) in [
+                ("f_u (1st value)", m[(0, 0)]),
+                ("f_v (6th value)", m[(1, 1)]),
+            ] {
+                if v <= 0.0 {
+                    return Err(KittiError::malformed(
+                        source,
+                        None,
+                        format!("P{i}: focal length {name} = {v}: must be above 0"),
+                    ));
+                }
+            }
+        }
         let r0_inv = r0_rect
             .try_inverse()
             .ok_or_else(|| KittiError::malformed(source, None, "R0_rect is singular"))?;
@@ -440,6 +454,29 @@ Tr_imu_to_velo: 9.999976000000e-01 7.553071000000e-04 -2.035826000000e-03 -8.086
         );
         assert_eq!(fmt_sci(-0.0), "0.000000000000e+00");
         assert_eq!(fmt_sci(1e-300), "1.000000000000e-300");
+    }
+
+    #[test]
+    fn a_zero_or_negative_focal_length_is_refused_naming_the_matrix() {
+        let zero = KITTI_000000.replacen("P2: 7.070493000000e+02", "P2: 0.0", 1);
+        let err = Calibration::parse(&zero, Path::new("000000.txt"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("000000.txt")
+                && err.contains("P2: focal length f_u")
+                && err.contains("= 0"),
+            "{err}"
+        );
+        let negative = KITTI_000000.replacen(
+            "0.000000000000e+00 7.070493000000e+02 1.805066000000e+02 -3.454157000000e-01",
+            "0.000000000000e+00 -7.070493000000e+02 1.805066000000e+02 -3.454157000000e-01",
+            1,
+        );
+        let err = Calibration::parse(&negative, Path::new("x"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("P2: focal length f_v"), "{err}");
     }
 
     #[test]

@@ -6,13 +6,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum KittiError {
     /// The file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    /// (The I/O error is part of the message, not a separate `source`: a reporter that prints
+    /// the chain would otherwise say it twice.)
+    #[error("{path}: {error}")]
     Io {
         /// File the operation was about.
         path: PathBuf,
         /// Underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A calibration file lacks a required key.
     #[error("{path}: missing calibration key `{key}`")]
@@ -82,7 +83,7 @@ impl KittiError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         KittiError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

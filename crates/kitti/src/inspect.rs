@@ -224,16 +224,35 @@ fn check_frame(root: &KittiRoot, part: Part, id: &str) -> FrameResult {
             Err(e) => note(Err(e)),
         }
     }
+    // The right image and, on synthetic sets, the exact disparity and the instance mask are
+    // read whole (a truncated PNG fails) and must have the left image's size.
+    let same_size = |path: &std::path::Path, found: (u32, u32)| match size {
+        Some(l) if l != found => Err(crate::KittiError::malformed(
+            path,
+            None,
+            format!(
+                "size {}x{} differs from image_2's {}x{}",
+                found.0, found.1, l.0, l.1
+            ),
+        )),
+        _ => Ok(()),
+    };
     if right.is_file() {
-        match image_size(&right) {
-            Ok(s) if size.is_some_and(|l| l != s) => note(Err(crate::KittiError::malformed(
-                &right,
-                None,
-                format!("size {}x{} differs from image_2's {:?}", s.0, s.1, size),
-            ))),
-            Ok(_) => {}
-            Err(e) => note(Err(e)),
-        }
+        note(image_size(&right).and_then(|s| same_size(&right, s)));
+    }
+    let disparity = root.path(part, FileKind::Disparity, id);
+    if disparity.is_file() {
+        note(
+            crate::DisparityMap::read(&disparity)
+                .and_then(|d| same_size(&disparity, (d.width, d.height))),
+        );
+    }
+    let instances = root.path(part, FileKind::Instance, id);
+    if instances.is_file() {
+        note(
+            crate::InstanceMask::read(&instances)
+                .and_then(|m| same_size(&instances, (m.width, m.height))),
+        );
     }
     let exists = |k| root.path(part, k, id).is_file();
     let calib = if exists(FileKind::Calib) {

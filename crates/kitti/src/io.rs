@@ -16,8 +16,7 @@ pub fn read_text(path: &Path) -> Result<String> {
     })
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then a rename.
-/// Parent folders are created. An interrupted write never leaves a partial file at `path`.
+/// Writes `bytes` to `path` atomically (see [`replace_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |file| file.write_all(bytes))
 }
@@ -26,6 +25,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn write_atomic_with(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
+    replace_atomic(path, |tmp| {
+        let mut file = std::fs::File::create(tmp)?;
+        fill(&mut file)?;
+        file.flush()
+    })
+}
+
+/// The one atomic write every writer uses: `produce` writes the new content at the temporary
+/// path it is given (a hidden file in `path`'s folder, which is created), which is then flushed
+/// to disk (fsync), renamed over `path`, and the folder's entry flushed too. An interrupted or
+/// failed write never leaves a partial file at `path`, and a failed one leaves no temporary
+/// file behind.
+pub fn replace_atomic(
+    path: &Path,
+    produce: impl FnOnce(&Path) -> std::io::Result<()>,
 ) -> Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -41,11 +56,15 @@ pub fn write_atomic_with(
         std::process::id()
     ));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        fill(&mut file)?;
-        file.flush()?;
-        drop(file);
-        std::fs::rename(&tmp, path)
+        produce(&tmp)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        // The rename itself reaches the disk with the folder's entry (not on every platform
+        // can a folder be opened for that; a failure to sync it is not an error).
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
@@ -85,6 +104,16 @@ mod tests {
         let p = dir.path().join("sub/a.txt");
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+        // A writer that fails half way keeps the old content and leaves no temporary file.
+        let err = replace_atomic(&p, |tmp| {
+            std::fs::write(tmp, b"thr")?;
+            Err(std::io::Error::other("disk full"))
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("a.txt") && err.to_string().contains("disk full"));
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(p.parent().unwrap()).unwrap().collect();
         assert_eq!(names.len(), 1);

@@ -171,6 +171,22 @@ impl Object {
                 format!("field `occluded` must be an integer, found `{}`", tokens[2]),
             ));
         }
+        // Box sizes of real objects are lengths; only DontCare regions carry KITTI's -1.
+        if kind != ObjectType::DontCare {
+            for (i, field) in FIELD_NAMES.iter().enumerate().take(11).skip(8) {
+                let v = num(i)?;
+                if v < 0.0 {
+                    return Err(KittiError::malformed(
+                        path,
+                        Some(line_no),
+                        format!(
+                            "field `{field}` = {v}: a box size must be 0 or more (negative \
+                             sizes are for DontCare lines only)"
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(Object {
             kind,
             truncated: num(1)?,
@@ -327,5 +343,13 @@ Person_sitting 0.00 1 1.50 10 20 30 40 1.2 0.6 0.8 3.0 1.6 12.5 1.0
             .unwrap_err()
             .to_string();
         assert!(e.contains(":2") && e.contains("occluded"), "{e}");
+        // A negative size on a real object (DontCare lines keep KITTI's -1).
+        let e = parse_labels(&GT.replace("1.60 1.57", "-1.60 1.57"), p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("000042.txt:2") && e.contains("`height` = -1.6"),
+            "{e}"
+        );
     }
 }

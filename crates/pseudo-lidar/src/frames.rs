@@ -133,10 +133,30 @@ fn convert_one(
     outputs: &[PathBuf],
 ) -> Result<(usize, usize)> {
     let map_path = input(maps, id, "png", "disparity/depth map")?;
+    let calib_dir = calib;
     let calib = Calibration::read(&input(calib, id, "txt", "calibration")?)?;
     let map = DisparityMap::read(&map_path)?;
     let conv = Converter::new(&calib, settings.convert);
     conv.check_size(map.width, map.height, &map_path)?;
+    // The left image beside the calibration folder (a KITTI part), when there is one, gives the
+    // size the map must have.
+    if let Some(part) = calib_dir.parent() {
+        let image = part.join("image_2").join(format!("{id}.png"));
+        if image.is_file() {
+            let (w, h) = image_size(&image)?;
+            if (w, h) != (map.width, map.height) {
+                return Err(PseudoLidarError::Mismatch {
+                    path: map_path,
+                    message: format!(
+                        "this {}x{} map is not the size of its left image {} ({w}x{h})",
+                        map.width,
+                        map.height,
+                        image.display()
+                    ),
+                });
+            }
+        }
+    }
     let dense = match settings.input {
         InputKind::Disparity => conv.disparity_cloud(&map),
         InputKind::Depth => conv.depth_cloud(&map),

@@ -60,6 +60,27 @@ impl StereoDataset {
         &self.ids
     }
 
+    /// Checks, from the image headers, that a `[height, width]` crop fits in every frame: a crop
+    /// cut to a smaller frame would not be a multiple of 16, which the network cannot take.
+    pub fn check_crop(&self, crop: [usize; 2]) -> Result<()> {
+        for id in &self.ids {
+            let path = self
+                .root
+                .path(Part::Training, kitti::FileKind::LeftImage, id);
+            let (w, h) = kitti::png16::image_size(&path)?;
+            if (h as usize) < crop[0] || (w as usize) < crop[1] {
+                return Err(DisparityError::Config {
+                    path,
+                    message: format!(
+                        "this {w} x {h} frame is smaller than the training crop = [{}, {}]; choose a crop (multiples of 16) that fits in every training frame",
+                        crop[0], crop[1]
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Reads example `i`, checking that the ground truth has the images' size.
     pub fn get(&self, i: usize) -> Result<Example> {
         let id = &self.ids[i];

@@ -12,9 +12,7 @@ use crate::network::StereoNet;
 use crate::sdn::SdnConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
-use burn_support::checkpoint::{
-    load_optimizer, load_state, save_model, save_optimizer, save_state,
-};
+use burn_support::checkpoint::{load_optimizer, load_state};
 use burn_support::shuffle::epoch_order;
 use kitti::rng::{hash, Rng};
 use std::path::{Path, PathBuf};
@@ -142,13 +140,22 @@ pub struct EpochRecord {
     pub learning_rate: f64,
     /// Mean training loss.
     pub train_loss: f64,
-    /// Validation end-point error, pixels (NaN without validation).
+    /// Validation end-point error, pixels (NaN without validation; `null` in JSON).
+    #[serde(deserialize_with = "nan_if_null")]
     pub val_epe: f64,
-    /// Validation D1 share.
+    /// Validation D1 share (NaN without validation).
+    #[serde(deserialize_with = "nan_if_null")]
     pub val_d1: f64,
     /// Wall time of the epoch (training and validation), seconds.
     #[serde(default)]
     pub seconds: f64,
+}
+
+/// A number that JSON holds as `null` when it is NaN (serde_json writes NaN as `null`), so that
+/// the state of a run without validation reads back and resumes.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// The state written with every checkpoint.
@@ -241,6 +248,7 @@ fn train_network<N: StereoNet>(
     resume: bool,
     progress: &dyn Fn(Progress),
 ) -> Result<TrainState> {
+    train.check_crop(cfg.crop)?;
     let files = RunFiles::new(out);
     let start = super::run::start_weights(cfg)?;
     let mut model = burn_support::seeded_init(device, cfg.seed, build);
@@ -301,15 +309,11 @@ fn train_network<N: StereoNet>(
         state.epochs_done = epoch + 1;
         let best = state.best_epoch.map(|b| state.history[b].val_epe);
         let is_best = !val_epe.is_nan() && best.is_none_or(|b| val_epe < b);
-        save_model(&model, &files.model())?;
-        save_optimizer(&optim, &files.optimizer())?;
         if is_best {
             state.best_epoch = Some(epoch);
-            if cfg.select == Selection::BestVal {
-                save_model(&model, &files.best())?;
-            }
         }
-        save_state(&state, &files.state())?;
+        let keep_best = is_best && cfg.select == Selection::BestVal;
+        files.save_epoch(epoch, &model, &optim, keep_best, &state)?;
         progress(Progress::Epoch(epoch, train_loss, val_epe));
     }
     Ok(state)
