@@ -754,6 +754,36 @@ fn detect_train_predict_draw_and_evaluate() {
         "{}",
         text(&o)
     );
+    // A stub left image (1 x 1): only its size is read, and it would silently change the
+    // camera's field of view; refused, naming it.
+    let first = std::fs::read_to_string(root.join("ImageSets/train.txt")).unwrap();
+    let first = first.lines().next().unwrap().to_string();
+    let image = root.join(format!("training/image_2/{first}.png"));
+    let kept = std::fs::read(&image).unwrap();
+    kitti::png16::write_rgb_png(&image, 1, 1, &[0, 0, 0]).unwrap();
+    let o = ftf(&[
+        "detect",
+        "train",
+        "--points",
+        &r("training/velodyne"),
+        "--labels",
+        &r("training/label_2"),
+        "--split",
+        &r("ImageSets/train.txt"),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        tmp.path().join("stub").to_str().unwrap(),
+    ]);
+    assert_fails_naming(
+        &o,
+        &[
+            &format!("image_2/{first}.png"),
+            "1x1",
+            "does not fit its calibration",
+        ],
+    );
+    std::fs::write(&image, kept).unwrap();
     for f in [
         "config.toml",
         "checkpoints/model-0000.bpk",

@@ -146,26 +146,7 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
         let results = out.join(format!("downstream/{variant}/seed-0/sparse/car/results"));
         let split = root.join("ImageSets/train.txt");
         let json = tmp.path().join(format!("{variant}.json"));
-        let o = ftf(&[
-            "eval",
-            "--gt",
-            root.join("training/label_2").to_str().unwrap(),
-            "--results",
-            results.to_str().unwrap(),
-            "--split",
-            split.to_str().unwrap(),
-            "--classes",
-            "car",
-            "--iou",
-            "official,loose",
-            "--image-scale",
-            "0.25",
-            "--json",
-            json.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o));
-        let fresh: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let fresh = fresh_eval(&root.join("training/label_2"), &results, &split, &json);
         let reported = &report["downstream"]["car"]["sparse"][variant];
         let mut compared = 0;
         for (k, v) in fresh.as_object().unwrap() {
@@ -343,10 +324,9 @@ fn downstream_seeds_give_the_aps_of_single_seed_runs_with_intervals() {
         .is_dir());
 }
 
-/// `ftf eval` of `results` against `labels` on the mini study's training frames: flat AP keys.
-fn fresh_eval(dir: &Path, labels: &Path, results: &Path, name: &str) -> serde_json::Value {
-    let root = dir.join("runs/close/data");
-    let json = dir.join(format!("{name}.json"));
+/// A fresh `ftf eval` (car, both IoU sets, quarter-size images) of `results` against `labels`
+/// on the frames of `split`, written to `json`: the flat AP keys.
+fn fresh_eval(labels: &Path, results: &Path, split: &Path, json: &Path) -> serde_json::Value {
     let o = ftf(&[
         "eval",
         "--gt",
@@ -354,7 +334,7 @@ fn fresh_eval(dir: &Path, labels: &Path, results: &Path, name: &str) -> serde_js
         "--results",
         results.to_str().unwrap(),
         "--split",
-        root.join("ImageSets/train.txt").to_str().unwrap(),
+        split.to_str().unwrap(),
         "--classes",
         "car",
         "--iou",
@@ -365,7 +345,7 @@ fn fresh_eval(dir: &Path, labels: &Path, results: &Path, name: &str) -> serde_js
         json.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
 
 #[test]
@@ -405,8 +385,10 @@ fn close_clouds_train_and_score_against_close_labels() {
     let mut differs = false;
     for variant in ["lidar", "sgm"] {
         let results = run_dir.join(format!("downstream/{variant}/seed-0/close/car/results"));
-        let against_close = fresh_eval(tmp.path(), &close, &results, &format!("{variant}-c"));
-        let against_full = fresh_eval(tmp.path(), &full, &results, &format!("{variant}-f"));
+        let split = run_dir.join("data/ImageSets/train.txt");
+        let json = |tag: &str| tmp.path().join(format!("{variant}-{tag}.json"));
+        let against_close = fresh_eval(&close, &results, &split, &json("close"));
+        let against_full = fresh_eval(&full, &results, &split, &json("full"));
         let reported = &report["downstream"]["car"]["close"][variant];
         for (k, v) in against_close.as_object().unwrap() {
             if let Some(ap) = v.as_f64() {

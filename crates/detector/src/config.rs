@@ -154,6 +154,9 @@ pub struct NetworkConfig {
     pub upsample_strides: Vec<usize>,
     /// Channels of each upsampled output.
     pub upsample_filters: Vec<usize>,
+    /// Weight of each training batch in the batch-norm running statistics (PyTorch's
+    /// convention: running = (1 − m)·running + m·batch; the reference's 0.01).
+    pub batch_norm_momentum: f64,
 }
 
 impl Default for NetworkConfig {
@@ -165,6 +168,7 @@ impl Default for NetworkConfig {
             filters: vec![64, 128, 256],
             upsample_strides: vec![1, 2, 4],
             upsample_filters: vec![128, 128, 128],
+            batch_norm_momentum: 0.01,
         }
     }
 }
@@ -494,6 +498,12 @@ impl DetectorConfig {
                 t.grad_norm_clip >= 0.0,
                 "a finite number, 0 or more",
             ),
+            (
+                "network.batch_norm_momentum",
+                self.network.batch_norm_momentum,
+                self.network.batch_norm_momentum > 0.0 && self.network.batch_norm_momentum <= 1.0,
+                "above 0 and at most 1",
+            ),
         ] {
             if !(value.is_finite() && ok) {
                 return Err(DetectorError::config(
@@ -541,6 +551,11 @@ mod tests {
             "NaN given",
         );
         bad(&|c| c.train.pct_start = 1.5, "train.pct_start", "1.5 given");
+        bad(
+            &|c| c.network.batch_norm_momentum = 0.0,
+            "network.batch_norm_momentum",
+            "0 given",
+        );
     }
 
     #[test]

@@ -10,11 +10,11 @@ use burn::nn::{BatchNorm, BatchNormConfig, Initializer, Linear, LinearConfig, Pa
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor};
 
-/// Batch norm as the reference sets it (eps 1e-3, momentum 0.01).
-fn batch_norm(channels: usize, device: &Device) -> BatchNorm {
+/// Batch norm as the reference sets it (eps 1e-3; momentum 0.01 by default, from the config).
+fn batch_norm(channels: usize, momentum: f64, device: &Device) -> BatchNorm {
     BatchNormConfig::new(channels)
         .with_epsilon(1e-3)
-        .with_momentum(0.01)
+        .with_momentum(momentum)
         .init(device)
 }
 
@@ -38,12 +38,12 @@ pub struct PillarNet {
 }
 
 impl PillarNet {
-    fn new(channels: usize, device: &Device) -> Self {
+    fn new(channels: usize, momentum: f64, device: &Device) -> Self {
         PillarNet {
             linear: LinearConfig::new(POINT_FEATURES, channels)
                 .with_bias(false)
                 .init(device),
-            bn: batch_norm(channels, device),
+            bn: batch_norm(channels, momentum, device),
         }
     }
 
@@ -63,14 +63,14 @@ struct ConvBnRelu {
 }
 
 impl ConvBnRelu {
-    fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
+    fn new(cin: usize, cout: usize, stride: usize, momentum: f64, device: &Device) -> Self {
         ConvBnRelu {
             conv: Conv2dConfig::new([cin, cout], [3, 3])
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .with_bias(false)
                 .init(device),
-            bn: batch_norm(cout, device),
+            bn: batch_norm(cout, momentum, device),
         }
     }
 
@@ -115,7 +115,7 @@ struct UpBnRelu {
 }
 
 impl UpBnRelu {
-    fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
+    fn new(cin: usize, cout: usize, stride: usize, momentum: f64, device: &Device) -> Self {
         let up = if stride == 1 {
             Upsample::Identity(Pointwise::new(
                 LinearConfig::new(cin, cout).with_bias(false).init(device),
@@ -130,7 +130,7 @@ impl UpBnRelu {
         };
         UpBnRelu {
             up,
-            bn: batch_norm(cout, device),
+            bn: batch_norm(cout, momentum, device),
         }
     }
 
@@ -156,15 +156,17 @@ impl Backbone {
         let mut cin = cfg.pillar_channels;
         let mut blocks = Vec::new();
         let mut ups = Vec::new();
+        let m = cfg.batch_norm_momentum;
         for i in 0..cfg.layer_nums.len() {
             let cout = cfg.filters[i];
-            let mut block = vec![ConvBnRelu::new(cin, cout, cfg.layer_strides[i], device)];
-            block.extend((0..cfg.layer_nums[i]).map(|_| ConvBnRelu::new(cout, cout, 1, device)));
+            let mut block = vec![ConvBnRelu::new(cin, cout, cfg.layer_strides[i], m, device)];
+            block.extend((0..cfg.layer_nums[i]).map(|_| ConvBnRelu::new(cout, cout, 1, m, device)));
             blocks.push(block);
             ups.push(UpBnRelu::new(
                 cout,
                 cfg.upsample_filters[i],
                 cfg.upsample_strides[i],
+                m,
                 device,
             ));
             cin = cout;
@@ -246,7 +248,11 @@ impl PointPillars {
             })
             .init(device);
         PointPillars {
-            pillar_net: PillarNet::new(cfg.network.pillar_channels, device),
+            pillar_net: PillarNet::new(
+                cfg.network.pillar_channels,
+                cfg.network.batch_norm_momentum,
+                device,
+            ),
             backbone: Backbone::new(&cfg.network, device),
             class_head,
             box_head,

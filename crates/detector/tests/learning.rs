@@ -37,11 +37,13 @@ fn train_and_score(
 fn a_tiny_detector_finds_held_out_cars_in_lidar_and_nothing_without_points() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
-    let (train_set, val_set) = synthetic(&root, 60);
+    let (mut train_set, val_set) = synthetic(&root, 60);
+    // 30 training frames: 8 steps an epoch, 192 in all. With the reference's batch-norm
+    // momentum (0.01) this model found nothing held out (its running statistics were stale);
+    // the tiny config's 0.1 makes it learn at this size.
+    train_set.ids.truncate(30);
     let cfg = tiny_config();
     let lidar_ap = train_and_score(&cfg, &train_set, &val_set, &tmp.path().join("lidar"));
-    // Measured 61 and 77 (24 epochs on 42 frames; the runs differed because tests running at the
-    // same time drew from burn's process-wide generator, fixed since by seeded_init).
     assert!(lidar_ap > 40.0, "car BEV AP@0.5 {lidar_ap}");
 
     // The same frames with a single point behind the sensor: nothing to learn from.
