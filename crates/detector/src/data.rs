@@ -92,7 +92,9 @@ impl FrameSource {
         let calib = Calibration::read(&self.file(&self.calib, id, "txt", "calibration")?)?;
         let image = self.file(&self.images, id, "png", "left image")?;
         let image_size = kitti::png16::image_size(&image)?;
-        check_image_fits(&image, image_size, &calib)?;
+        // Only the size is read (it bounds the camera's field of view): an image of another
+        // frame or a stub would silently change which points count.
+        calib.check_image_size(image_size.0, image_size.1, &image)?;
         if fov_only {
             points.retain(|p| in_view(p, &calib, image_size));
         }
@@ -110,29 +112,6 @@ impl FrameSource {
             image_size,
         })
     }
-}
-
-/// The image's size must fit its calibration: only the size is read (it bounds the camera's
-/// field of view), so an image of another frame or a stub (1 × 1) would silently change which
-/// points count. The principal point of a rectified camera sits well inside its image (KITTI:
-/// 49 %, 46 %); outside the middle 80 % of either side the pair is refused.
-fn check_image_fits(image: &Path, (w, h): (u32, u32), calib: &Calibration) -> Result<()> {
-    let (u, v) = (calib.cu() / w as f64, calib.cv() / h as f64);
-    if (0.1..=0.9).contains(&u) && (0.1..=0.9).contains(&v) {
-        return Ok(());
-    }
-    Err(kitti::KittiError::malformed(
-        image,
-        None,
-        format!(
-            "a {w}x{h} image does not fit its calibration: the principal point ({:.1}, {:.1}) sits at {:.0} %, {:.0} % of it (expected near the centre)",
-            calib.cu(),
-            calib.cv(),
-            100.0 * u,
-            100.0 * v
-        ),
-    )
-    .into())
 }
 
 /// Whether a point projects into the image, in front of the camera.

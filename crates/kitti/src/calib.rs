@@ -291,6 +291,28 @@ impl Calibration {
     pub fn cv(&self) -> f64 {
         self.p[2][(1, 2)]
     }
+
+    /// Checks that a `width` × `height` left image, or a map of one, at `path` can belong to
+    /// this calibration: its principal point must lie in the central part of it (30–70 % of
+    /// the width, 20–80 % of the height), as it does for KITTI (49 %, 46 %). An image or map at
+    /// another resolution than its calibration (resized, or a stub) fails, naming the file.
+    pub fn check_image_size(&self, width: u32, height: u32, path: &Path) -> Result<()> {
+        let (fx, fy) = (self.cu() / width as f64, self.cv() / height as f64);
+        if (0.3..=0.7).contains(&fx) && (0.2..=0.8).contains(&fy) {
+            return Ok(());
+        }
+        Err(KittiError::malformed(
+            path,
+            None,
+            format!(
+                "a {width}x{height} image does not fit its calibration: the principal point ({:.1}, {:.1}) sits at {:.0}%, {:.0}% of it (expected near the centre; was it resized without its calibration?)",
+                self.cu(),
+                self.cv(),
+                100.0 * fx,
+                100.0 * fy
+            ),
+        ))
+    }
     /// Offset of camera 2 from the rectified reference in x: P2[0,3] / (−f_u).
     pub fn bx(&self) -> f64 {
         self.p[2][(0, 3)] / -self.fu()
@@ -454,6 +476,22 @@ Tr_imu_to_velo: 9.999976000000e-01 7.553071000000e-04 -2.035826000000e-03 -8.086
         );
         assert_eq!(fmt_sci(-0.0), "0.000000000000e+00");
         assert_eq!(fmt_sci(1e-300), "1.000000000000e-300");
+    }
+
+    #[test]
+    fn an_image_at_another_resolution_than_its_calibration_is_refused() {
+        let c = kitti();
+        assert!(c.check_image_size(1242, 375, Path::new("d.png")).is_ok());
+        for (w, h) in [(621, 188), (1, 1)] {
+            let e = c
+                .check_image_size(w, h, Path::new("disp/000004.png"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("disp/000004.png") && e.contains(&format!("{w}x{h}")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

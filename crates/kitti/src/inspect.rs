@@ -82,13 +82,8 @@ pub struct Report {
 /// Sanity checks of a calibration against an image size; returns the problems found.
 pub fn calibration_warnings(c: &Calibration, image: Option<(u32, u32)>) -> Vec<String> {
     let mut w = Vec::new();
-    if c.fu() <= 0.0 || c.fv() <= 0.0 {
-        w.push(format!(
-            "focal lengths must be positive (f_u {}, f_v {})",
-            c.fu(),
-            c.fv()
-        ));
-    } else if (c.fu() - c.fv()).abs() > 0.01 * c.fu() {
+    // (Focal lengths above 0 are checked when a calibration is read.)
+    if (c.fu() - c.fv()).abs() > 0.01 * c.fu() {
         w.push(format!(
             "f_u {} and f_v {} differ by more than 1%",
             c.fu(),

@@ -3,9 +3,7 @@
 //! camera, rectified → velodyne, then the x and height filters.
 
 use crate::config::ConvertConfig;
-use crate::error::{PseudoLidarError, Result};
 use kitti::{Calibration, DisparityMap, LidarPoint};
-use std::path::Path;
 
 /// A frame's converter: calibration and settings folded into per-pixel arithmetic.
 #[derive(Debug, Clone)]
@@ -43,26 +41,6 @@ impl Converter {
     /// f_u · B, the disparity of a point at 1 m.
     pub fn focal_baseline(&self) -> f64 {
         self.fb
-    }
-
-    /// Checks that a `width` × `height` map can belong to this calibration: its principal point
-    /// must lie in the central part of the map (30–70 % of the width, 20–80 % of the height), as
-    /// it does for KITTI (49 %, 46 %). A map at another resolution than its calibration fails.
-    pub fn check_size(&self, width: u32, height: u32, path: &Path) -> Result<()> {
-        let (fx, fy) = (self.cu / width as f64, self.cv / height as f64);
-        if !(0.3..=0.7).contains(&fx) || !(0.2..=0.8).contains(&fy) {
-            return Err(PseudoLidarError::Mismatch {
-                path: path.into(),
-                message: format!(
-                    "a {width}x{height} map does not fit its calibration: the principal point ({:.1}, {:.1}) sits at {:.0}%, {:.0}% of it (expected near the centre; was the map resized without its calibration?)",
-                    self.cu,
-                    self.cv,
-                    100.0 * fx,
-                    100.0 * fy
-                ),
-            });
-        }
-        Ok(())
     }
 
     /// Depth in metres of a disparity, after the optional 1/256 quantisation; `None` for
@@ -221,20 +199,6 @@ mod tests {
         assert_eq!(
             c.depth_cloud(&depth),
             Converter::new(&calib(), exact()).disparity_cloud(&map)
-        );
-    }
-
-    #[test]
-    fn a_map_at_another_resolution_than_its_calibration_is_refused() {
-        let c = Converter::new(&calib(), ConvertConfig::default());
-        assert!(c.check_size(1200, 360, Path::new("d.png")).is_ok());
-        let e = c
-            .check_size(600, 180, Path::new("disp/000004.png"))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("disp/000004.png") && e.contains("600x180"),
-            "{e}"
         );
     }
 }

@@ -8,7 +8,7 @@ pub enum PseudoLidarError {
     /// Reading or writing KITTI files failed.
     #[error(transparent)]
     Kitti(#[from] kitti::KittiError),
-    /// A map does not fit its calibration.
+    /// A map does not fit its left image, or a folder holds other settings.
     #[error("{path}: {message}")]
     Mismatch {
         /// The map file.

@@ -127,17 +127,16 @@ fn input(dir: &Path, id: &str, ext: &str, what: &'static str) -> Result<PathBuf>
 
 fn convert_one(
     maps: &Path,
-    calib: &Path,
+    calib_dir: &Path,
     id: &str,
     settings: &ConvertSettings,
     outputs: &[PathBuf],
 ) -> Result<(usize, usize)> {
     let map_path = input(maps, id, "png", "disparity/depth map")?;
-    let calib_dir = calib;
-    let calib = Calibration::read(&input(calib, id, "txt", "calibration")?)?;
+    let calib = Calibration::read(&input(calib_dir, id, "txt", "calibration")?)?;
     let map = DisparityMap::read(&map_path)?;
     let conv = Converter::new(&calib, settings.convert);
-    conv.check_size(map.width, map.height, &map_path)?;
+    calib.check_image_size(map.width, map.height, &map_path)?;
     // The left image beside the calibration folder (a KITTI part), when there is one, gives the
     // size the map must have.
     if let Some(part) = calib_dir.parent() {
