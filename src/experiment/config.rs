@@ -3,7 +3,9 @@
 //! the seeds. Everything is checked before any work starts, with the field named.
 
 use anyhow::{bail, Context, Result};
+use disparity::controlled::{PerturbSpec, Spread};
 use disparity::loss::LossKind;
+use disparity::perturb::NoiseSpace;
 use disparity::psmnet::training::Selection;
 use std::path::{Path, PathBuf};
 
@@ -84,6 +86,10 @@ pub enum UpstreamKind {
     Psmnet,
     /// SDN (depth cost volume), with its depth loss.
     Sdn,
+    /// The exact disparity (synthetic data only): upstream error zero.
+    Oracle,
+    /// The exact disparity with a chosen, seeded error model (synthetic data only).
+    Perturbed,
 }
 
 /// The disparity ground truth a network trains on.
@@ -119,12 +125,98 @@ pub struct UpstreamConfig {
     pub gt: TrainingTruth,
     /// For sgm: largest disparity searched (default 192, scaled with the images).
     pub max_disparity: Option<usize>,
+    /// For perturbed: where the noise lives, "disparity" (σ in px) or "depth" (σ of ln ẑ/z).
+    pub noise: Option<NoiseSpace>,
+    /// For perturbed: the noise's spread σ (give this or `target_mae`).
+    pub spread: Option<f64>,
+    /// For perturbed: the overall depth MAE on val, m, that the spread is calibrated to.
+    pub target_mae: Option<f64>,
+    /// For perturbed: radius of the box that correlates the noise, px (default 0: white).
+    pub blur: Option<usize>,
+    /// For perturbed: edge bleeding, the radius of the window averaging the disparity, px
+    /// (default 0: none).
+    pub bleed: Option<usize>,
 }
+
+/// The largest `blur` and `bleed` radius, px.
+pub const MAX_RADIUS: usize = 32;
+/// The largest `spread` (px of disparity noise; ln-depth deviation of depth noise).
+pub const MAX_SPREAD: f64 = 64.0;
 
 impl UpstreamConfig {
     /// Whether the variant is trained (once per seed).
     pub fn trained(&self) -> bool {
         matches!(self.kind, UpstreamKind::Psmnet | UpstreamKind::Sdn) && self.checkpoint.is_none()
+    }
+
+    /// Whether the variant differs from seed to seed (trained networks, seeded perturbations):
+    /// the others run once, whatever the seeds.
+    pub fn seeded(&self) -> bool {
+        self.trained() || self.kind == UpstreamKind::Perturbed
+    }
+
+    /// The error model of an oracle or perturbed variant.
+    pub fn perturbation(&self) -> Option<PerturbSpec> {
+        match self.kind {
+            UpstreamKind::Oracle => Some(PerturbSpec::ORACLE),
+            UpstreamKind::Perturbed => Some(PerturbSpec {
+                noise: self.noise?,
+                spread: match (self.spread, self.target_mae) {
+                    (Some(s), None) => Spread::Fixed(s),
+                    (None, Some(m)) => Spread::TargetMae(m),
+                    _ => return None,
+                },
+                blur: self.blur.unwrap_or(0),
+                bleed: self.bleed.unwrap_or(0),
+            }),
+            _ => None,
+        }
+    }
+
+    /// Checks the perturbation fields: given for perturbed variants only, complete and in range.
+    fn validate_perturbation(&self, synthetic: bool) -> Result<()> {
+        let name = &self.name;
+        let given = self.noise.is_some()
+            || self.spread.is_some()
+            || self.target_mae.is_some()
+            || self.blur.is_some()
+            || self.bleed.is_some();
+        if self.kind != UpstreamKind::Perturbed {
+            if given {
+                bail!("upstream.{name}: noise, spread, target_mae, blur and bleed apply to perturbed variants only");
+            }
+        } else {
+            if self.noise.is_none() {
+                bail!("upstream.{name}.noise: a perturbed variant names its noise, \"disparity\" or \"depth\"");
+            }
+            match (self.spread, self.target_mae) {
+                (Some(_), Some(_)) | (None, None) => bail!(
+                    "upstream.{name}: give exactly one of `spread` (the noise's σ) and `target_mae` (the depth MAE on val it is calibrated to)"
+                ),
+                (Some(s), None) if !(s.is_finite() && (0.0..=MAX_SPREAD).contains(&s)) => bail!(
+                    "upstream.{name}.spread: {s} is not between 0 and {MAX_SPREAD}"
+                ),
+                (None, Some(m)) if !(m.is_finite() && m > 0.0) => bail!(
+                    "upstream.{name}.target_mae: {m} is not a positive number of metres"
+                ),
+                _ => {}
+            }
+            for (field, r) in [("blur", self.blur), ("bleed", self.bleed)] {
+                if r.is_some_and(|r| r > MAX_RADIUS) {
+                    bail!(
+                        "upstream.{name}.{field}: {} px is more than the largest radius, {MAX_RADIUS} px",
+                        r.unwrap_or(0)
+                    );
+                }
+            }
+        }
+        if matches!(self.kind, UpstreamKind::Oracle | UpstreamKind::Perturbed) && !synthetic {
+            bail!(
+                "upstream.{name}: kind = \"{}\" needs the exact disparity of every pixel, which only synthetic data has (data.synthetic); real data has none",
+                if self.kind == UpstreamKind::Oracle { "oracle" } else { "perturbed" }
+            );
+        }
+        Ok(())
     }
 
     /// The disparity training config of a psmnet/sdn variant, with its kind and loss applied.
@@ -251,6 +343,12 @@ pub struct EvalSettings {
     pub resamples: usize,
     /// Seed of the bootstrap's resampling.
     pub bootstrap_seed: u64,
+    /// Also evaluate every detector on every other variant's val clouds (train on A, test on
+    /// B; inference only).
+    pub cross: bool,
+    /// Also evaluate every detector on its own training frames, for the decomposition's
+    /// estimation term.
+    pub decompose: bool,
 }
 
 impl Default for EvalSettings {
@@ -262,6 +360,8 @@ impl Default for EvalSettings {
             primary_iou: "official".into(),
             resamples: MIN_RESAMPLES,
             bootstrap_seed: 0,
+            cross: true,
+            decompose: true,
         }
     }
 }
@@ -300,6 +400,14 @@ impl ExperimentConfig {
                 })
             })
             .collect()
+    }
+
+    /// Whether the upstream variant named `variant` differs from seed to seed
+    /// ([`UpstreamConfig::seeded`]).
+    pub fn seeded(&self, variant: &str) -> bool {
+        self.upstream
+            .iter()
+            .any(|u| u.name == variant && u.seeded())
     }
 
     /// The detector seeds trained on the model of upstream seed `seed`: `downstream_seeds`, or
@@ -368,6 +476,7 @@ impl ExperimentConfig {
                     u.name
                 );
             }
+            u.validate_perturbation(self.data.synthetic.is_some())?;
             if matches!(u.kind, UpstreamKind::Psmnet | UpstreamKind::Sdn) {
                 let cfg = u.train_config()?;
                 cfg.validate()
@@ -568,6 +677,17 @@ mod tests {
             file.train.epochs + 3
         );
         shipped("synthetic-full.toml").unwrap();
+        // The entanglement study: the quick study's frames, two noises at one target MAE.
+        let tangle = shipped("synthetic-entanglement.toml").unwrap();
+        assert_eq!(tangle.data, quick.data);
+        let specs: Vec<_> = tangle
+            .upstream
+            .iter()
+            .filter_map(|u| u.perturbation())
+            .collect();
+        assert_eq!(specs.len(), 3);
+        assert_eq!(specs[1].spread, specs[2].spread);
+        assert_ne!(specs[1].noise, specs[2].noise);
         // The quick study's question under detector-training noise: its arms, three detector seeds.
         let seeds = shipped("synthetic-quick-seeds.toml").unwrap();
         assert_eq!(seeds.downstream_seeds, Some(vec![0, 1, 2]));
@@ -598,5 +718,37 @@ mod tests {
             paper.upstream[2].train_config().unwrap().loss,
             LossKind::Depth
         );
+    }
+
+    #[test]
+    fn controlled_variants_need_synthetic_data() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("ImageSets")).unwrap();
+        for kind in [
+            "kind = \"oracle\"",
+            "kind = \"perturbed\"\nnoise = \"depth\"\nspread = 0.1",
+        ] {
+            let text = format!(
+                r#"
+name = "t"
+baseline = "u"
+[data]
+root = "{}"
+[[upstream]]
+name = "u"
+{kind}
+[[downstream]]
+name = "car"
+class = "Car"
+"#,
+                root.path().display()
+            );
+            let cfg: ExperimentConfig = toml::from_str(&text).unwrap();
+            let err = format!("{:#}", cfg.validate().unwrap_err());
+            assert!(
+                err.contains("upstream.u") && err.contains("only synthetic data"),
+                "{err}"
+            );
+        }
     }
 }

@@ -93,17 +93,27 @@ impl PreparedArm {
 
     /// The arm for key number `k`: groups of resamplers, `None` where one is undefined.
     fn arm(&self, k: usize) -> Option<Arm<'_>> {
-        let mut groups: Vec<(u64, Vec<&dyn Resampled>)> = Vec::new();
-        for (seed, per_key) in &self.runs {
-            let r: &dyn Resampled = per_key.get(k)?.as_ref()?;
-            let key = if self.by_seed { *seed } else { 0 };
-            match groups.iter_mut().find(|(s, _)| *s == key) {
-                Some((_, g)) => g.push(r),
-                None => groups.push((key, vec![r])),
-            }
-        }
-        Some(groups.into_iter().map(|(_, g)| g).collect())
+        let members: Option<Vec<(u64, &dyn Resampled)>> = self
+            .runs
+            .iter()
+            .map(|(seed, per_key)| Some((*seed, per_key.get(k)?.as_ref()? as &dyn Resampled)))
+            .collect();
+        Some(group_by_seed(members?, self.by_seed))
     }
+}
+
+/// Statistics of (upstream seed, statistic) as an arm: one group per upstream seed, or one group
+/// for all when the variant is the same model for every seed.
+fn group_by_seed<'a>(members: Vec<(u64, &'a dyn Resampled)>, by_seed: bool) -> Arm<'a> {
+    let mut groups: Vec<(u64, Vec<&dyn Resampled>)> = Vec::new();
+    for (seed, r) in members {
+        let key = if by_seed { seed } else { 0 };
+        match groups.iter_mut().find(|(s, _)| *s == key) {
+            Some((_, g)) => g.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
 }
 
 /// AP changes of `variant` against `baseline`, both prepared for the same `keys` (flat AP
@@ -128,6 +138,45 @@ pub fn ap_changes(
             (key.clone(), interval)
         })
         .collect()
+}
+
+/// The gap between a detector's AP on its training frames and on val (`train` and `val`: the
+/// same detectors, evaluated on each set), averaged over the detectors, with a bootstrap
+/// interval that resamples each frame set within itself and the seeds as [`ap_changes`] does.
+/// `None` where an AP is undefined or the detectors do not pair up.
+pub fn train_val_gap(
+    key: &str,
+    train: &[DetectorEval],
+    val: &[DetectorEval],
+    seeded: bool,
+    height_scale: f64,
+    settings: &Settings,
+) -> Option<Interval> {
+    use eval::bootstrap::{stratified_mean, BlockDifference};
+    let spec = ApSpec::parse(key)?;
+    let mut gaps = Vec::new();
+    for v in val {
+        let t = train
+            .iter()
+            .find(|t| (t.upstream_seed, t.detector_seed) == (v.upstream_seed, v.detector_seed))?;
+        let gap = BlockDifference {
+            first: ApResampler::new(&t.frames, spec, height_scale)?,
+            second: ApResampler::new(&v.frames, spec, height_scale)?,
+        };
+        gaps.push((v.upstream_seed, gap));
+    }
+    let strata = [train.first()?.frames.len(), val.first()?.frames.len()];
+    if gaps
+        .iter()
+        .any(|(_, g)| g.first.frames() != strata[0] || g.second.frames() != strata[1])
+    {
+        return None;
+    }
+    let members = gaps
+        .iter()
+        .map(|(s, g)| (*s, g as &dyn Resampled))
+        .collect();
+    stratified_mean(&strata, &group_by_seed(members, seeded), settings)
 }
 
 /// The outcome of one comparison.

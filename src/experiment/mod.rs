@@ -4,6 +4,8 @@
 //! compares each variant with the baseline. Stages are cached by manifest (see [`manifest`]).
 
 pub mod config;
+pub mod cross;
+pub mod decomposition;
 pub mod intervals;
 pub mod manifest;
 pub mod parallel;
@@ -20,7 +22,7 @@ use std::path::PathBuf;
 pub struct ExperimentArgs {
     /// The study (TOML): data, upstream variants, clouds, downstream detectors, seeds.
     config: PathBuf,
-    /// Redo a stage kind even if cached: data, upstream, points, downstream, eval, or all
+    /// Redo a stage kind even if cached: data, upstream, points, downstream, eval, cross, or all
     /// (repeatable); later stages that read it are redone too.
     #[arg(long)]
     force: Vec<String>,
@@ -33,7 +35,15 @@ pub struct ExperimentArgs {
     jobs: Option<usize>,
 }
 
-const STAGES: [&str; 6] = ["data", "upstream", "points", "downstream", "eval", "all"];
+const STAGES: [&str; 7] = [
+    "data",
+    "upstream",
+    "points",
+    "downstream",
+    "eval",
+    "cross",
+    "all",
+];
 
 /// The number of stage steps a study takes (for the progress lines).
 fn stage_count(cfg: &ExperimentConfig) -> usize {
@@ -57,10 +67,17 @@ fn stage_count(cfg: &ExperimentConfig) -> usize {
                 .iter()
                 .map(|&s| detector_seeds(cfg, u, s).len())
                 .sum();
-            // Untrained variants' stages run once, whatever the seeds.
-            let runs = if u.trained() { cfg.seeds.len() } else { 1 };
+            // Unseeded variants' stages run once, whatever the seeds.
+            let runs = if u.seeded() { cfg.seeds.len() } else { 1 };
+            // Each detector: trained, evaluated, and (cross) predicting and evaluated on every
+            // variant's clouds and (decompose) on its training frames.
+            let cross = if cfg.eval.cross {
+                cfg.upstream.len()
+            } else {
+                0
+            } + cfg.eval.decompose as usize;
             runs * ((!lidar) as usize + points)
-                + detectors * cfg.points.clouds.len() * cfg.downstream.len() * 2
+                + detectors * cfg.points.clouds.len() * cfg.downstream.len() * 2 * (1 + cross)
         })
         .sum();
     data + variants
@@ -75,14 +92,14 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
         .iter()
         .flat_map(|&seed| cfg.upstream.iter().map(move |u| (seed, u)))
         .collect();
-    // Untrained variants (the LiDAR, SGM) are the same model for every seed: their stages run
-    // once, under the first seed, and every seed reads that output (two workers never write
+    // Unseeded variants (the LiDAR, SGM, the oracle) are the same model for every seed: their
+    // stages run once, under the first seed, and every seed reads that output (two workers never write
     // one `fixed/` folder at once).
     let first = cfg.seeds[0];
     let runs: Vec<(u64, &config::UpstreamConfig)> = variants
         .iter()
         .copied()
-        .filter(|(seed, u)| u.trained() || *seed == first)
+        .filter(|(seed, u)| u.seeded() || *seed == first)
         .collect();
     let outputs = parallel::map(&runs, jobs, |&(seed, u)| {
         let up = study.upstream(u, seed)?;
@@ -94,7 +111,7 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
     })?;
     let mut upstream = Vec::with_capacity(variants.len());
     for (seed, u) in &variants {
-        let run_seed = if u.trained() { *seed } else { first };
+        let run_seed = if u.seeded() { *seed } else { first };
         let Some(i) = runs
             .iter()
             .position(|(s, r)| *s == run_seed && r.name == u.name)
@@ -118,6 +135,13 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
             .collect();
         let m = study.upstream_metrics(u, maps, &common)?;
         results.upstream.entry(u.name.clone()).or_default().push(m);
+        if let Some(spread) = up.spread {
+            results
+                .spreads
+                .entry(u.name.clone())
+                .or_default()
+                .push(spread);
+        }
     }
     // Detector by detector: trainings of one config take about as long, so side-by-side
     // workers finish together.
@@ -125,31 +149,99 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
     for d in &cfg.downstream {
         for (&(seed, u), (_, points)) in variants.iter().zip(&upstream) {
             for ds in detector_seeds(cfg, u, seed) {
-                detections.extend(points.iter().map(|(cloud, p)| (seed, ds, u, *cloud, p, d)));
+                detections.extend(points.iter().map(|(cloud, p)| {
+                    let key = stages::DetectorKey {
+                        variant: &u.name,
+                        seed,
+                        detector_seed: ds,
+                        cloud: *cloud,
+                        detector: d,
+                    };
+                    (key, p)
+                }));
             }
         }
     }
-    let evals = parallel::map(&detections, jobs, |&(seed, ds, u, cloud, points, d)| {
-        let (id, results_dir) = study.downstream(&u.name, seed, ds, cloud, points, d)?;
-        study.evaluate(&u.name, seed, ds, cloud, d, &results_dir, &id)
+    let evals = parallel::map(&detections, jobs, |(k, points)| {
+        let (id, results_dir) = study.downstream(k, points)?;
+        let e = study.evaluate(k, &results_dir, &id)?;
+        let dir = results_dir.parent().map(PathBuf::from).unwrap_or_default();
+        Ok((e, id, dir))
     })?;
-    for ((_, _, u, cloud, _, d), e) in detections.iter().zip(evals) {
-        let key = (d.name.clone(), cloud.name().to_string(), u.name.clone());
+    if cfg.eval.cross || cfg.eval.decompose {
+        // Every detector on every variant's val clouds of the same cloud kind (a seeded
+        // variant's of the detector's upstream seed), and on its own training frames.
+        let points_of = |seed: u64, name: &str, cloud: Cloud| {
+            let (_, (_, points)) = variants
+                .iter()
+                .zip(&upstream)
+                .find(|((s, u), _)| *s == seed && u.name == name)?;
+            points.iter().find(|(c, _)| *c == cloud).map(|(_, p)| p)
+        };
+        let mut tasks = Vec::new();
+        for ((k, own), (_, id, dir)) in detections.iter().zip(&evals) {
+            let task = |evaluated_on, points, training_frames| cross::CrossTask {
+                detector: *k,
+                detector_dir: dir,
+                detector_id: id,
+                evaluated_on,
+                points,
+                training_frames,
+            };
+            if cfg.eval.decompose {
+                tasks.push(task(k.variant, own, true));
+            }
+            for b in cfg.upstream.iter().filter(|_| cfg.eval.cross) {
+                let Some(points) = points_of(k.seed, &b.name, k.cloud) else {
+                    bail!(
+                        "upstream.{}: no {} clouds for seed {}",
+                        b.name,
+                        k.cloud.name(),
+                        k.seed
+                    );
+                };
+                tasks.push(task(&b.name, points, false));
+            }
+        }
+        let crossed = parallel::map(&tasks, jobs, |t| study.cross(t))?;
+        for (t, e) in tasks.iter().zip(crossed) {
+            let k = &t.detector;
+            let (d, c, a) = (&k.detector.name, k.cloud.name(), k.variant);
+            if t.training_frames {
+                let key = (d.clone(), c.to_string(), a.to_string());
+                results.training_fit.entry(key).or_default().push(e);
+            } else {
+                let key = (
+                    d.clone(),
+                    c.to_string(),
+                    a.to_string(),
+                    t.evaluated_on.into(),
+                );
+                results.cross.entry(key).or_default().push(e);
+            }
+        }
+    }
+    for ((k, _), (e, _, _)) in detections.iter().zip(evals) {
+        let key = (
+            k.detector.name.clone(),
+            k.cloud.name().to_string(),
+            k.variant.to_string(),
+        );
         results.downstream.entry(key).or_default().push(e);
     }
     Ok(results)
 }
 
 /// The detectors trained on the model of variant `u` and upstream seed `seed`. With
-/// `downstream_seeds`, a variant that is not trained (the LiDAR, SGM) is the same model for
-/// every upstream seed, so its detectors are trained once, under the first seed.
+/// `downstream_seeds`, a variant that is not seeded (the LiDAR, SGM, the oracle) is the same
+/// model for every upstream seed, so its detectors are trained once, under the first seed.
 fn detector_seeds(
     cfg: &ExperimentConfig,
     u: &config::UpstreamConfig,
     seed: u64,
 ) -> Vec<stages::DetectorSeed> {
     let listed = cfg.downstream_seeds.is_some();
-    if listed && !u.trained() && seed != cfg.seeds[0] {
+    if listed && !u.seeded() && seed != cfg.seeds[0] {
         return Vec::new();
     }
     cfg.detector_seeds(seed)

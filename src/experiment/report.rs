@@ -38,6 +38,13 @@ pub struct Results {
     pub downstream: BTreeMap<(String, String, String), Vec<DetectorEval>>,
     /// Val frames.
     pub frames: usize,
+    /// The noise spread σ of each perturbed variant, one per seed.
+    pub spreads: BTreeMap<String, Vec<f64>>,
+    /// Cross evaluations by (detector, cloud, variant trained on, variant evaluated on).
+    pub cross: BTreeMap<(String, String, String, String), Vec<DetectorEval>>,
+    /// Evaluations on the training frames by (detector, cloud, variant), in the order of
+    /// `downstream`'s.
+    pub training_fit: BTreeMap<(String, String, String), Vec<DetectorEval>>,
 }
 
 /// The upstream numbers of a variant: depth MAE overall, on cars, on pedestrians, EPE and D1
@@ -72,13 +79,37 @@ pub fn primary_key(cfg: &ExperimentConfig, class: eval::Class) -> String {
         Some("aos") => eval::Metric::Aos,
         _ => eval::Metric::Box3D,
     };
-    let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
+    let iou = primary_iou(cfg);
     format!(
         "{}/{}@{:.2}",
         class.name(),
         cfg.eval.primary,
         iou.threshold(class, metric)
     )
+}
+
+/// The IoU set of the primary AP.
+fn primary_iou(cfg: &ExperimentConfig) -> eval::IouSet {
+    eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official)
+}
+
+/// The flat AP key of `class` for `metric` at a difficulty (`easy`, `moderate`, `hard`), R40 or
+/// R11, at the primary IoU set, e.g. `Car/bev/moderate/R40@0.50`.
+fn difficulty_key(
+    cfg: &ExperimentConfig,
+    class: eval::Class,
+    metric: eval::Metric,
+    difficulty: eval::Difficulty,
+    r40: bool,
+) -> String {
+    eval::bootstrap::ApSpec {
+        class,
+        metric,
+        filter: eval::Filter::Difficulty(difficulty),
+        threshold: primary_iou(cfg).threshold(class, metric),
+        r40,
+    }
+    .key()
 }
 
 /// The AP keys the report gives intervals for: the primary AP and the plot's cells (3D and BEV
@@ -104,7 +135,13 @@ pub fn build(cfg: &ExperimentConfig, r: &Results, height_scale: f64) -> Value {
     let upstream: Map<String, Value> = r
         .upstream
         .iter()
-        .map(|(v, runs)| (v.clone(), upstream_json(runs)))
+        .map(|(v, runs)| {
+            let mut json = upstream_json(runs);
+            if let Some(s) = r.spreads.get(v) {
+                json["spread"] = stats(s);
+            }
+            (v.clone(), json)
+        })
         .collect();
     let mut upstream_changes: BTreeMap<String, BTreeMap<String, Option<Interval>>> =
         BTreeMap::new();
@@ -116,7 +153,6 @@ pub fn build(cfg: &ExperimentConfig, r: &Results, height_scale: f64) -> Value {
             );
         }
     }
-    let trained = |name: &str| cfg.upstream.iter().any(|u| u.name == name && u.trained());
     let mut downstream = Map::new();
     let mut verdicts = Vec::new();
     for d in &cfg.downstream {
@@ -168,7 +204,7 @@ pub fn build(cfg: &ExperimentConfig, r: &Results, height_scale: f64) -> Value {
                 continue;
             };
             let prepare = |runs: &[DetectorEval], variant: &str| {
-                intervals::PreparedArm::new(runs, &keys, trained(variant), height_scale)
+                intervals::PreparedArm::new(runs, &keys, cfg.seeded(variant), height_scale)
             };
             let base_arm = prepare(base_runs, &cfg.baseline);
             for u in cfg.upstream.iter().filter(|u| u.name != cfg.baseline) {
@@ -225,6 +261,8 @@ pub fn build(cfg: &ExperimentConfig, r: &Results, height_scale: f64) -> Value {
         "rule": intervals::RULE,
         "upstream": upstream, "upstream_changes": upstream_changes,
         "downstream": downstream, "verdicts": verdicts,
+        "cross": if r.cross.is_empty() { Value::Null } else { super::cross::json(cfg, r, height_scale) },
+        "decomposition": super::decomposition::json(cfg, r, height_scale),
     })
 }
 
@@ -239,7 +277,8 @@ fn seeds_of(runs: &[DetectorEval], seed: impl Fn(&DetectorEval) -> u64) -> Vec<u
     out
 }
 
-fn fmt_ms(v: &Value) -> String {
+/// `mean ± std` of a stats value (`–` when undefined).
+pub fn fmt_ms(v: &Value) -> String {
     let (m, s) = mean_std(v);
     if m.is_nan() {
         "–".into()
@@ -255,7 +294,7 @@ fn interval_of(v: &Value) -> Option<Interval> {
 }
 
 /// A change with its interval, e.g. `+7.99 [+2.10, +13.50]` (`–` when undefined).
-fn change_cell(v: &Value, digits: usize) -> String {
+pub fn change_cell(v: &Value, digits: usize) -> String {
     match interval_of(v) {
         Some(i) => format!("{:+.*} {}", digits, i.estimate, bracket(&i, digits)),
         None => "–".into(),
@@ -290,18 +329,12 @@ pub fn verdict_line(v: &Value) -> String {
 /// The plot's cells of a class: (label, AP key), 3D and BEV × Easy, Moderate, Hard, R40 at
 /// the primary IoU.
 fn plot_cells(cfg: &ExperimentConfig, class: eval::Class) -> Vec<(String, String)> {
-    let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
     [eval::Metric::Box3D, eval::Metric::Bev]
         .iter()
-        .flat_map(|m| {
-            ["easy", "moderate", "hard"].map(|diff| {
-                let key = format!(
-                    "{}/{}/{diff}/R40@{:.2}",
-                    class.name(),
-                    m.key(),
-                    iou.threshold(class, *m)
-                );
-                (format!("{} {}", m.key(), &diff[..3]), key)
+        .flat_map(|&m| {
+            eval::Difficulty::ALL.map(|d| {
+                let label = format!("{} {}", m.key(), &d.key()[..3]);
+                (label, difficulty_key(cfg, class, m, d, true))
             })
         })
         .collect()
@@ -311,7 +344,7 @@ fn plot_cells(cfg: &ExperimentConfig, class: eval::Class) -> Vec<(String, String
 /// Hard) with the report's 95 % paired bootstrap intervals as error bars: one chart per
 /// detector and cloud, one bar per variant; (width, height, RGB).
 pub fn ap_change_plot(cfg: &ExperimentConfig, report: &Value) -> (u32, u32, Vec<u8>) {
-    let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
+    let iou = primary_iou(cfg);
     let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
     let mut charts = Vec::new();
     for d in &cfg.downstream {
@@ -379,6 +412,33 @@ fn selection_note(cfg: &ExperimentConfig) -> String {
         .join(" ")
 }
 
+/// What the oracle and perturbed variants are, one sentence each, with the σ they used.
+fn controlled_note(cfg: &ExperimentConfig, report: &Value) -> String {
+    use disparity::perturb::NoiseSpace;
+    cfg.upstream
+        .iter()
+        .filter_map(|u| {
+            let spec = u.perturbation()?;
+            if u.kind == UpstreamKind::Oracle {
+                return Some(format!("`{}`: the exact disparity (no upstream error).", u.name));
+            }
+            let (sigma, _) = mean_std(&report["upstream"][&u.name]["spread"]);
+            let noise = match spec.noise {
+                NoiseSpace::Disparity => format!("disparity noise of σ = {sigma:.3} px"),
+                NoiseSpace::Depth => format!("depth noise, ln(ẑ/z) of σ = {sigma:.4}"),
+            };
+            let calibrated = u.target_mae.map_or(String::new(), |m| {
+                format!(" (σ calibrated to a depth MAE of {m} m on val)")
+            });
+            Some(format!(
+                "`{}`: the exact disparity with {noise}{calibrated}, correlated over {} px, after {} px of edge bleeding.",
+                u.name, spec.blur, spec.bleed
+            ))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The seeds sentence of the report's header.
 fn seeds_note(cfg: &ExperimentConfig) -> String {
     let detectors = match &cfg.downstream_seeds {
@@ -403,7 +463,12 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
             .as_f64()
             .map_or(String::new(), |t| format!("; {t:.1} s for every interval of the report")),
         intervals::RULE,
-        selection_note(cfg)
+        [selection_note(cfg), controlled_note(cfg, report)]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     for u in &cfg.upstream {
         match report["upstream"].get(&u.name) {
@@ -451,25 +516,22 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
     let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
     for d in &cfg.downstream {
         let class = d.eval_class().unwrap_or(eval::Class::Car);
-        let iou = eval::IouSet::parse(&cfg.eval.primary_iou).unwrap_or(eval::IouSet::Official);
-        let key = |metric: eval::Metric, diff: &str, r: &str| {
-            format!(
-                "{}/{}/{diff}/{r}@{:.2}",
-                class.name(),
-                metric.key(),
-                iou.threshold(class, metric)
-            )
-        };
+        let iou = primary_iou(cfg);
+        use eval::Difficulty::{Easy, Hard, Moderate};
         let columns: Vec<(String, String)> = [
-            (eval::Metric::Box3D, "easy", "R40"),
-            (eval::Metric::Box3D, "moderate", "R40"),
-            (eval::Metric::Box3D, "hard", "R40"),
-            (eval::Metric::Bev, "moderate", "R40"),
-            (eval::Metric::Box3D, "moderate", "R11"),
-            (eval::Metric::Bev, "moderate", "R11"),
+            (eval::Metric::Box3D, Easy, true),
+            (eval::Metric::Box3D, Moderate, true),
+            (eval::Metric::Box3D, Hard, true),
+            (eval::Metric::Bev, Moderate, true),
+            (eval::Metric::Box3D, Moderate, false),
+            (eval::Metric::Bev, Moderate, false),
         ]
         .iter()
-        .map(|(m, d, r)| (format!("{} {d} {r}", m.key()), key(*m, d, r)))
+        .map(|&(m, d, r40)| {
+            let recall = if r40 { "R40" } else { "R11" };
+            let label = format!("{} {} {recall}", m.key(), d.key());
+            (label, difficulty_key(cfg, class, m, d, r40))
+        })
         .collect();
         for cloud in &cfg.points.clouds {
             s += &format!(
@@ -503,6 +565,8 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
             }
         }
     }
+    s += &super::cross::markdown(cfg, report);
+    s += &super::decomposition::markdown(cfg, report);
     s += "\n## Verdicts\n\n";
     for v in &verdicts {
         s += &format!("- {}\n", verdict_line(v));

@@ -53,7 +53,12 @@ pub struct UpstreamOut {
     pub id: String,
     /// Disparity maps of train and val frames (None for the LiDAR).
     pub disparity: Option<PathBuf>,
+    /// The noise spread σ a perturbed variant used (calibrated where it has a target MAE).
+    pub spread: Option<f64>,
 }
+
+/// The file beside a controlled variant's maps that records its error model and σ.
+const PERTURBATION_FILE: &str = "perturbation.json";
 
 /// An upstream variant's disparity and depth errors on val.
 #[derive(Debug, Clone)]
@@ -101,6 +106,49 @@ impl DetectorSeed {
     }
 }
 
+/// One trained detector: which detector, on which variant's clouds of which upstream seed, with
+/// which seed of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct DetectorKey<'a> {
+    /// The upstream variant whose clouds it was trained on.
+    pub variant: &'a str,
+    /// Their upstream seed.
+    pub seed: u64,
+    /// Its own seed.
+    pub detector_seed: DetectorSeed,
+    /// The cloud kind.
+    pub cloud: Cloud,
+    /// The detector.
+    pub detector: &'a DownstreamConfig,
+}
+
+impl DetectorKey<'_> {
+    /// Its folder under `<stage>/` (downstream, eval).
+    fn folder(&self, stage: &str) -> PathBuf {
+        PathBuf::from(stage)
+            .join(self.variant)
+            .join(format!("seed-{}", self.seed))
+            .join(self.cloud.name())
+            .join(self.detector_seed.folder(&self.detector.name))
+    }
+
+    /// Its stages' progress label.
+    pub fn what(&self) -> String {
+        let own = if self.detector_seed.listed {
+            format!(" detector seed {}", self.detector_seed.seed)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} on {} seed {}{own} {}",
+            self.detector.name,
+            self.variant,
+            self.seed,
+            self.cloud.name()
+        )
+    }
+}
+
 /// A folder of point clouds and its output id.
 #[derive(Debug, Clone)]
 pub struct PointsOut {
@@ -126,7 +174,7 @@ impl<'a> Study<'a> {
     }
 
     /// Runs one stage with a progress line.
-    fn stage(
+    pub(super) fn stage(
         &self,
         dir: &Path,
         stage: &str,
@@ -294,13 +342,17 @@ impl<'a> Study<'a> {
             return Ok(UpstreamOut {
                 id: hash(&["lidar", &self.data_id]),
                 disparity: None,
+                spread: None,
             });
         }
         let dir = self
             .dir
             .join("upstream")
             .join(&u.name)
-            .join(seed_folder(u.trained(), seed));
+            .join(seed_folder(u.seeded(), seed));
+        if let Some(spec) = u.perturbation() {
+            return self.controlled(u, seed, &spec, &dir);
+        }
         let (settings, train_cfg) = match u.kind {
             UpstreamKind::Sgm => (format!("sgm {:?}", u.max_disparity), None),
             _ => {
@@ -383,6 +435,59 @@ impl<'a> Study<'a> {
         Ok(UpstreamOut {
             id,
             disparity: Some(dir.join("disparity")),
+            spread: None,
+        })
+    }
+
+    /// The upstream stage of an oracle or perturbed variant: the exact maps of train and val
+    /// under its error model (noise seeded by `seed`), σ calibrated on val where it has a target.
+    fn controlled(
+        &self,
+        u: &UpstreamConfig,
+        seed: u64,
+        spec: &disparity::controlled::PerturbSpec,
+        dir: &Path,
+    ) -> Result<UpstreamOut> {
+        use disparity::controlled::write_perturbed_frames;
+        let noise_seed = if u.seeded() { seed } else { 0 };
+        let key = hash(&[
+            "controlled",
+            &format!("{spec:?}"),
+            &noise_seed.to_string(),
+            &self.data_id,
+        ]);
+        let maps = dir.join("disparity");
+        let record = dir.join(PERTURBATION_FILE);
+        let ids = self.all_ids();
+        let what = format!("{} seed {seed}", u.name);
+        let id = self.stage(dir, "upstream", &what, &key, |_| {
+            let bar = progress::bar(ids.len() as u64, &format!("{} maps", u.name));
+            let spread = write_perturbed_frames(
+                &self.root.dir(Part::Training, FileKind::Disparity),
+                &self.root.dir(Part::Training, FileKind::Calib),
+                kitti::Baseline::REFERENCE,
+                &ids,
+                &self.val_ids,
+                &maps,
+                spec,
+                noise_seed,
+                &|| bar.inc(1),
+            )?;
+            bar.finish_and_clear();
+            let json = serde_json::json!({
+                "kind": u.kind, "noise": u.noise, "spread": spread, "target_mae": u.target_mae,
+                "blur": spec.blur, "bleed": spec.bleed, "seed": noise_seed,
+            });
+            kitti::io::write_atomic(&record, serde_json::to_string_pretty(&json)?.as_bytes())?;
+            Ok(())
+        })?;
+        let text = kitti::io::read_text(&record)?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("reading {}", record.display()))?;
+        Ok(UpstreamOut {
+            id,
+            disparity: Some(maps),
+            spread: json["spread"].as_f64(),
         })
     }
 
@@ -439,7 +544,7 @@ impl<'a> Study<'a> {
             .dir
             .join("points")
             .join(&u.name)
-            .join(seed_folder(u.trained(), seed))
+            .join(seed_folder(u.seeded(), seed))
             .join(cloud.name());
         let key = hash(&["points", cloud.name(), &up.id]);
         let ids = self.all_ids();
@@ -498,39 +603,20 @@ impl<'a> Study<'a> {
 
     /// The downstream stage: a detector trained from scratch on one cloud (of upstream seed
     /// `seed`), predicting val.
-    pub fn downstream(
-        &self,
-        variant: &str,
-        seed: u64,
-        detector_seed: DetectorSeed,
-        cloud: Cloud,
-        points: &PointsOut,
-        d: &DownstreamConfig,
-    ) -> Result<(String, PathBuf)> {
-        use detector::data::FrameSource;
+    pub fn downstream(&self, k: &DetectorKey<'_>, points: &PointsOut) -> Result<(String, PathBuf)> {
         use detector::inference::{predict_folder, Detector};
         use detector::training::{train, SplitFrames};
+        let (d, variant) = (k.detector, k.variant);
         let mut cfg = d.detector_config()?;
-        cfg.train.seed = detector_seed.seed;
-        let dir = self
-            .dir
-            .join("downstream")
-            .join(variant)
-            .join(format!("seed-{seed}"))
-            .join(cloud.name())
-            .join(detector_seed.folder(&d.name));
+        cfg.train.seed = k.detector_seed.seed;
+        let dir = self.dir.join(k.folder("downstream"));
         let settings = toml::to_string(&cfg)?;
         let mut inputs = vec!["downstream", &settings, &points.id];
-        if cloud == Cloud::Close {
+        if k.cloud == Cloud::Close {
             inputs.push(&self.close_labels_id);
         }
         let key = hash(&inputs);
-        let source = FrameSource {
-            points: points.dir.clone(),
-            labels: Some(self.labels(cloud)),
-            calib: self.root.dir(Part::Training, FileKind::Calib),
-            images: self.root.dir(Part::Training, FileKind::LeftImage),
-        };
+        let source = self.frame_source(points, k.cloud);
         let data = SplitFrames {
             source: source.clone(),
             ids: self.train_ids.clone(),
@@ -539,8 +625,7 @@ impl<'a> Study<'a> {
         let device = self.device.clone();
         let results = dir.join("results");
         let work_dir = dir.clone();
-        let what = detector_what(d, variant, seed, detector_seed, cloud);
-        let id = self.stage(&dir, "downstream", &what, &key, |resume| {
+        let id = self.stage(&dir, "downstream", &k.what(), &key, |resume| {
             let steps = data.ids.len().div_ceil(cfg.train.batch_size) as u64;
             let label = format!("{}/{variant}", d.name);
             let bar = progress::bar(steps * cfg.train.epochs as u64, &label);
@@ -567,41 +652,56 @@ impl<'a> Study<'a> {
         Ok((id, dir.join("results")))
     }
 
+    /// The points and labels a detector on `cloud` reads: `points`' clouds, the cloud's labels.
+    pub fn frame_source(&self, points: &PointsOut, cloud: Cloud) -> detector::data::FrameSource {
+        detector::data::FrameSource {
+            points: points.dir.clone(),
+            labels: Some(self.labels(cloud)),
+            calib: self.root.dir(Part::Training, FileKind::Calib),
+            images: self.root.dir(Part::Training, FileKind::LeftImage),
+        }
+    }
+
     /// The evaluation of one detector's val predictions: its flat APs and the frames they were
     /// computed from.
-    #[allow(clippy::too_many_arguments)]
     pub fn evaluate(
         &self,
-        variant: &str,
-        seed: u64,
-        detector_seed: DetectorSeed,
-        cloud: Cloud,
-        d: &DownstreamConfig,
+        k: &DetectorKey<'_>,
         results: &Path,
         input_id: &str,
     ) -> Result<DetectorEval> {
-        let dir = self
-            .dir
-            .join("eval")
-            .join(variant)
-            .join(format!("seed-{seed}"))
-            .join(cloud.name())
-            .join(detector_seed.folder(&d.name));
+        let split = self.root.split(&self.cfg.data.val_split)?;
+        let frames = eval::load_frames(&self.labels(k.cloud), results, &split, false)?;
+        let dir = self.eval_dir(k);
+        self.evaluate_in(&dir, &k.what(), k, frames, input_id)
+    }
+
+    /// Where the evaluation of a detector goes.
+    pub fn eval_dir(&self, k: &DetectorKey<'_>) -> PathBuf {
+        self.dir.join(k.folder("eval"))
+    }
+
+    /// Evaluates one detector's predictions, read with their labels as `frames`, into
+    /// `dir/ap.json` as the stage `what` (the detector trained on clouds of upstream seed `seed`).
+    pub fn evaluate_in(
+        &self,
+        dir: &Path,
+        what: &str,
+        k: &DetectorKey<'_>,
+        frames: Vec<eval::FrameLabels>,
+        input_id: &str,
+    ) -> Result<DetectorEval> {
         let key = hash(&["eval", &toml::to_string(&self.cfg.eval)?, input_id]);
         let json_path = dir.join("ap.json");
         let cfg = eval::EvalConfig {
-            classes: vec![d.eval_class()?],
+            classes: vec![k.detector.eval_class()?],
             iou_sets: self.cfg.iou_sets()?,
             difficulties: true,
             ranges: self.cfg.eval.ranges.clone(),
             height_scale: self.height_scale(),
         };
-        let labels = self.labels(cloud);
-        let split = self.root.split(&self.cfg.data.val_split)?;
         let out = json_path.clone();
-        let frames = eval::load_frames(&labels, results, &split, false)?;
-        let what = detector_what(d, variant, seed, detector_seed, cloud);
-        self.stage(&dir, "eval", &what, &key, |_| {
+        self.stage(dir, "eval", what, &key, |_| {
             let r = eval::evaluate(&frames, &cfg);
             let text = serde_json::to_string_pretty(&eval::report::json(&r))?;
             kitti::io::write_atomic(&out, text.as_bytes())?;
@@ -610,33 +710,17 @@ impl<'a> Study<'a> {
         let text = std::fs::read_to_string(&json_path)
             .with_context(|| format!("reading {}", json_path.display()))?;
         Ok(DetectorEval {
-            upstream_seed: seed,
-            detector_seed: detector_seed.seed,
+            upstream_seed: k.seed,
+            detector_seed: k.detector_seed.seed,
             aps: serde_json::from_str(&text)?,
             frames,
         })
     }
 }
 
-/// A detector stage's progress label.
-fn detector_what(
-    d: &DownstreamConfig,
-    variant: &str,
-    seed: u64,
-    detector_seed: DetectorSeed,
-    cloud: Cloud,
-) -> String {
-    let own = if detector_seed.listed {
-        format!(" detector seed {}", detector_seed.seed)
-    } else {
-        String::new()
-    };
-    format!("{} on {variant} seed {seed}{own} {}", d.name, cloud.name())
-}
-
-/// `seed-<s>` for trained variants, `fixed` for the others (computed once for every seed).
-fn seed_folder(trained: bool, seed: u64) -> String {
-    if trained {
+/// `seed-<s>` for seeded variants, `fixed` for the others (computed once for every seed).
+fn seed_folder(seeded: bool, seed: u64) -> String {
+    if seeded {
         format!("seed-{seed}")
     } else {
         "fixed".into()

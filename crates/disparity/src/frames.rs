@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 /// Name of the file that records which model filled a prediction folder.
 pub const SETTINGS_FILE: &str = "model.txt";
 
-fn input(path: PathBuf, id: &str, what: &'static str) -> Result<PathBuf> {
+pub(crate) fn input(path: PathBuf, id: &str, what: &'static str) -> Result<PathBuf> {
     if path.is_file() {
         Ok(path)
     } else {

@@ -1,8 +1,10 @@
 //! Disparity estimation for the upstream model u: the [`DisparityModel`] interface, semi-global
 //! matching ([`sgm`]) as a model that needs no training, and the disparity and depth metrics
-//! ([`metrics`]) every model is judged by, overall, by distance and on each object class. The
-//! learned models (PSMNet with disparity or depth loss, SDN) come next.
+//! ([`metrics`]) every model is judged by, overall, by distance and on each object class; the
+//! learned models (PSMNet with disparity or depth loss, SDN, in [`psmnet`] and [`sdn`]); and
+//! upstream errors made to order on synthetic data ([`perturb`], [`controlled`]).
 
+pub mod controlled;
 pub mod error;
 pub mod frames;
 pub mod loss;
@@ -10,6 +12,7 @@ pub mod metrics;
 pub mod model;
 pub mod network;
 pub mod ops;
+pub mod perturb;
 pub mod psmnet;
 pub mod report;
 pub mod sdn;

@@ -295,14 +295,36 @@ pub fn paired_difference(
     b: &Arm<'_>,
     settings: &Settings,
 ) -> Option<Interval> {
+    hierarchical(&[frames], a, Some(b), settings)
+}
+
+/// The hierarchical bootstrap of `mean(a)` over frames made of consecutive blocks of `strata`
+/// frames (e.g. training frames, then val frames): each resample draws every block's frames
+/// with replacement within the block, so that every block keeps its size, then the arm's groups
+/// and instances as [`paired_difference`] does. With [`BlockDifference`] statistics it gives the
+/// interval of a difference between two independent frame sets.
+pub fn stratified_mean(strata: &[usize], a: &Arm<'_>, settings: &Settings) -> Option<Interval> {
+    hierarchical(strata, a, None, settings)
+}
+
+/// The bootstrap behind [`paired_difference`] and [`stratified_mean`]: `mean(a) − mean(b)`
+/// (or `mean(a)` without `b`), frames drawn within each stratum.
+fn hierarchical(
+    strata: &[usize],
+    a: &Arm<'_>,
+    b: Option<&Arm<'_>>,
+    settings: &Settings,
+) -> Option<Interval> {
+    let frames: usize = strata.iter().sum();
     let all_ones = vec![1u32; frames];
     let full_mean = |arm: &Arm<'_>| -> Option<f64> {
         let values: Option<Vec<f64>> = arm.iter().flatten().map(|s| s.value(&all_ones)).collect();
         let values = values?;
         (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
     };
-    let estimate = full_mean(a)? - full_mean(b)?;
-    if a.iter().any(|g| g.is_empty()) || b.iter().any(|g| g.is_empty()) {
+    let estimate = full_mean(a)? - b.map_or(Some(0.0), full_mean)?;
+    let arms = std::iter::once(a).chain(b);
+    if arms.clone().any(|arm| arm.iter().any(|g| g.is_empty())) {
         return None;
     }
     let mut deltas: Vec<f64> = (0..settings.resamples)
@@ -310,11 +332,18 @@ pub fn paired_difference(
         .filter_map(|r| {
             let mut rng = SplitMix::for_stream(settings.seed, r as u64);
             let mut weights = vec![0u32; frames];
-            for _ in 0..frames {
-                weights[rng.below(frames)] += 1;
+            let mut offset = 0;
+            for &n in strata {
+                for _ in 0..n {
+                    weights[offset + rng.below(n)] += 1;
+                }
+                offset += n;
             }
             let ma = resampled_mean(a, &weights, &mut rng)?;
-            let mb = resampled_mean(b, &weights, &mut rng)?;
+            let mb = match b {
+                Some(b) => resampled_mean(b, &weights, &mut rng)?,
+                None => 0.0,
+            };
             Some(ma - mb)
         })
         .collect();
@@ -331,6 +360,26 @@ pub fn paired_difference(
         resamples: settings.resamples,
         undefined,
     })
+}
+
+/// A statistic on one block of frames minus another's on the next block: over the frames
+/// `first`'s, then `second`'s (e.g. a detector's AP on its training frames minus on val).
+pub struct BlockDifference<A, B> {
+    /// Computed on the first `first.frames()` frames.
+    pub first: A,
+    /// Computed on the rest.
+    pub second: B,
+}
+
+impl<A: Resampled, B: Resampled> Resampled for BlockDifference<A, B> {
+    fn frames(&self) -> usize {
+        self.first.frames() + self.second.frames()
+    }
+
+    fn value(&self, weights: &[u32]) -> Option<f64> {
+        let (w1, w2) = weights.split_at(self.first.frames());
+        Some(self.first.value(w1)? - self.second.value(w2)?)
+    }
 }
 
 /// One arm's mean over its drawn instances under frame `weights`.

@@ -3,7 +3,8 @@
 //! by enumerating every resample; the interval narrows as frames are added.
 
 use eval::bootstrap::{
-    paired_difference, ApResampler, ApSpec, Arm, RatioOfSums, Resampled, Settings,
+    paired_difference, stratified_mean, ApResampler, ApSpec, Arm, BlockDifference, RatioOfSums,
+    Resampled, Settings,
 };
 use eval::{evaluate, Class, Difficulty, EvalConfig, Filter, FrameLabels, IouSet, Metric};
 use kitti::{Box2D, Box3D, Object, ObjectType};
@@ -276,5 +277,62 @@ fn the_interval_narrows_as_frames_are_added() {
     assert!(
         ratio > 2.5 && ratio < 6.5,
         "{small} vs {large}: ratio {ratio}"
+    );
+}
+
+#[test]
+fn a_difference_between_two_frame_sets_resamples_each_set_within_itself() {
+    // Three training frames and four val frames, one detector: the statistic is the pooled mean
+    // on the first set minus the pooled mean on the second. Exact: every draw of three from the
+    // first set (27) with every draw of four from the second (256), equally likely.
+    let first = RatioOfSums {
+        numer: vec![9.0, 4.0, 7.0],
+        denom: vec![3.0, 2.0, 2.0],
+    };
+    let second = RatioOfSums {
+        numer: vec![1.0, 6.0, 2.0, 3.0],
+        denom: vec![1.0, 3.0, 2.0, 2.0],
+    };
+    let draws = |n: usize| -> Vec<Vec<u32>> {
+        (0..n.pow(n as u32))
+            .map(|code| {
+                let (mut w, mut c) = (vec![0u32; n], code);
+                for _ in 0..n {
+                    w[c % n] += 1;
+                    c /= n;
+                }
+                w
+            })
+            .collect()
+    };
+    let mut exact = Vec::new();
+    for w1 in draws(3) {
+        for w2 in draws(4) {
+            exact.push(first.value(&w1).unwrap() - second.value(&w2).unwrap());
+        }
+    }
+    let gap = BlockDifference { first, second };
+    let arm: Arm = vec![vec![&gap as &dyn Resampled]];
+    let settings = Settings {
+        resamples: 20_000,
+        seed: 5,
+        confidence: 0.95,
+    };
+    let i = stratified_mean(&[3, 4], &arm, &settings).unwrap();
+    assert!(
+        (i.estimate - (20.0 / 7.0 - 12.0 / 8.0)).abs() < 1e-12,
+        "{i:?}"
+    );
+    check_against_exact(&mut exact, (i.lo, i.hi));
+    // One stratum and no second arm: the ordinary bootstrap of a mean, as paired_difference
+    // against an arm that is always zero.
+    let zero = RatioOfSums {
+        numer: vec![0.0; 7],
+        denom: vec![1.0; 7],
+    };
+    let zero_arm: Arm = vec![vec![&zero as &dyn Resampled]];
+    assert_eq!(
+        stratified_mean(&[7], &arm, &settings),
+        paired_difference(7, &arm, &zero_arm, &settings)
     );
 }
