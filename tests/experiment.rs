@@ -502,6 +502,14 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
         ),
         &["upstream.sgm", "perturbed variants only"],
     );
+    check(
+        ("max_disparity = 48", "max_disparity = 0"),
+        &["upstream.sgm.max_disparity", "1..=512", "got 0"],
+    );
+    check(
+        ("loss = \"depth\"", "loss = \"depth\"\nmax_disparity = 64"),
+        &["upstream.psmnet-depth.max_disparity", "sgm only"],
+    );
     // The PSMNet's crop (64 x 128) does not fit frames at a tenth of KITTI's size (124 x 38).
     check(
         ("scale = 0.25", "scale = 0.1"),

@@ -213,12 +213,8 @@ pub fn run(c: DisparityCommand) -> Result<()> {
 }
 
 fn predict(a: PredictArgs) -> Result<()> {
-    if a.max_disparity == 0 || a.max_disparity > 512 {
-        bail!(
-            "--max-disparity must be in 1..=512, got {}",
-            a.max_disparity
-        );
-    }
+    disparity::sgm::check_max_disparity(a.max_disparity)
+        .map_err(|e| anyhow::anyhow!("--max-disparity {e}"))?;
     let root = KittiRoot::open(&a.root)?;
     let split = root.split(&a.split)?;
     let (model, settings): (Box<dyn DisparityModel>, String) = match a.model {

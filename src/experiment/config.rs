@@ -477,6 +477,16 @@ impl ExperimentConfig {
                 );
             }
             u.validate_perturbation(self.data.synthetic.is_some())?;
+            match (u.kind, u.max_disparity) {
+                (UpstreamKind::Sgm, Some(d)) => disparity::sgm::check_max_disparity(d)
+                    .map_err(|e| anyhow::anyhow!("upstream.{}.max_disparity: {e}", u.name))?,
+                (UpstreamKind::Sgm, None) => {}
+                (_, Some(_)) => bail!(
+                    "upstream.{}.max_disparity: applies to sgm only (a network's range is its training config's model.max_disparity)",
+                    u.name
+                ),
+                _ => {}
+            }
             if matches!(u.kind, UpstreamKind::Psmnet | UpstreamKind::Sdn) {
                 let cfg = u.train_config()?;
                 cfg.validate()

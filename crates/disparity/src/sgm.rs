@@ -22,6 +22,20 @@ pub struct SgmConfig {
     pub uniqueness: f32,
 }
 
+/// The largest disparity range semi-global matching searches, pixels.
+pub const MAX_SGM_DISPARITY: usize = 512;
+
+/// Checks a disparity range for semi-global matching: 1..=[`MAX_SGM_DISPARITY`] pixels.
+pub fn check_max_disparity(max_disparity: usize) -> Result<(), String> {
+    if (1..=MAX_SGM_DISPARITY).contains(&max_disparity) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be in 1..={MAX_SGM_DISPARITY} pixels, got {max_disparity}"
+        ))
+    }
+}
+
 impl Default for SgmConfig {
     fn default() -> Self {
         SgmConfig {
