@@ -73,13 +73,14 @@ fn a_training_step_on_wgpu_matches_the_cpu() {
             )
         };
         let first = loss(&model);
+        let before = first.clone().into_scalar::<f32>();
         let grads = GradientsParams::from_grads(first.backward(), &model);
         let model = SgdConfig::new().init().step(0.05, model, grads);
-        loss(&model).into_scalar::<f32>()
+        (before, loss(&model).into_scalar::<f32>())
     };
-    let (a, b) = (loss_after_step(&cpu), loss_after_step(&gpu));
+    let ((a0, a), (b0, b)) = (loss_after_step(&cpu), loss_after_step(&gpu));
     assert!(
         a.is_finite() && (a - b).abs() < 1e-2 * a.abs().max(1.0),
-        "loss after a step: CPU {a}, wgpu {b}"
+        "loss before a step: CPU {a0}, wgpu {b0}; after it: CPU {a}, wgpu {b}"
     );
 }
