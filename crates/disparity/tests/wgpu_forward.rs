@@ -54,8 +54,11 @@ fn a_training_step_on_wgpu_matches_the_cpu() {
     let right = Tensor::<4>::random([1, 3, 32, 64], Distribution::Default, &cpu);
     let gt = Tensor::<3>::random([1, 32, 64], Distribution::Uniform(1.0, 30.0), &cpu);
     // One SGD step, then the loss again: equal on both devices when the backward passes agree.
-    let loss_after_step = |device: &Device| {
-        let model = model.clone().to_device(device);
+    // The model is moved only to the GPU: burn 0.22's `to_device` onto the device a module
+    // already lives on drops its parameters' gradient tracking, which left the CPU side of this
+    // test without gradients (its loss never moved, so the test compared a stepped GPU model
+    // with an unstepped CPU one).
+    let loss_after_step = |model: disparity::psmnet::PsmNet, device: &Device| {
         let (l, r, g) = (
             left.clone().to_device(device),
             right.clone().to_device(device),
@@ -78,9 +81,17 @@ fn a_training_step_on_wgpu_matches_the_cpu() {
         let model = SgdConfig::new().init().step(0.05, model, grads);
         (before, loss(&model).into_scalar::<f32>())
     };
-    let ((a0, a), (b0, b)) = (loss_after_step(&cpu), loss_after_step(&gpu));
+    let ((a0, a), (b0, b)) = (
+        loss_after_step(model.clone(), &cpu),
+        loss_after_step(model.clone().to_device(&gpu), &gpu),
+    );
     assert!(
         a.is_finite() && (a - b).abs() < 1e-2 * a.abs().max(1.0),
         "loss before a step: CPU {a0}, wgpu {b0}; after it: CPU {a}, wgpu {b}"
+    );
+    // The step moved the loss on both devices (a step that did nothing would compare equal).
+    assert!(
+        (a - a0).abs() > 1e-3 && (b - b0).abs() > 1e-3,
+        "{a0} → {a}, {b0} → {b}"
     );
 }
