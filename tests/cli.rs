@@ -830,3 +830,190 @@ fn detect_train_predict_draw_and_evaluate() {
     std::fs::write(root.join("training/velodyne/000000.bin"), b"").unwrap();
     assert_fails_naming(&train(&r("training/velodyne")), &["000000.bin", "empty"]);
 }
+
+/// A `.npy` file of `shape` with element type `descr` (e.g. `<f8`) and zero data, as numpy
+/// writes it (header padded to 64 bytes).
+fn raw_npy(path: &Path, descr: &str, shape: &[usize], elem: usize) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let mut header = format!(
+        "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({},), }}",
+        dims.join(", ")
+    );
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(vec![0u8; shape.iter().product::<usize>() * elem]);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn npy_maps_are_predicted_evaluated_and_converted_as_png_maps_are() {
+    let (tmp, root) = synthetic_root("12");
+    let r = |p: &str| arg(&root, p);
+    let predict = |out: &Path, format: &str| {
+        let o = ftf(&[
+            "disparity",
+            "predict",
+            "--root",
+            &r(""),
+            "--split",
+            "trainval",
+            "--out",
+            out.to_str().unwrap(),
+            "--max-disparity",
+            "48",
+            "--format",
+            format,
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let (png, npy) = (tmp.path().join("png"), tmp.path().join("npy"));
+    predict(&png, "png");
+    predict(&npy, "npy");
+    // The same SGM maps; the PNG rounds them to 1/256 px, the .npy keeps them.
+    let a = kitti::DisparityMap::read(&png.join("000001.png")).unwrap();
+    let b = kitti::DisparityMap::read_npy(&npy.join("000001.npy")).unwrap();
+    assert_eq!((a.width, a.height), (b.width, b.height));
+    assert!(a
+        .data
+        .iter()
+        .zip(&b.data)
+        .all(|(p, n)| (p - n).abs() <= 1.0 / 512.0 + 1e-6));
+    assert!(
+        b.data.iter().any(|d| (d * 256.0).fract().abs() > 1e-3),
+        "unquantised values"
+    );
+    let eval = |pred: &Path| {
+        let json = pred.with_extension("json");
+        let o = ftf(&[
+            "disparity",
+            "eval",
+            "--gt",
+            &r("training/disparity_2"),
+            "--root",
+            &r(""),
+            "--split",
+            "trainval",
+            "--pred",
+            &format!("m={}", pred.display()),
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        (o, json)
+    };
+    let epe = |json: &Path| {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+        v["m"]["all"]["epe"].as_f64().unwrap()
+    };
+    let (o, png_json) = eval(&png);
+    assert!(o.status.success(), "{}", text(&o));
+    let (o, npy_json) = eval(&npy);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        (epe(&png_json) - epe(&npy_json)).abs() < 2e-3,
+        "{} vs {}",
+        epe(&png_json),
+        epe(&npy_json)
+    );
+    // Pseudo-LiDAR from the .npy maps.
+    let cloud = tmp.path().join("pl");
+    let convert = |maps: &Path, out: &Path| {
+        ftf(&[
+            "pseudo-lidar",
+            "--disparity",
+            maps.to_str().unwrap(),
+            "--calib",
+            &r("training/calib"),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = convert(&npy, &cloud);
+    assert!(
+        o.status.success() && text(&o).contains("3 frames converted"),
+        "{}",
+        text(&o)
+    );
+    // Another element type or shape is named with the file.
+    raw_npy(
+        &npy.join("000002.npy"),
+        "<f8",
+        &[b.height as usize, b.width as usize],
+        8,
+    );
+    let (o, _) = eval(&npy);
+    assert_fails_naming(&o, &["000002.npy", "<f8", "float32"]);
+    kitti::npy::write_f32(&npy.join("000002.npy"), &[4, 5], &[1.0; 20]).unwrap();
+    let o = convert(&npy, &tmp.path().join("pl2"));
+    assert_fails_naming(&o, &["000002.npy", "5x4"]);
+    // A folder holding both formats of a frame is refused, naming both.
+    std::fs::copy(png.join("000000.png"), npy.join("000000.png")).unwrap();
+    let (o, _) = eval(&npy);
+    assert_fails_naming(&o, &["000000.png", "000000.npy"]);
+}
+
+#[test]
+fn imported_reference_checkpoints_become_run_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates");
+    let psm = fixtures.join("disparity/tests/fixtures/psmnet-reference/psmnet.tar");
+    let cfg = tmp.path().join("psm.toml");
+    std::fs::write(
+        &cfg,
+        "[model]\nmax_disparity = 32\nwidth = 4\nblocks = [1, 2, 1, 1]\npyramid_pools = [8, 4, 2, 1]\nfeature_channels = 4\naggregation_channels = 2\n",
+    )
+    .unwrap();
+    let run = tmp.path().join("psm-run");
+    let o = ftf(&[
+        "disparity",
+        "import",
+        "--from",
+        psm.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert!(
+        o.status.success() && text(&o).contains("imported 229 tensors"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        run.join("config.toml").is_file() && run.join("checkpoints/model-imported.bpk").is_file()
+    );
+    // The reference width is refused with the tensors listed.
+    let o = ftf(&[
+        "disparity",
+        "import",
+        "--from",
+        psm.to_str().unwrap(),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert_fails_naming(&o, &["psmnet.tar", "wrong shape"]);
+    let pp = fixtures.join("detector/tests/fixtures/pointpillars-reference/pointpillars.pth");
+    let o = ftf(&[
+        "detect",
+        "import",
+        "--from",
+        pp.to_str().unwrap(),
+        "--out",
+        tmp.path().join("y").to_str().unwrap(),
+        "--config",
+        "configs/pointpillars-openpcdet-kitti.toml",
+    ]);
+    assert_fails_naming(
+        &o,
+        &[
+            "pointpillars.pth",
+            "wrong shape",
+            "vfe.pfn_layers.0.linear.weight",
+        ],
+    );
+}

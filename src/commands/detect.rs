@@ -1,4 +1,4 @@
-//! `ftf detect train` and `ftf detect predict`: the PointPillars detectors on any point source.
+//! `ftf detect train`, `predict` and `import`: the PointPillars detectors on any point source.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -17,6 +17,40 @@ pub enum DetectCommand {
     Train(TrainArgs),
     /// Write KITTI result files (and optional BEV pictures) for the frames of a split.
     Predict(PredictArgs),
+    /// Import an OpenPCDet PointPillar checkpoint (e.g. pointpillar_7728.pth) as a run folder
+    /// that `predict` and a study accept.
+    Import(ImportArgs),
+}
+
+/// Arguments of `ftf detect import`.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The PyTorch checkpoint.
+    #[arg(long)]
+    from: PathBuf,
+    /// The run folder to write (config.toml, checkpoints/).
+    #[arg(long)]
+    out: PathBuf,
+    /// Detector settings of the checkpoint's network, classes in the checkpoint's order (e.g.
+    /// configs/pointpillars-openpcdet-kitti.toml for OpenPCDet's KITTI model).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+fn import(a: ImportArgs) -> Result<()> {
+    let cfg = DetectorConfig::load(&a.config)?;
+    let start = std::time::Instant::now();
+    let record =
+        detector::import::import_run(&a.from, &cfg, &a.out, &burn::tensor::Device::flex())?;
+    println!(
+        "imported {} tensors from {} ({} bookkeeping buffers left out) into {} in {:.2} s",
+        record.tensors,
+        a.from.display(),
+        record.dropped,
+        a.out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Where a split's frames are.
@@ -111,6 +145,7 @@ pub fn run(c: DetectCommand) -> Result<()> {
     match c {
         DetectCommand::Train(a) => train_cmd(a),
         DetectCommand::Predict(a) => predict(a),
+        DetectCommand::Import(a) => import(a),
     }
 }
 

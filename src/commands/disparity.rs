@@ -1,4 +1,4 @@
-//! `ftf disparity predict` and `ftf disparity eval`.
+//! `ftf disparity train`, `predict`, `eval` and `import`.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
@@ -16,6 +16,55 @@ pub enum DisparityCommand {
     Predict(PredictArgs),
     /// Disparity and depth error of prediction folders against ground truth.
     Eval(EvalArgs),
+    /// Import a PSMNet checkpoint of the reference code (pretrained_sceneflow.tar,
+    /// finetune_300.tar: zip or legacy format) as a run folder that `predict --model trained`,
+    /// `init =` and a study's `checkpoint =` accept.
+    Import(ImportArgs),
+}
+
+/// Arguments of `ftf disparity import`.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The PyTorch checkpoint.
+    #[arg(long)]
+    from: PathBuf,
+    /// The run folder to write (config.toml, checkpoints/).
+    #[arg(long)]
+    out: PathBuf,
+    /// Training settings whose [model] is the checkpoint's network (default: the reference
+    /// PSMNet, max_disparity 192); the run records them as its config.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+fn import(a: ImportArgs) -> Result<()> {
+    use disparity::psmnet::training::{NetworkKind, TrainConfig};
+    let cfg = match &a.config {
+        Some(p) => TrainConfig::load(p)?,
+        None => TrainConfig::default(),
+    };
+    if cfg.network != NetworkKind::Psmnet {
+        bail!(
+            "network = \"{}\": only PSMNet checkpoints can be imported",
+            cfg.network.name()
+        );
+    }
+    let start = std::time::Instant::now();
+    let record = disparity::psmnet::import::import_run(
+        &a.from,
+        &cfg,
+        &a.out,
+        &burn::tensor::Device::flex(),
+    )?;
+    println!(
+        "imported {} tensors from {} ({} bookkeeping buffers left out) into {} in {:.2} s",
+        record.tensors,
+        a.from.display(),
+        record.dropped,
+        a.out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Models `predict` can run.
@@ -54,6 +103,27 @@ pub struct PredictArgs {
     /// For --model trained: cpu, wgpu or cuda (default: wgpu when available, else cpu).
     #[arg(long)]
     device: Option<String>,
+    /// Map files: png (KITTI's 16-bit, 1/256 px) or npy (float32, as the paper's tools).
+    #[arg(long, value_enum, default_value = "png")]
+    format: FormatArg,
+}
+
+/// Map file formats of `predict --format`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FormatArg {
+    /// 16-bit PNG, disparity × 256.
+    Png,
+    /// NumPy float32 [height, width].
+    Npy,
+}
+
+impl From<FormatArg> for kitti::npy::MapFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Png => kitti::npy::MapFormat::Png,
+            FormatArg::Npy => kitti::npy::MapFormat::Npy,
+        }
+    }
 }
 
 /// Sources of per-class pixels.
@@ -209,6 +279,7 @@ pub fn run(c: DisparityCommand) -> Result<()> {
         DisparityCommand::Train(a) => train(a),
         DisparityCommand::Predict(a) => predict(a),
         DisparityCommand::Eval(a) => eval(a),
+        DisparityCommand::Import(a) => import(a),
     }
 }
 
@@ -245,6 +316,7 @@ fn predict(a: PredictArgs) -> Result<()> {
         &root,
         &split.ids,
         &a.out,
+        a.format.into(),
         &|| bar.inc(1),
     )?;
     bar.finish_and_clear();

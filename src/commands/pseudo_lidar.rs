@@ -70,13 +70,16 @@ fn frame_ids(split: Option<&Path>, dir: &Path) -> Result<Vec<String>> {
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let p = e.path();
-            (p.extension()? == "png").then(|| p.file_stem()?.to_str().map(String::from))?
+            let ext = p.extension()?;
+            (ext == "png" || ext == "npy").then(|| p.file_stem()?.to_str().map(String::from))?
         })
         .filter(|s| !s.starts_with('.'))
         .collect();
     ids.sort();
+    // A frame with both a .png and a .npy map is listed once (and refused when converted).
+    ids.dedup();
     if ids.is_empty() {
-        bail!("{}: no .png maps found", dir.display());
+        bail!("{}: no .png or .npy maps found", dir.display());
     }
     Ok(ids)
 }
@@ -155,7 +158,9 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
         if !sparse.is_empty() {
             clouds.push(("sparse pseudo-LiDAR", &sparse));
         }
-        let map = kitti::DisparityMap::read(&a.disparity.join(format!("{id}.png")))?;
+        let map_path = kitti::npy::map_file(&a.disparity, id)?
+            .with_context(|| format!("{}: no map {id}.png or {id}.npy", a.disparity.display()))?;
+        let map = kitti::DisparityMap::read_any(&map_path)?;
         let (w, h, rgb) = pseudo_lidar::bev::compare_bev(&calib, &gt, &clouds, map.width);
         let png = a.out.join(format!("bev_{id}.png"));
         kitti::png16::write_rgb_png(&png, w, h, &rgb)?;

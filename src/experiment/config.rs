@@ -728,6 +728,25 @@ mod tests {
             paper.upstream[2].train_config().unwrap().loss,
             LossKind::Depth
         );
+        // The downstream half from the paper's released PSMNets: the same study without
+        // upstream training.
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/kitti-paper-released.toml"),
+        )
+        .unwrap();
+        let released: ExperimentConfig = toml::from_str(&text).unwrap();
+        assert_eq!(
+            (&released.downstream, &released.points, &released.eval),
+            (&paper.downstream, &paper.points, &paper.eval)
+        );
+        let arms: Vec<_> = released
+            .upstream
+            .iter()
+            .filter(|u| u.kind == UpstreamKind::Psmnet)
+            .collect();
+        assert!(arms.len() == 2 && arms.iter().all(|u| !u.trained() && u.checkpoint.is_some()));
+        let err = format!("{:#}", shipped("kitti-paper-released.toml").unwrap_err());
+        assert!(err.contains("data.root"), "{err}");
     }
 
     #[test]

@@ -427,6 +427,7 @@ impl<'a> Study<'a> {
                 &root,
                 &ids,
                 &disparity_dir,
+                kitti::npy::MapFormat::Png,
                 &|| bar.inc(1),
             )?;
             bar.finish_and_clear();

@@ -19,8 +19,9 @@ const SET_KEY: &str = "checkpoint_files";
 pub struct CheckpointSet {
     /// The epoch's weights.
     pub model: String,
-    /// The epoch's optimiser state.
-    pub optimizer: String,
+    /// The epoch's optimiser state (none for imported weights, which no training wrote).
+    #[serde(default)]
+    pub optimizer: Option<String>,
     /// The best weights so far (the weights file of that epoch), if a validation chose one.
     pub best: Option<String>,
 }
@@ -31,7 +32,7 @@ impl CheckpointSet {
     fn legacy(dir: &Path) -> Self {
         CheckpointSet {
             model: "last.bpk".into(),
-            optimizer: "last-optim.bpk".into(),
+            optimizer: Some("last-optim.bpk".into()),
             best: dir.join("best.bpk").is_file().then(|| "best.bpk".into()),
         }
     }
@@ -39,7 +40,7 @@ impl CheckpointSet {
     fn names(&self) -> impl Iterator<Item = &str> {
         [
             Some(self.model.as_str()),
-            Some(self.optimizer.as_str()),
+            self.optimizer.as_deref(),
             self.best.as_deref(),
         ]
         .into_iter()
@@ -75,9 +76,17 @@ impl CheckpointFiles {
     pub fn model(&self) -> PathBuf {
         self.dir.join(self.set().model)
     }
-    /// Latest optimiser state.
-    pub fn optimizer(&self) -> PathBuf {
-        self.dir.join(self.set().optimizer)
+    /// Latest optimiser state; a run of imported weights has none, so it cannot be resumed.
+    pub fn optimizer(&self) -> Result<PathBuf, KittiError> {
+        match self.set().optimizer {
+            Some(name) => Ok(self.dir.join(name)),
+            None => Err(KittiError::malformed(
+                self.state(),
+                None,
+                "holds imported weights without optimiser state: a training cannot resume it \
+                 (start one from it with init = this run instead)",
+            )),
+        }
     }
     /// Training state (JSON), written last: it names the files of its checkpoint.
     pub fn state(&self) -> PathBuf {
@@ -120,29 +129,20 @@ impl CheckpointFiles {
         steps: usize,
     ) -> Result<(), KittiError> {
         let previous = self.state().is_file().then(|| self.set());
+        let optim_name = format!("optim-{epoch:04}.bpk");
         let set = CheckpointSet {
             model: format!("model-{epoch:04}.bpk"),
-            optimizer: format!("optim-{epoch:04}.bpk"),
+            optimizer: Some(optim_name.clone()),
             best: if best {
                 Some(format!("model-{epoch:04}.bpk"))
             } else {
                 previous.as_ref().and_then(|p| p.best.clone())
             },
         };
-        let mut json = serde_json::to_value(state).map_err(|e| record_error(&self.state(), e))?;
-        let Some(fields) = json.as_object_mut() else {
-            return Err(record_error(
-                &self.state(),
-                "a run's state must be a JSON object",
-            ));
-        };
-        let named = serde_json::to_value(&set).map_err(|e| record_error(&self.state(), e))?;
-        fields.insert(SET_KEY.into(), named);
-        let text =
-            serde_json::to_string_pretty(&json).map_err(|e| record_error(&self.state(), e))?;
+        let text = self.state_text(state, &set)?;
         let writes: [&dyn Fn() -> Result<(), KittiError>; 3] = [
             &|| save_model(model, &self.dir.join(&set.model)),
-            &|| save_optimizer(optim, &self.dir.join(&set.optimizer)),
+            &|| save_optimizer(optim, &self.dir.join(&optim_name)),
             &|| kitti::io::write_atomic(&self.state(), text.as_bytes()),
         ];
         for write in writes.iter().take(steps) {
@@ -152,6 +152,42 @@ impl CheckpointFiles {
             self.remove_unnamed(&set)?;
         }
         Ok(())
+    }
+
+    /// Saves imported weights as a run's only checkpoint (`model-imported.bpk`, no optimiser
+    /// state, never "best"): the weights first, then `state`, which names them.
+    pub fn save_imported<N: Module, S: serde::Serialize>(
+        &self,
+        model: &N,
+        state: &S,
+    ) -> Result<(), KittiError> {
+        let set = CheckpointSet {
+            model: "model-imported.bpk".into(),
+            optimizer: None,
+            best: None,
+        };
+        let text = self.state_text(state, &set)?;
+        save_model(model, &self.dir.join(&set.model))?;
+        kitti::io::write_atomic(&self.state(), text.as_bytes())?;
+        self.remove_unnamed(&set)
+    }
+
+    /// `state` as JSON with the names of the checkpoint files it covers.
+    fn state_text<S: serde::Serialize>(
+        &self,
+        state: &S,
+        set: &CheckpointSet,
+    ) -> Result<String, KittiError> {
+        let mut json = serde_json::to_value(state).map_err(|e| record_error(&self.state(), e))?;
+        let Some(fields) = json.as_object_mut() else {
+            return Err(record_error(
+                &self.state(),
+                "a run's state must be a JSON object",
+            ));
+        };
+        let named = serde_json::to_value(set).map_err(|e| record_error(&self.state(), e))?;
+        fields.insert(SET_KEY.into(), named);
+        serde_json::to_string_pretty(&json).map_err(|e| record_error(&self.state(), e))
     }
 
     /// Removes checkpoint files and temporary files that `set` does not name.
@@ -279,7 +315,7 @@ mod tests {
             let fresh = || LinearConfig::new(3, 2).init(&device);
             let model = load_model(fresh(), &files.model()).unwrap();
             assert_eq!(weights(&model), weights(want), "killed after {steps} steps");
-            load_optimizer(AdamConfig::new().init(), &files.optimizer()).unwrap();
+            load_optimizer(AdamConfig::new().init(), &files.optimizer().unwrap()).unwrap();
             // The best weights stay epoch 0's.
             let best = files.best().unwrap();
             assert_eq!(weights(&load_model(fresh(), &best).unwrap()), weights(&a));

@@ -1,9 +1,11 @@
 //! What the network crates (disparity, detector) share on top of burn: choosing a device
 //! ([`device`]), checkpoint files written atomically with the optimiser state so a run resumes
-//! exactly ([`checkpoint`]), and the seeded epoch order ([`shuffle`]).
+//! exactly ([`checkpoint`]), the seeded epoch order ([`shuffle`]), and reference networks'
+//! weights read from PyTorch checkpoints through an explicit table ([`import`]).
 
 pub mod checkpoint;
 pub mod device;
+pub mod import;
 pub mod shuffle;
 
 pub use checkpoint::{load_model, CheckpointFiles};

@@ -12,6 +12,7 @@ pub mod coder;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod import;
 pub mod inference;
 pub mod loss;
 pub mod model;

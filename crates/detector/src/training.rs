@@ -186,7 +186,7 @@ pub fn train(
     if resume && files.state().is_file() {
         state = load_state(&files.state())?;
         model = load_model(model, &files.model())?;
-        optim = load_optimizer(optim, &files.optimizer())?;
+        optim = load_optimizer(optim, &files.optimizer()?)?;
     }
     let batch = t.batch_size;
     let steps = data.ids.len().div_ceil(batch);

@@ -5,6 +5,7 @@ use crate::metrics::{
     classes_from_instances, classes_from_lidar, frame_breakdown, Breakdown, ClassMap,
 };
 use crate::model::{DisparityModel, StereoPair};
+use kitti::npy::MapFormat;
 use kitti::{
     read_labels, read_velodyne, Baseline, Calibration, DisparityMap, FileKind, InstanceMask,
     KittiRoot, Part,
@@ -14,6 +15,15 @@ use std::path::{Path, PathBuf};
 
 /// Name of the file that records which model filled a prediction folder.
 pub const SETTINGS_FILE: &str = "model.txt";
+
+/// The map file (`<id>.png` or `<id>.npy`) of frame `id` in `dir`, which must exist.
+pub(crate) fn map_input(dir: &Path, id: &str, what: &'static str) -> Result<PathBuf> {
+    kitti::npy::map_file(dir, id)?.ok_or_else(|| DisparityError::MissingInput {
+        id: id.into(),
+        what,
+        path: dir.join(format!("{id}.png (or .npy)")),
+    })
+}
 
 pub(crate) fn input(path: PathBuf, id: &str, what: &'static str) -> Result<PathBuf> {
     if path.is_file() {
@@ -58,8 +68,8 @@ pub fn read_pair(root: &KittiRoot, part: Part, id: &str) -> Result<StereoPair> {
     })
 }
 
-/// Predicts disparity for the frames `ids` of `root`'s training part into `<out>/<id>.png`;
-/// frames already predicted are skipped. `settings` (the model and its configuration) is written
+/// Predicts disparity for the frames `ids` of `root`'s training part into `<out>/<id>.png` (or
+/// `.npy`, as `format` says); frames already predicted are skipped. `settings` (the model and its configuration) is written
 /// to `<out>/model.txt`, and a folder filled with other settings is refused. Returns
 /// (predicted, skipped).
 pub fn predict_frames(
@@ -68,6 +78,7 @@ pub fn predict_frames(
     root: &KittiRoot,
     ids: &[String],
     out: &Path,
+    format: MapFormat,
     progress: &(dyn Fn() + Sync),
 ) -> Result<(usize, usize)> {
     let record = out.join(SETTINGS_FILE);
@@ -83,14 +94,14 @@ pub fn predict_frames(
         kitti::io::write_atomic(&record, settings.as_bytes())?;
     }
     let work = |id: &String| -> Result<bool> {
-        let dest = out.join(format!("{id}.png"));
+        let dest = out.join(format!("{id}.{}", format.extension()));
         let r = if dest.is_file() {
             Ok(false)
         } else {
             (|| {
                 let pair = read_pair(root, Part::Training, id)?;
                 let calib = root.calib(Part::Training, id)?;
-                model.predict(&pair, &calib).write(&dest)?;
+                model.predict(&pair, &calib).write_as(&dest, format)?;
                 Ok(true)
             })()
         };
@@ -156,12 +167,11 @@ pub fn evaluate_frames(
     ids.par_iter()
         .map(|id| {
             let r = (|| {
-                let png = |dir: &Path| dir.join(format!("{id}.png"));
                 let txt = |dir: &Path| dir.join(format!("{id}.txt"));
-                let gt_path = input(png(gt), id, "ground-truth disparity")?;
-                let pred_path = input(png(pred), id, "predicted disparity")?;
-                let mut g = DisparityMap::read(&gt_path)?;
-                let p = DisparityMap::read(&pred_path)?;
+                let gt_path = map_input(gt, id, "ground-truth disparity")?;
+                let pred_path = map_input(pred, id, "predicted disparity")?;
+                let mut g = DisparityMap::read_any(&gt_path)?;
+                let p = DisparityMap::read_any(&pred_path)?;
                 let size = (g.width, g.height);
                 let same_size = |path: PathBuf, m: &DisparityMap| {
                     if size == (m.width, m.height) {
@@ -176,8 +186,8 @@ pub fn evaluate_frames(
                 };
                 same_size(pred_path.clone(), &p)?;
                 for dir in common {
-                    let path = input(png(dir), id, "predicted disparity")?;
-                    let other = DisparityMap::read(&path)?;
+                    let path = map_input(dir, id, "predicted disparity")?;
+                    let other = DisparityMap::read_any(&path)?;
                     same_size(path, &other)?;
                     keep_predicted(&mut g, &other);
                 }
@@ -188,7 +198,8 @@ pub fn evaluate_frames(
                 let class_map: Option<ClassMap> = match classes {
                     ClassSource::None => None,
                     ClassSource::Instances { masks, labels } => {
-                        let mask_path = input(png(masks), id, "instance mask")?;
+                        let mask_path =
+                            input(masks.join(format!("{id}.png")), id, "instance mask")?;
                         let m = InstanceMask::read(&mask_path)?;
                         if (m.width, m.height) != size {
                             return Err(DisparityError::SizeMismatch {

@@ -41,7 +41,16 @@ fn the_shipped_pretrained_psmnet_reproduces_its_recorded_metrics() {
     let (model, settings) =
         disparity::psmnet::run::load_trained(&model_dir, Device::flex()).unwrap();
     let maps = dir.path().join("maps");
-    predict_frames(model.as_ref(), &settings, &root, &ids, &maps, &|| {}).unwrap();
+    predict_frames(
+        model.as_ref(),
+        &settings,
+        &root,
+        &ids,
+        &maps,
+        kitti::npy::MapFormat::Png,
+        &|| {},
+    )
+    .unwrap();
     let metrics = evaluate_frames(
         &maps,
         &root.dir(Part::Training, FileKind::Disparity),

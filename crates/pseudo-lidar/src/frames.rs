@@ -132,9 +132,14 @@ fn convert_one(
     settings: &ConvertSettings,
     outputs: &[PathBuf],
 ) -> Result<(usize, usize)> {
-    let map_path = input(maps, id, "png", "disparity/depth map")?;
+    let map_path =
+        kitti::npy::map_file(maps, id)?.ok_or_else(|| PseudoLidarError::MissingInput {
+            id: id.into(),
+            what: "disparity/depth map",
+            path: maps.join(format!("{id}.png (or .npy)")),
+        })?;
     let calib = Calibration::read(&input(calib_dir, id, "txt", "calibration")?)?;
-    let map = DisparityMap::read(&map_path)?;
+    let map = DisparityMap::read_any(&map_path)?;
     let conv = Converter::new(&calib, settings.convert);
     calib.check_image_size(map.width, map.height, &map_path)?;
     // The left image beside the calibration folder (a KITTI part), when there is one, gives the

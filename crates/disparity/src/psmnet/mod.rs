@@ -1,9 +1,11 @@
 //! PSMNet in burn: `model` (network and configuration), `feature` (2-D feature extractor with
-//! spatial pyramid pooling), `hourglass` (3-D aggregation), `layers` (conv + batch-norm blocks).
+//! spatial pyramid pooling), `hourglass` (3-D aggregation), `layers` (conv + batch-norm blocks),
+//! `import` (the reference code's PyTorch checkpoints).
 
 pub mod data;
 pub mod feature;
 pub mod hourglass;
+pub mod import;
 pub mod inference;
 pub mod layers;
 pub mod model;

@@ -264,7 +264,7 @@ fn train_network<N: StereoNet>(
     if resume && files.state().is_file() {
         state = load_state(&files.state())?;
         model = load_model(model, &files.model())?;
-        optim = load_optimizer(optim, &files.optimizer())?;
+        optim = load_optimizer(optim, &files.optimizer()?)?;
     }
     let below = (cfg.mask == LossMask::BelowMax).then_some(cfg.model.max_disparity as f64);
     for epoch in state.epochs_done..cfg.epochs {
