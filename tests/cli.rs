@@ -442,6 +442,15 @@ fn gt_disparity_and_pseudo_lidar_commands() {
             && dense.iter().all(|p| p.x >= 0.0 && p.z < 1.0 && p.r == 1.0)
     );
     let bev = image::open(out.join("bev_000002.png")).unwrap();
+    let svg = std::fs::read_to_string(out.join("bev_000002.svg")).unwrap();
+    assert!(
+        svg.contains("LiDAR (") && svg.contains("sparse pseudo-LiDAR ("),
+        "titles as text"
+    );
+    assert!(
+        svg.matches("<line").count() >= 3 * 5,
+        "each picture's boxes as vector lines"
+    );
     assert_eq!((bev.width(), bev.height()), (3 * 800 + 2 * 4, 700));
     // A second run has nothing to do; other settings are refused.
     let o = ftf(&args);
@@ -812,6 +821,7 @@ fn detect_train_predict_draw_and_evaluate() {
     // One result file per frame (empty when nothing is found), readable by `ftf eval`.
     assert!(results.join("000002.txt").is_file());
     assert!(results.join("bev/000002.png").is_file());
+    assert!(results.join("bev/000002.svg").is_file());
     let o = ftf(&[
         "eval",
         "--gt",

@@ -102,9 +102,17 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
         "report.json",
         "plots/depth_error_by_distance.png",
         "plots/ap_change.png",
+        "plots/depth_error_by_distance.svg",
+        "plots/ap_change.svg",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
+    // The AP-change figure as SVG: every group label in full (the old bitmap font cut them).
+    let svg = std::fs::read_to_string(out.join("plots/ap_change.svg")).unwrap();
+    assert!(
+        svg.contains("BEV Moderate") && svg.contains("3D Hard"),
+        "{svg}"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["verdicts"].as_array().unwrap().len(), 2);

@@ -39,18 +39,14 @@ pub struct ImportArgs {
 
 fn import(a: ImportArgs) -> Result<()> {
     let cfg = DetectorConfig::load(&a.config)?;
-    let start = std::time::Instant::now();
-    let record =
-        detector::import::import_run(&a.from, &cfg, &a.out, &burn::tensor::Device::flex())?;
-    println!(
-        "imported {} tensors from {} ({} bookkeeping buffers left out) into {} in {:.2} s",
-        record.tensors,
-        a.from.display(),
-        record.dropped,
-        a.out.display(),
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+    super::timed_import(&a.from, &a.out, || {
+        Ok(detector::import::import_run(
+            &a.from,
+            &cfg,
+            &a.out,
+            &burn::tensor::Device::flex(),
+        )?)
+    })
 }
 
 /// Where a split's frames are.

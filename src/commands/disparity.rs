@@ -49,22 +49,14 @@ fn import(a: ImportArgs) -> Result<()> {
             cfg.network.name()
         );
     }
-    let start = std::time::Instant::now();
-    let record = disparity::psmnet::import::import_run(
-        &a.from,
-        &cfg,
-        &a.out,
-        &burn::tensor::Device::flex(),
-    )?;
-    println!(
-        "imported {} tensors from {} ({} bookkeeping buffers left out) into {} in {:.2} s",
-        record.tensors,
-        a.from.display(),
-        record.dropped,
-        a.out.display(),
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
+    super::timed_import(&a.from, &a.out, || {
+        Ok(disparity::psmnet::import::import_run(
+            &a.from,
+            &cfg,
+            &a.out,
+            &burn::tensor::Device::flex(),
+        )?)
+    })
 }
 
 /// Models `predict` can run.
@@ -451,9 +443,12 @@ fn eval(a: EvalArgs) -> Result<()> {
         println!("JSON: {}", p.display());
     }
     if let Some(p) = &a.plot {
-        let (w, h, rgb) = report::error_by_distance(&models);
-        kitti::png16::write_rgb_png(p, w, h, &rgb)?;
-        println!("depth error against distance: {}", p.display());
+        report::error_by_distance(&models).write(p)?;
+        println!(
+            "depth error against distance: {} (and {})",
+            p.display(),
+            p.with_extension("svg").display()
+        );
     }
     Ok(())
 }

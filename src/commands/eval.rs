@@ -130,9 +130,12 @@ pub fn run(a: EvalArgs) -> Result<()> {
         println!("JSON: {}", path.display());
     }
     if let Some(path) = &a.pr_plot {
-        let (w, h, rgb) = report::pr_plot(&result);
-        kitti::png16::write_rgb_png(path, w, h, &rgb)?;
-        println!("precision-recall curves: {}", path.display());
+        report::pr_plot(&result).write(path)?;
+        println!(
+            "precision-recall curves: {} (and {})",
+            path.display(),
+            path.with_extension("svg").display()
+        );
     }
     Ok(())
 }

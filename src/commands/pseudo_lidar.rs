@@ -161,9 +161,8 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
         let map_path = kitti::npy::map_file(&a.disparity, id)?
             .with_context(|| format!("{}: no map {id}.png or {id}.npy", a.disparity.display()))?;
         let map = kitti::DisparityMap::read_any(&map_path)?;
-        let (w, h, rgb) = pseudo_lidar::bev::compare_bev(&calib, &gt, &clouds, map.width);
         let png = a.out.join(format!("bev_{id}.png"));
-        kitti::png16::write_rgb_png(&png, w, h, &rgb)?;
+        pseudo_lidar::bev::compare_bev(&calib, &gt, &clouds, map.width).write(&png)?;
         println!("bird's-eye views of frame {id}: {}", png.display());
     }
     Ok(())

@@ -318,11 +318,10 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         );
     }
     kitti::io::write_atomic(&dir.join("report.md"), md.as_bytes())?;
-    let (w, h, rgb) = report::ap_change_plot(&cfg, &json);
-    kitti::png16::write_rgb_png(&dir.join("plots/ap_change.png"), w, h, &rgb)?;
+    report::ap_change_plot(&cfg, &json).write(&dir.join("plots/ap_change.png"))?;
     if !depth_curves.is_empty() {
-        let (w, h, rgb) = disparity::report::error_by_distance(&depth_curves);
-        kitti::png16::write_rgb_png(&dir.join("plots/depth_error_by_distance.png"), w, h, &rgb)?;
+        disparity::report::error_by_distance(&depth_curves)
+            .write(&dir.join("plots/depth_error_by_distance.png"))?;
     }
     println!("\n{md}");
     println!(

@@ -333,7 +333,8 @@ fn plot_cells(cfg: &ExperimentConfig, class: eval::Class) -> Vec<(String, String
         .iter()
         .flat_map(|&m| {
             eval::Difficulty::ALL.map(|d| {
-                let label = format!("{} {}", m.key(), &d.key()[..3]);
+                let metric = m.label().trim_end_matches(" AP");
+                let label = format!("{metric} {}", d.label());
                 (label, difficulty_key(cfg, class, m, d, true))
             })
         })
@@ -342,8 +343,8 @@ fn plot_cells(cfg: &ExperimentConfig, class: eval::Class) -> Vec<(String, String
 
 /// The change in AP against the baseline (R40 at the primary IoU; 3D and BEV × Easy, Moderate,
 /// Hard) with the report's 95 % paired bootstrap intervals as error bars: one chart per
-/// detector and cloud, one bar per variant; (width, height, RGB).
-pub fn ap_change_plot(cfg: &ExperimentConfig, report: &Value) -> (u32, u32, Vec<u8>) {
+/// detector and cloud, one bar per variant.
+pub fn ap_change_plot(cfg: &ExperimentConfig, report: &Value) -> plot::Figure {
     let iou = primary_iou(cfg);
     let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
     let mut charts = Vec::new();
@@ -367,18 +368,19 @@ pub fn ap_change_plot(cfg: &ExperimentConfig, report: &Value) -> (u32, u32, Vec<
                         .collect(),
                 })
                 .collect();
-            charts.push(
-                plot::BarChart {
-                    title: format!("{}, {}: vs {}", d.name, cloud.name(), cfg.baseline),
-                    y_label: format!("AP change (R40, {} IoU, 95% CI)", iou.name()),
-                    groups: cells.into_iter().map(|c| c.0).collect(),
-                    series,
-                }
-                .render(560, 340),
-            );
+            charts.push(plot::Chart::Bar(plot::BarChart {
+                title: format!("{}, {}: vs {}", d.name, cloud.name(), cfg.baseline),
+                y_label: format!("AP change (R40, {} IoU, 95% CI)", iou.name()),
+                groups: cells.into_iter().map(|c| c.0).collect(),
+                series,
+            }));
         }
     }
-    plot::Canvas::grid(&charts, 2).into_rgb()
+    plot::Figure {
+        charts,
+        columns: 2,
+        cell: (560, 340),
+    }
 }
 
 /// How the trained upstream networks were started, on what they were trained and which

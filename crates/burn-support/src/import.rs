@@ -168,7 +168,7 @@ pub enum Layout {
 
 impl Layout {
     /// The shape a reference tensor must have to fill a parameter of shape `ours`.
-    fn reference_shape(self, ours: &[usize]) -> Vec<usize> {
+    pub fn reference_shape(self, ours: &[usize]) -> Vec<usize> {
         match (self, ours) {
             (Layout::Same, _) => ours.to_vec(),
             (Layout::LinearTranspose, [i, o]) => vec![*o, *i],

@@ -189,19 +189,15 @@ fn the_kitti_table_matches_openpcdets_pointpillar_tensor_for_tensor() {
     let model = detector::model::PointPillars::new(&cfg, &Device::flex());
     let ours = burn_support::import::parameter_shapes(&model);
     let table = openpcdet_table(&cfg);
-    let reference_shape = |e: &burn_support::import::Entry| {
-        let s = &ours[&e.ours];
-        match e.layout {
-            burn_support::import::Layout::Same => s.clone(),
-            burn_support::import::Layout::LinearTranspose => vec![s[1], s[0]],
-            burn_support::import::Layout::PointwiseConv => vec![s[1], s[0], 1, 1],
-            burn_support::import::Layout::PointwiseDeconv => vec![s[0], s[1], 1, 1],
-        }
-    };
     let mapped: BTreeMap<String, Vec<usize>> = table
         .entries
         .iter()
-        .map(|e| (e.reference.clone(), reference_shape(e)))
+        .map(|e| {
+            (
+                e.reference.clone(),
+                e.layout.reference_shape(&ours[&e.ours]),
+            )
+        })
         .collect();
     assert_eq!(mapped, official);
     assert_eq!(table.entries.len(), ours.len());

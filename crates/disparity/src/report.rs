@@ -1,7 +1,7 @@
 //! Disparity and depth error tables and the error-against-distance plot.
 
 use crate::metrics::{Breakdown, CLASSES, CURVE_STEP};
-use plot::{Canvas, LineChart, Series, PALETTE};
+use plot::{Chart, Figure, LineChart, Series, PALETTE};
 
 /// A table of every row (all pixels, distance bins, classes) of each model.
 pub fn table(models: &[(String, Breakdown)]) -> String {
@@ -43,10 +43,10 @@ pub fn json(models: &[(String, Breakdown)]) -> serde_json::Value {
 }
 
 /// Depth MAE against ground-truth distance (5 m bins), one chart per pixel class (all, car,
-/// pedestrian), one curve per model; returns (width, height, RGB).
-pub fn error_by_distance(models: &[(String, Breakdown)]) -> (u32, u32, Vec<u8>) {
+/// pedestrian), one curve per model.
+pub fn error_by_distance(models: &[(String, Breakdown)]) -> Figure {
     let names = std::iter::once("all pixels").chain(CLASSES.iter().map(|c| c.as_str()));
-    let charts: Vec<Canvas> = names
+    let charts: Vec<Chart> = names
         .enumerate()
         .map(|(k, title)| {
             let series: Vec<Series> = models
@@ -67,16 +67,19 @@ pub fn error_by_distance(models: &[(String, Breakdown)]) -> (u32, u32, Vec<u8>) 
                 .iter()
                 .flat_map(|s| s.points.iter().map(|p| p.1))
                 .fold(0.5, f64::max);
-            LineChart {
+            Chart::Line(LineChart {
                 title: format!("depth MAE, {title}"),
                 x_label: "distance (m)".into(),
                 y_label: "MAE (m)".into(),
                 x_range: (0.0, 80.0),
                 y_range: (0.0, top * 1.1),
                 series,
-            }
-            .render(460, 340)
+            })
         })
         .collect();
-    Canvas::grid(&charts, 3).into_rgb()
+    Figure {
+        charts,
+        columns: 3,
+        cell: (460, 340),
+    }
 }

@@ -226,6 +226,26 @@ fn an_imported_run_predicts_as_the_imported_network() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f32::max);
     assert!(diff < 1e-3, "{diff}");
+    // A training of the same network accepts it as its start (`init =`); another width does not.
+    let start = TrainConfig {
+        init: Some(run.clone()),
+        ..cfg.clone()
+    };
+    assert_eq!(
+        disparity::psmnet::run::start_weights(&start).unwrap(),
+        Some(weights)
+    );
+    let wider = TrainConfig {
+        model: PsmNetConfig {
+            width: 8,
+            ..fixture_config()
+        },
+        ..start
+    };
+    let err = disparity::psmnet::run::start_weights(&wider)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("model.width: 8 here, 4 there"), "{err}");
     // No optimiser state: resuming it is refused with a reason.
     let err = burn_support::CheckpointFiles::new(&run)
         .optimizer()

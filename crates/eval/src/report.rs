@@ -69,10 +69,10 @@ pub fn json(r: &EvalResult) -> serde_json::Value {
 }
 
 /// Precision–recall curves, one chart per class, IoU set and metric (2D, BEV, 3D), one line per
-/// difficulty or distance bin, laid out in a grid; returns (width, height, RGB bytes).
-pub fn pr_plot(r: &EvalResult) -> (u32, u32, Vec<u8>) {
+/// difficulty or distance bin, laid out in a grid.
+pub fn pr_plot(r: &EvalResult) -> plot::Figure {
     use crate::classes::Metric;
-    use plot::{Canvas, LineChart, Series, PALETTE};
+    use plot::{Chart, LineChart, Series, PALETTE};
     let mut charts = Vec::new();
     let mut groups: Vec<(crate::Class, crate::IouSet, Metric, f64)> = Vec::new();
     for c in &r.curves {
@@ -99,17 +99,18 @@ pub fn pr_plot(r: &EvalResult) -> (u32, u32, Vec<u8>) {
                     .collect(),
             })
             .collect();
-        charts.push(
-            LineChart {
-                title: format!("{} {}@{:.2}", class.name(), metric.label(), threshold),
-                x_label: "recall".into(),
-                y_label: "precision".into(),
-                x_range: (0.0, 1.0),
-                y_range: (0.0, 1.0),
-                series,
-            }
-            .render(420, 320),
-        );
+        charts.push(Chart::Line(LineChart {
+            title: format!("{} {}@{:.2}", class.name(), metric.label(), threshold),
+            x_label: "recall".into(),
+            y_label: "precision".into(),
+            x_range: (0.0, 1.0),
+            y_range: (0.0, 1.0),
+            series,
+        }));
     }
-    Canvas::grid(&charts, 3).into_rgb()
+    plot::Figure {
+        charts,
+        columns: 3,
+        cell: (420, 320),
+    }
 }

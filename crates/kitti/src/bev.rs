@@ -1,9 +1,10 @@
-//! Bird's-eye-view pictures of a velodyne-frame cloud with boxes drawn on top, written as PNG.
-//! x (forward) points up the picture, y (left) to the left.
+//! Bird's-eye-view pictures of a velodyne-frame cloud with boxes drawn on top, written as PNG
+//! with an SVG beside (the boxes as vectors, [`crate::svg`]). x (forward) points up the
+//! picture, y (left) to the left.
 
 use crate::box3d::VeloBox;
 use crate::error::Result;
-use crate::png16::write_rgb_png;
+use crate::svg::{Mark, Picture};
 use crate::velodyne::LidarPoint;
 use std::path::Path;
 
@@ -39,6 +40,7 @@ pub struct BevCanvas {
     width: u32,
     height: u32,
     rgb: Vec<u8>,
+    marks: Vec<Mark>,
 }
 
 impl BevCanvas {
@@ -51,6 +53,7 @@ impl BevCanvas {
             width,
             height,
             rgb: vec![16; width as usize * height as usize * 3],
+            marks: Vec::new(),
         };
         let grid = [48, 48, 48];
         let mut x = (view.x.0 / 10.0).ceil() * 10.0;
@@ -128,41 +131,43 @@ impl BevCanvas {
         }
     }
 
-    /// Draws a box's footprint and a tick from its centre towards its heading.
+    /// Draws a box's footprint and a tick from its centre towards its heading (also kept as
+    /// vector marks for the SVG).
     pub fn velo_box(&mut self, b: &VeloBox, colour: Rgb) {
         let c = b.bev_corners();
-        for i in 0..4 {
-            self.line(c[i], c[(i + 1) % 4], colour);
-        }
         let front = [(c[0][0] + c[3][0]) / 2.0, (c[0][1] + c[3][1]) / 2.0];
-        self.line([b.centre.x, b.centre.y], front, colour);
+        let segments = (0..4)
+            .map(|i| (c[i], c[(i + 1) % 4]))
+            .chain([([b.centre.x, b.centre.y], front)]);
+        for (from, to) in segments {
+            self.line(from, to, colour);
+            self.marks.push(Mark::Line {
+                from: self.to_pixel(from[0], from[1]),
+                to: self.to_pixel(to[0], to[1]),
+                colour,
+            });
+        }
+    }
+
+    /// The picture with its marks.
+    pub fn picture(&self) -> Picture {
+        Picture {
+            width: self.width,
+            height: self.height,
+            rgb: self.rgb.clone(),
+            marks: self.marks.clone(),
+        }
     }
 
     /// Places pictures side by side (tops aligned) with a 4-pixel gap.
-    pub fn side_by_side(pictures: &[BevCanvas]) -> (u32, u32, Vec<u8>) {
-        let gap = 4;
-        let width = pictures
-            .iter()
-            .map(|p| p.width + gap)
-            .sum::<u32>()
-            .saturating_sub(gap);
-        let height = pictures.iter().map(|p| p.height).max().unwrap_or(0);
-        let mut rgb = vec![255u8; width as usize * height as usize * 3];
-        let mut x0 = 0usize;
-        for p in pictures {
-            for row in 0..p.height as usize {
-                let src = &p.rgb[row * p.width as usize * 3..(row + 1) * p.width as usize * 3];
-                let dst = (row * width as usize + x0) * 3;
-                rgb[dst..dst + src.len()].copy_from_slice(src);
-            }
-            x0 += (p.width + gap) as usize;
-        }
-        (width, height, rgb)
+    pub fn side_by_side(pictures: &[BevCanvas]) -> Picture {
+        let pictures: Vec<Picture> = pictures.iter().map(BevCanvas::picture).collect();
+        Picture::side_by_side(&pictures, 4)
     }
 
-    /// Writes the picture as a PNG, atomically.
+    /// Writes the picture as a PNG and an SVG beside it, atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        write_rgb_png(path, self.width, self.height, &self.rgb)
+        self.picture().write(path)
     }
 }
 

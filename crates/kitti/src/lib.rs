@@ -18,6 +18,7 @@ pub mod npy;
 pub mod png16;
 pub mod rng;
 pub mod split;
+pub mod svg;
 pub mod velodyne;
 
 pub use box3d::{alpha_from, wrap_angle, Box2D, Box3D, VeloBox};

@@ -1,7 +1,9 @@
 //! Grouped bar charts with error bars (e.g. the change in AP per difficulty, one bar per model).
 
 use crate::canvas::{Canvas, Rgb};
-use crate::chart::{draw_frame, draw_legend, plot_area, INK};
+use crate::chart::{draw_frame, draw_legend, plot_area, INK, LABEL};
+use crate::pen::{grid_png, grid_svg, Anchor, Draw, Pen};
+use plotters::prelude::DrawingBackend;
 
 /// One set of bars, one per group.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,29 +50,34 @@ impl BarChart {
 
     /// Renders the chart into a `width` × `height` picture.
     pub fn render(&self, width: u32, height: u32) -> Canvas {
-        let mut c = Canvas::new(width, height, [255; 3]);
-        let sy = draw_frame(&mut c, &self.title, "", &self.y_label, self.y_range());
+        grid_png(std::slice::from_ref(self), 1, (width, height))
+    }
+
+    /// The chart as an SVG document of `width` × `height`.
+    pub fn render_svg(&self, width: u32, height: u32) -> String {
+        grid_svg(std::slice::from_ref(self), 1, (width, height))
+    }
+}
+
+impl Draw for BarChart {
+    fn draw<DB: DrawingBackend>(&self, pen: &Pen<DB>) {
+        let (width, height) = pen.size();
+        let sy = draw_frame(pen, &self.title, "", &self.y_label, self.y_range());
         let (x0, _, x1, y1) = plot_area(width, height);
         let groups = self.groups.len().max(1) as f64;
         let slot = (x1 - x0) / groups;
         let bar = slot * 0.8 / self.series.len().max(1) as f64;
-        c.line((x0, sy(0.0)), (x1, sy(0.0)), INK, 1);
+        pen.line((x0, sy(0.0)), (x1, sy(0.0)), INK, 1);
         for (g, name) in self.groups.iter().enumerate() {
             let left = x0 + slot * g as f64 + slot * 0.1;
-            c.text(
-                (left + slot * 0.4) as i64 - Canvas::text_width(name, 1) as i64 / 2,
-                y1 as i64 + 6,
-                name,
-                INK,
-                1,
-            );
+            pen.text(left + slot * 0.4, y1 + 6.0, name, LABEL, INK, Anchor::Top);
             for (k, s) in self.series.iter().enumerate() {
                 let Some(&(v, interval)) = s.values.get(g).filter(|(v, _)| v.is_finite()) else {
                     continue;
                 };
                 let (a, b) = (left + bar * k as f64, left + bar * (k + 1) as f64 - 1.0);
                 let (top, bottom) = (sy(v.max(0.0)), sy(v.min(0.0)));
-                c.fill_rect(
+                pen.rect(
                     a as i64,
                     top as i64,
                     b as i64,
@@ -79,18 +86,14 @@ impl BarChart {
                 );
                 if let Some((lo, hi)) = interval.filter(|(l, h)| l.is_finite() && h.is_finite()) {
                     let mid = (a + b) / 2.0;
-                    c.line((mid, sy(lo)), (mid, sy(hi)), INK, 1);
+                    pen.line((mid, sy(lo)), (mid, sy(hi)), INK, 1);
                     for y in [lo, hi] {
-                        c.line((mid - 3.0, sy(y)), (mid + 3.0, sy(y)), INK, 1);
+                        pen.line((mid - 3.0, sy(y)), (mid + 3.0, sy(y)), INK, 1);
                     }
                 }
             }
         }
-        draw_legend(
-            &mut c,
-            self.series.iter().map(|s| (s.name.as_str(), s.colour)),
-        );
-        c
+        draw_legend(pen, self.series.iter().map(|s| (s.name.as_str(), s.colour)));
     }
 }
 

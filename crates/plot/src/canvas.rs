@@ -1,6 +1,4 @@
-//! An RGB raster with lines, rectangles and text.
-
-use crate::font::{glyph, GLYPH_H, GLYPH_W};
+//! An RGB raster with lines and rectangles: the picture a PNG is written from.
 
 /// An RGB colour.
 pub type Rgb = [u8; 3];
@@ -79,51 +77,6 @@ impl Canvas {
             }
         }
     }
-    /// Width in pixels of `text` drawn at `scale`.
-    pub fn text_width(text: &str, scale: u32) -> u32 {
-        (text.chars().count() as u32 * (GLYPH_W + 1)).saturating_sub(1) * scale
-    }
-    /// Height in pixels of a text line at `scale`.
-    pub fn text_height(scale: u32) -> u32 {
-        GLYPH_H * scale
-    }
-    /// Draws `text` with its top-left corner at (x, y).
-    pub fn text(&mut self, x: i64, y: i64, text: &str, c: Rgb, scale: u32) {
-        let s = scale as i64;
-        for (i, ch) in text.chars().enumerate() {
-            let g = glyph(ch);
-            let x0 = x + i as i64 * (GLYPH_W as i64 + 1) * s;
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..GLYPH_W as i64 {
-                    if bits >> (GLYPH_W as i64 - 1 - col) & 1 == 1 {
-                        self.fill_rect(
-                            x0 + col * s,
-                            y + row as i64 * s,
-                            x0 + (col + 1) * s,
-                            y + (row as i64 + 1) * s,
-                            c,
-                        );
-                    }
-                }
-            }
-        }
-    }
-    /// Draws `text` rotated a quarter turn anticlockwise (reading upwards), its bottom-left at (x, y).
-    pub fn text_vertical(&mut self, x: i64, y: i64, text: &str, c: Rgb, scale: u32) {
-        let s = scale as i64;
-        for (i, ch) in text.chars().enumerate() {
-            let g = glyph(ch);
-            let y0 = y - i as i64 * (GLYPH_W as i64 + 1) * s;
-            for (row, bits) in g.iter().enumerate() {
-                for col in 0..GLYPH_W as i64 {
-                    if bits >> (GLYPH_W as i64 - 1 - col) & 1 == 1 {
-                        let (px, py) = (x + row as i64 * s, y0 - (col + 1) * s);
-                        self.fill_rect(px, py, px + s, py + s, c);
-                    }
-                }
-            }
-        }
-    }
     /// Copies `other` with its top-left corner at (x, y).
     pub fn paste(&mut self, other: &Canvas, x: i64, y: i64) {
         for yy in 0..other.height {
@@ -157,18 +110,6 @@ impl Canvas {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn text_marks_pixels_where_the_glyph_is() {
-        let mut c = Canvas::new(20, 10, [255; 3]);
-        c.text(0, 0, "1", [0; 3], 1);
-        // '1' has its top row 0x04: only the middle column is set.
-        assert_eq!(c.pixel(2, 0), [0; 3]);
-        assert_eq!(c.pixel(0, 0), [255; 3]);
-        // The bottom row 0x0E: columns 1..=3.
-        assert_eq!((c.pixel(1, 6), c.pixel(4, 6)), ([0; 3], [255; 3]));
-        assert_eq!(Canvas::text_width("ab", 2), 22);
-    }
 
     #[test]
     fn grid_places_pictures_side_by_side() {

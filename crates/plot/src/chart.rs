@@ -1,6 +1,8 @@
 //! Line charts with axes, ticks, labels and a legend.
 
 use crate::canvas::{Canvas, Rgb};
+use crate::pen::{grid_png, grid_svg, Anchor, Draw, Pen};
+use plotters::prelude::DrawingBackend;
 
 /// Colours for series, in order.
 pub const PALETTE: [Rgb; 8] = [
@@ -89,113 +91,111 @@ pub(crate) fn plot_area(width: u32, height: u32) -> (f64, f64, f64, f64) {
     )
 }
 
+/// Text sizes, px.
+pub(crate) const LABEL: u32 = 13;
+const TITLE: u32 = 16;
+
 /// Draws the title, the y axis with its grid, ticks and label, the x axis line and, when given,
 /// the x label; returns the data → pixel map of y.
-pub(crate) fn draw_frame(
-    c: &mut Canvas,
+pub(crate) fn draw_frame<DB: DrawingBackend>(
+    pen: &Pen<DB>,
     title: &str,
     x_label: &str,
     y_label: &str,
     y_range: (f64, f64),
 ) -> impl Fn(f64) -> f64 {
-    let (width, height) = (c.width(), c.height());
+    let (width, height) = pen.size();
     let (x0, y0, x1, y1) = plot_area(width, height);
     let sy = move |y: f64| y1 - (y - y_range.0) / (y_range.1 - y_range.0) * (y1 - y0);
     let yt = ticks(y_range.0, y_range.1, 5);
     let step = if yt.len() > 1 { yt[1] - yt[0] } else { 1.0 };
     for &t in &yt {
-        c.line((x0, sy(t)), (x1, sy(t)), GRID, 1);
-        let l = tick_label(t, step);
-        c.text(
-            x0 as i64 - 6 - Canvas::text_width(&l, 1) as i64,
-            sy(t) as i64 - 3,
-            &l,
+        pen.line((x0, sy(t)), (x1, sy(t)), GRID, 1);
+        pen.text(
+            x0 - 6.0,
+            sy(t),
+            &tick_label(t, step),
+            LABEL,
             INK,
-            1,
+            Anchor::Right,
         );
     }
-    c.line((x0, y0), (x0, y1), INK, 1);
-    c.line((x0, y1), (x1, y1), INK, 1);
-    c.text(
-        (x0 + x1) as i64 / 2 - Canvas::text_width(x_label, 1) as i64 / 2,
-        height as i64 - 22,
+    pen.line((x0, y0), (x0, y1), INK, 1);
+    pen.line((x0, y1), (x1, y1), INK, 1);
+    pen.text(
+        (x0 + x1) / 2.0,
+        height as f64 - 24.0,
         x_label,
+        LABEL,
         INK,
-        1,
+        Anchor::Top,
     );
-    c.text_vertical(
-        14,
-        (y0 + y1) as i64 / 2 + Canvas::text_width(y_label, 1) as i64 / 2,
-        y_label,
-        INK,
-        1,
-    );
-    c.text(
-        width as i64 / 2 - Canvas::text_width(title, 2) as i64 / 2,
-        8,
-        title,
-        INK,
-        2,
-    );
+    pen.text_vertical(16.0, (y0 + y1) / 2.0, y_label, LABEL, INK);
+    pen.text(width as f64 / 2.0, 8.0, title, TITLE, INK, Anchor::Top);
     sy
 }
 
 /// Draws a legend (colour swatch and name per entry) in the top right of the plot area.
-pub(crate) fn draw_legend<'a>(c: &mut Canvas, entries: impl IntoIterator<Item = (&'a str, Rgb)>) {
+pub(crate) fn draw_legend<'a, DB: DrawingBackend>(
+    pen: &Pen<DB>,
+    entries: impl IntoIterator<Item = (&'a str, Rgb)>,
+) {
     let entries: Vec<(&str, Rgb)> = entries.into_iter().collect();
-    let (_, y0, x1, _) = plot_area(c.width(), c.height());
+    let (width, height) = pen.size();
+    let (_, y0, x1, _) = plot_area(width, height);
+    let line = LABEL as i64 + 4;
     let lw = entries
         .iter()
-        .map(|e| Canvas::text_width(e.0, 1))
+        .map(|e| pen.text_width(e.0, LABEL))
         .max()
         .unwrap_or(0) as i64
-        + 26;
+        + 28;
     let (lx, mut ly) = (x1 as i64 - lw - 6, y0 as i64 + 6);
     if !entries.is_empty() {
-        c.fill_rect(
+        pen.rect(
             lx - 4,
             ly - 4,
             lx + lw,
-            ly + 12 * entries.len() as i64,
+            ly + line * entries.len() as i64,
             [250; 3],
         );
     }
     for (name, colour) in entries {
-        c.fill_rect(lx, ly + 2, lx + 16, ly + 5, colour);
-        c.text(lx + 22, ly, name, INK, 1);
-        ly += 12;
+        pen.rect(lx, ly + line / 2 - 2, lx + 16, ly + line / 2 + 1, colour);
+        pen.text(
+            lx as f64 + 22.0,
+            (ly + line / 2) as f64,
+            name,
+            LABEL,
+            INK,
+            Anchor::Left,
+        );
+        ly += line;
     }
 }
 
-impl LineChart {
-    /// Renders the chart into a `width` × `height` picture.
-    pub fn render(&self, width: u32, height: u32) -> Canvas {
-        let mut c = Canvas::new(width, height, [255; 3]);
+impl Draw for LineChart {
+    fn draw<DB: DrawingBackend>(&self, pen: &Pen<DB>) {
+        let (width, height) = pen.size();
         let (x0, _, x1, y1) = plot_area(width, height);
         let sx = |x: f64| x0 + (x - self.x_range.0) / (self.x_range.1 - self.x_range.0) * (x1 - x0);
         let xt = ticks(self.x_range.0, self.x_range.1, 5);
         let step = if xt.len() > 1 { xt[1] - xt[0] } else { 1.0 };
         for &t in &xt {
-            c.line((sx(t), MARGIN_TOP as f64), (sx(t), y1), GRID, 1);
-            let l = tick_label(t, step);
-            c.text(
-                sx(t) as i64 - Canvas::text_width(&l, 1) as i64 / 2,
-                y1 as i64 + 6,
-                &l,
+            pen.line((sx(t), MARGIN_TOP as f64), (sx(t), y1), GRID, 1);
+            pen.text(
+                sx(t),
+                y1 + 6.0,
+                &tick_label(t, step),
+                LABEL,
                 INK,
-                1,
+                Anchor::Top,
             );
         }
-        let sy = draw_frame(
-            &mut c,
-            &self.title,
-            &self.x_label,
-            &self.y_label,
-            self.y_range,
-        );
+        let sy = draw_frame(pen, &self.title, &self.x_label, &self.y_label, self.y_range);
         for s in &self.series {
             for w in s.points.windows(2) {
-                c.line(
+                pen.line(
                     (sx(w[0].0), sy(w[0].1)),
                     (sx(w[1].0), sy(w[1].1)),
                     s.colour,
@@ -204,20 +204,28 @@ impl LineChart {
             }
             if s.points.len() == 1 {
                 let (x, y) = (sx(s.points[0].0), sy(s.points[0].1));
-                c.fill_rect(
+                pen.rect(
                     x as i64 - 2,
                     y as i64 - 2,
-                    x as i64 + 3,
-                    y as i64 + 3,
+                    x as i64 + 2,
+                    y as i64 + 2,
                     s.colour,
                 );
             }
         }
-        draw_legend(
-            &mut c,
-            self.series.iter().map(|s| (s.name.as_str(), s.colour)),
-        );
-        c
+        draw_legend(pen, self.series.iter().map(|s| (s.name.as_str(), s.colour)));
+    }
+}
+
+impl LineChart {
+    /// Renders the chart into a `width` × `height` picture.
+    pub fn render(&self, width: u32, height: u32) -> Canvas {
+        grid_png(std::slice::from_ref(self), 1, (width, height))
+    }
+
+    /// The chart as an SVG document of `width` × `height`.
+    pub fn render_svg(&self, width: u32, height: u32) -> String {
+        grid_svg(std::slice::from_ref(self), 1, (width, height))
     }
 }
 

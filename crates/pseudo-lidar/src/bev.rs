@@ -3,34 +3,38 @@
 
 use kitti::bev::BevCanvas;
 use kitti::inspect::frame_bev;
+use kitti::svg::{Mark, Picture};
 use kitti::{Calibration, LidarPoint, Object};
 
-/// Pictures of `clouds` (title, points) with the labelled boxes, left to right, each titled;
-/// returns (width, height, RGB).
+/// Pictures of `clouds` (title, points) with the labelled boxes, left to right, each titled.
 pub fn compare_bev(
     calib: &Calibration,
     labels: &[Object],
     clouds: &[(&str, &[LidarPoint])],
     image_width: u32,
-) -> (u32, u32, Vec<u8>) {
+) -> Picture {
     let pictures: Vec<BevCanvas> = clouds
         .iter()
         .map(|(_, pts)| frame_bev(calib, labels, pts, image_width))
         .collect();
-    let (w, h, rgb) = BevCanvas::side_by_side(&pictures);
-    let mut canvas = plot::Canvas::from_rgb(w, h, rgb);
-    let mut x = 0i64;
+    let mut picture = BevCanvas::side_by_side(&pictures);
+    let mut x = 0.0;
+    let mut titles = Vec::new();
     for ((title, pts), p) in clouds.iter().zip(&pictures) {
-        let label = format!("{title} ({} points)", pts.len());
-        canvas.fill_rect(
+        titles.push(Mark::Label {
             x,
-            0,
-            x + plot::Canvas::text_width(&label, 2) as i64 + 16,
-            30,
-            [0, 0, 0],
-        );
-        canvas.text(x + 8, 8, &label, [255, 255, 255], 2);
-        x += p.size().0 as i64 + 4;
+            y: 0.0,
+            text: format!("{title} ({} points)", pts.len()),
+            size: TITLE_SIZE,
+            colour: [255; 3],
+            background: Some([0; 3]),
+        });
+        x += p.size().0 as f64 + 4.0;
     }
-    canvas.into_rgb()
+    plot::pen::draw_labels(&mut picture.rgb, (picture.width, picture.height), &titles);
+    picture.marks.extend(titles);
+    picture
 }
+
+/// Size of the pictures' titles, px.
+const TITLE_SIZE: u32 = 16;
