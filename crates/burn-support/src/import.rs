@@ -320,6 +320,21 @@ struct ImportState<'a> {
     imported_from: &'a ImportedFrom,
 }
 
+/// Refuses an `out` that already holds a run (its `config.toml` or `checkpoints/`): an import
+/// replaces a folder's checkpoints, which would throw a training's away.
+pub fn check_new_run_folder(out: &Path) -> Result<(), KittiError> {
+    for existing in [out.join("config.toml"), out.join("checkpoints")] {
+        if existing.exists() {
+            return Err(KittiError::malformed(
+                &existing,
+                None,
+                "already there: an import writes a new run folder (give another --out)",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Saves `model`, imported from `weights`, as the only checkpoint of the run folder `out`
 /// (whose config the caller writes); returns what the state records.
 pub fn save_imported_run<N: burn::module::Module>(

@@ -9,7 +9,8 @@ use crate::inference::write_config;
 use crate::model::PointPillars;
 use burn::tensor::Device;
 use burn_support::import::{
-    apply_table, read_checkpoint, save_imported_run, ImportedFrom, Layout, ReferenceWeights, Table,
+    apply_table, check_new_run_folder, read_checkpoint, save_imported_run, ImportedFrom, Layout,
+    ReferenceWeights, Table,
 };
 use std::path::Path;
 
@@ -89,6 +90,7 @@ pub fn import_run(
     out: &Path,
     device: &Device,
 ) -> Result<ImportedFrom> {
+    check_new_run_folder(out)?;
     cfg.validate()?;
     let weights = read_checkpoint(from)?;
     let model = import_pointpillars(&weights, cfg, device)?;

@@ -228,7 +228,7 @@ fn an_imported_run_is_a_detector_run() {
     let err = import_run(
         &fixture("missing.pth"),
         &fixture_config(),
-        &run,
+        &dir.path().join("other"),
         &Device::flex(),
     )
     .unwrap_err()

@@ -246,6 +246,15 @@ fn an_imported_run_predicts_as_the_imported_network() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("model.width: 8 here, 4 there"), "{err}");
+    // A second import into the same folder is refused before it replaces anything.
+    let err = import_run(&fixture("psmnet.tar"), &cfg, &run, &Device::flex())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("config.toml") && err.contains("already there"),
+        "{err}"
+    );
+    assert!(run.join("checkpoints/model-imported.bpk").is_file());
     // No optimiser state: resuming it is refused with a reason.
     let err = burn_support::CheckpointFiles::new(&run)
         .optimizer()

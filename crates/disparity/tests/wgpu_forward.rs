@@ -95,3 +95,85 @@ fn a_training_step_on_wgpu_matches_the_cpu() {
         "{a0} → {a}, {b0} → {b}"
     );
 }
+
+/// Per parameter: (path, largest |CPU − wgpu| gradient difference / largest |CPU gradient|).
+struct GradientDifferences<'a> {
+    cpu: &'a burn::optim::GradientsParams,
+    gpu: &'a burn::optim::GradientsParams,
+    path: Vec<String>,
+    rows: Vec<(String, f32)>,
+}
+
+impl burn::module::ModuleVisitor for GradientDifferences<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let (Some(a), Some(b)) = (self.cpu.get::<D>(param.id), self.gpu.get::<D>(param.id)) else {
+            return; // running statistics: no gradient
+        };
+        let a = a.into_data().try_to_vec::<f32>().unwrap();
+        let b = b.into_data().try_to_vec::<f32>().unwrap();
+        let scale = a.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
+        let diff = a
+            .iter()
+            .zip(&b)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        self.rows.push((self.path.join("."), diff / scale));
+    }
+}
+
+#[test]
+fn every_gradient_on_wgpu_matches_the_cpu() {
+    use disparity::loss::{psm_loss, LossKind};
+    if skip_without_wgpu("every_gradient_on_wgpu_matches_the_cpu") {
+        return;
+    }
+    let cpu = Device::flex().autodiff();
+    let gpu = select(Some(DeviceChoice::Wgpu)).unwrap().autodiff();
+    let model = PsmNetConfig::tiny().init(&cpu);
+    let left = Tensor::<4>::random([1, 3, 32, 64], Distribution::Default, &cpu);
+    let right = Tensor::<4>::random([1, 3, 32, 64], Distribution::Default, &cpu);
+    let gt = Tensor::<3>::random([1, 32, 64], Distribution::Uniform(1.0, 30.0), &cpu);
+    let gradients = |model: &disparity::psmnet::PsmNet, device: &Device| {
+        let fb = Tensor::<1>::ones([1], device) * 100.0;
+        let preds = model.forward(
+            left.clone().to_device(device),
+            right.clone().to_device(device),
+            true,
+        );
+        let loss = psm_loss(
+            &preds,
+            gt.clone().to_device(device),
+            fb,
+            LossKind::Disparity,
+            Some(32.0),
+        );
+        burn::optim::GradientsParams::from_grads(loss.backward(), model)
+    };
+    let on_gpu = model.clone().to_device(&gpu);
+    let (a, b) = (gradients(&model, &cpu), gradients(&on_gpu, &gpu));
+    let mut visitor = GradientDifferences {
+        cpu: &a,
+        gpu: &b,
+        path: Vec::new(),
+        rows: Vec::new(),
+    };
+    model.visit(&mut visitor);
+    let mut rows = visitor.rows;
+    assert!(rows.len() > 50, "{} gradients compared", rows.len());
+    rows.sort_by(|x, y| y.1.total_cmp(&x.1));
+    for (path, d) in rows.iter().take(12) {
+        println!("{d:10.3e}  {path}");
+    }
+    let bad: Vec<_> = rows.iter().filter(|r| !(r.1 < 1e-2)).collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {} gradients differ by ≥ 1 %: {bad:?}",
+        bad.len(),
+        rows.len()
+    );
+}

@@ -9,7 +9,8 @@ use super::training::TrainConfig;
 use crate::error::Result;
 use burn::tensor::Device;
 use burn_support::import::{
-    apply_table, read_checkpoint, save_imported_run, ImportedFrom, ReferenceWeights, Table,
+    apply_table, check_new_run_folder, read_checkpoint, save_imported_run, ImportedFrom,
+    ReferenceWeights, Table,
 };
 use std::path::Path;
 
@@ -120,6 +121,7 @@ pub fn import_run(
     out: &Path,
     device: &Device,
 ) -> Result<ImportedFrom> {
+    check_new_run_folder(out)?;
     let weights = read_checkpoint(from)?;
     let model = import_psmnet(&weights, &cfg.model, device)?;
     let text =
