@@ -884,6 +884,22 @@ fn npy_maps_are_predicted_evaluated_and_converted_as_png_maps_are() {
     let (png, npy) = (tmp.path().join("png"), tmp.path().join("npy"));
     predict(&png, "png");
     predict(&npy, "npy");
+    // The other format into a filled folder is refused (it would leave two maps per frame).
+    let o = ftf(&[
+        "disparity",
+        "predict",
+        "--root",
+        &r(""),
+        "--split",
+        "trainval",
+        "--out",
+        png.to_str().unwrap(),
+        "--max-disparity",
+        "48",
+        "--format",
+        "npy",
+    ]);
+    assert_fails_naming(&o, &["model.txt"]);
     // The same SGM maps; the PNG rounds them to 1/256 px, the .npy keeps them.
     let a = kitti::DisparityMap::read(&png.join("000001.png")).unwrap();
     let b = kitti::DisparityMap::read_npy(&npy.join("000001.npy")).unwrap();

@@ -69,9 +69,9 @@ pub fn read_pair(root: &KittiRoot, part: Part, id: &str) -> Result<StereoPair> {
 }
 
 /// Predicts disparity for the frames `ids` of `root`'s training part into `<out>/<id>.png` (or
-/// `.npy`, as `format` says); frames already predicted are skipped. `settings` (the model and its configuration) is written
-/// to `<out>/model.txt`, and a folder filled with other settings is refused. Returns
-/// (predicted, skipped).
+/// `.npy`, as `format` says); frames already predicted are skipped. `settings` (the model and
+/// its configuration; with the format when it is not PNG) is written to `<out>/model.txt`, and
+/// a folder filled with other settings is refused. Returns (predicted, skipped).
 pub fn predict_frames(
     model: &dyn DisparityModel,
     settings: &str,
@@ -81,6 +81,11 @@ pub fn predict_frames(
     format: MapFormat,
     progress: &(dyn Fn() + Sync),
 ) -> Result<(usize, usize)> {
+    let settings = match format {
+        MapFormat::Png => settings.to_string(),
+        MapFormat::Npy => format!("{settings}format = npy\n"),
+    };
+    let settings = settings.as_str();
     let record = out.join(SETTINGS_FILE);
     if record.is_file() {
         let found = kitti::io::read_text(&record)?;
