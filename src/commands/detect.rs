@@ -25,12 +25,8 @@ pub enum DetectCommand {
 /// Arguments of `ftf detect import`.
 #[derive(Args)]
 pub struct ImportArgs {
-    /// The PyTorch checkpoint.
-    #[arg(long)]
-    from: PathBuf,
-    /// The run folder to write (config.toml, checkpoints/).
-    #[arg(long)]
-    out: PathBuf,
+    #[command(flatten)]
+    paths: super::ImportPaths,
     /// Detector settings of the checkpoint's network, classes in the checkpoint's order (e.g.
     /// configs/pointpillars-openpcdet-kitti.toml for OpenPCDet's KITTI model).
     #[arg(long)]
@@ -39,11 +35,11 @@ pub struct ImportArgs {
 
 fn import(a: ImportArgs) -> Result<()> {
     let cfg = DetectorConfig::load(&a.config)?;
-    super::timed_import(&a.from, &a.out, || {
+    super::timed_import(&a.paths, |from, out| {
         Ok(detector::import::import_run(
-            &a.from,
+            from,
             &cfg,
-            &a.out,
+            out,
             &burn::tensor::Device::flex(),
         )?)
     })

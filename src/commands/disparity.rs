@@ -25,12 +25,8 @@ pub enum DisparityCommand {
 /// Arguments of `ftf disparity import`.
 #[derive(Args)]
 pub struct ImportArgs {
-    /// The PyTorch checkpoint.
-    #[arg(long)]
-    from: PathBuf,
-    /// The run folder to write (config.toml, checkpoints/).
-    #[arg(long)]
-    out: PathBuf,
+    #[command(flatten)]
+    paths: super::ImportPaths,
     /// Training settings whose [model] is the checkpoint's network (default: the reference
     /// PSMNet, max_disparity 192); the run records them as its config.
     #[arg(long)]
@@ -38,22 +34,16 @@ pub struct ImportArgs {
 }
 
 fn import(a: ImportArgs) -> Result<()> {
-    use disparity::psmnet::training::{NetworkKind, TrainConfig};
+    use disparity::psmnet::training::TrainConfig;
     let cfg = match &a.config {
         Some(p) => TrainConfig::load(p)?,
         None => TrainConfig::default(),
     };
-    if cfg.network != NetworkKind::Psmnet {
-        bail!(
-            "network = \"{}\": only PSMNet checkpoints can be imported",
-            cfg.network.name()
-        );
-    }
-    super::timed_import(&a.from, &a.out, || {
+    super::timed_import(&a.paths, |from, out| {
         Ok(disparity::psmnet::import::import_run(
-            &a.from,
+            from,
             &cfg,
-            &a.out,
+            out,
             &burn::tensor::Device::flex(),
         )?)
     })

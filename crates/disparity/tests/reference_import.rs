@@ -246,6 +246,23 @@ fn an_imported_run_predicts_as_the_imported_network() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("model.width: 8 here, 4 there"), "{err}");
+    // An SDN config is refused: the checkpoint is a PSMNet.
+    let sdn = TrainConfig {
+        network: disparity::psmnet::training::NetworkKind::Sdn,
+        ..cfg.clone()
+    };
+    let err = import_run(
+        &fixture("psmnet.tar"),
+        &sdn,
+        &dir.path().join("sdn"),
+        &Device::flex(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("psmnet.tar") && err.contains("only PSMNet"),
+        "{err}"
+    );
     // A second import into the same folder is refused before it replaces anything.
     let err = import_run(&fixture("psmnet.tar"), &cfg, &run, &Device::flex())
         .unwrap_err()

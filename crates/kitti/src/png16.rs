@@ -133,18 +133,25 @@ impl InstanceMask {
 
 /// Saves an 8-bit RGB image atomically as PNG.
 pub fn write_rgb_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<()> {
+    let png =
+        encode_rgb_png(width, height, rgb).map_err(|m| KittiError::malformed(path, None, m))?;
+    crate::io::write_atomic(path, &png)
+}
+
+/// An 8-bit RGB picture encoded as PNG bytes (the file `write_rgb_png` writes); an error says
+/// how the byte count disagrees with the size.
+pub fn encode_rgb_png(width: u32, height: u32, rgb: &[u8]) -> std::result::Result<Vec<u8>, String> {
     if rgb.len() != width as usize * height as usize * 3 {
-        return Err(KittiError::malformed(
-            path,
-            None,
-            format!("{} bytes for a {width}x{height} RGB image", rgb.len()),
+        return Err(format!(
+            "{} bytes for a {width}x{height} RGB image",
+            rgb.len()
         ));
     }
-    write_atomic_with(path, |file| {
-        image::codecs::png::PngEncoder::new(std::io::BufWriter::new(file))
-            .write_image(rgb, width, height, image::ExtendedColorType::Rgb8)
-            .map_err(std::io::Error::other)
-    })
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png)
+        .write_image(rgb, width, height, image::ExtendedColorType::Rgb8)
+        .map_err(|e| e.to_string())?;
+    Ok(png)
 }
 
 /// Reads only the size of an image file, naming the file when it is not a readable image.

@@ -109,19 +109,21 @@ impl Picture {
 
     /// The SVG document: the raster as an embedded PNG, the marks on top.
     pub fn svg(&self) -> Result<String> {
-        let mut png = Vec::new();
-        image::ImageEncoder::write_image(
-            image::codecs::png::PngEncoder::new(&mut png),
-            &self.rgb,
-            self.width,
-            self.height,
-            image::ExtendedColorType::Rgb8,
-        )
-        .map_err(|e| KittiError::malformed("(picture)", None, e.to_string()))?;
+        Ok(self.svg_around(&self.png("(picture)".as_ref())?))
+    }
+
+    /// The raster as PNG bytes; `path` names the picture in errors.
+    fn png(&self, path: &Path) -> Result<Vec<u8>> {
+        crate::png16::encode_rgb_png(self.width, self.height, &self.rgb)
+            .map_err(|m| KittiError::malformed(path, None, m))
+    }
+
+    /// The SVG document around the PNG bytes `png` of the raster.
+    fn svg_around(&self, png: &[u8]) -> String {
         let (w, h) = (self.width, self.height);
         let mut s = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\n<image width=\"{w}\" height=\"{h}\" href=\"data:image/png;base64,{}\"/>\n",
-            base64(&png)
+            base64(png)
         );
         let hex = |c: Rgb| format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2]);
         for m in &self.marks {
@@ -154,13 +156,18 @@ impl Picture {
             };
         }
         s.push_str("</svg>\n");
-        Ok(s)
+        s
     }
 
     /// Writes the picture to `png` and, beside it, `<stem>.svg` (both atomically).
+    /// The raster is encoded once, for the file and for the SVG.
     pub fn write(&self, png: &Path) -> Result<()> {
-        crate::png16::write_rgb_png(png, self.width, self.height, &self.rgb)?;
-        crate::io::write_atomic(&png.with_extension("svg"), self.svg()?.as_bytes())
+        let bytes = self.png(png)?;
+        crate::io::write_atomic(png, &bytes)?;
+        crate::io::write_atomic(
+            &png.with_extension("svg"),
+            self.svg_around(&bytes).as_bytes(),
+        )
     }
 }
 

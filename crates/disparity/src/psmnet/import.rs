@@ -5,7 +5,7 @@
 //! and a study's `checkpoint =` accept as they accept a trained one.
 
 use super::model::{PsmNet, PsmNetConfig};
-use super::training::TrainConfig;
+use super::training::{NetworkKind, TrainConfig};
 use crate::error::Result;
 use burn::tensor::Device;
 use burn_support::import::{
@@ -113,7 +113,7 @@ pub fn import_psmnet(
     )?)
 }
 
-/// Imports the PSMNet checkpoint `from` with the network of `cfg` into the run folder `out`
+/// Imports the PSMNet checkpoint `from` with the network of `cfg` (a PSMNet) into the run folder `out`
 /// (`config.toml` = `cfg` resolved, `checkpoints/` with the weights); returns what was read.
 pub fn import_run(
     from: &Path,
@@ -121,6 +121,17 @@ pub fn import_run(
     out: &Path,
     device: &Device,
 ) -> Result<ImportedFrom> {
+    if cfg.network != NetworkKind::Psmnet {
+        return Err(kitti::KittiError::malformed(
+            from,
+            None,
+            format!(
+                "network = \"{}\": only PSMNet checkpoints can be imported",
+                cfg.network.name()
+            ),
+        )
+        .into());
+    }
     check_new_run_folder(out)?;
     let weights = read_checkpoint(from)?;
     let model = import_psmnet(&weights, &cfg.model, device)?;
