@@ -7,6 +7,7 @@ pub mod config;
 pub mod cross;
 pub mod decomposition;
 pub mod intervals;
+pub mod lock;
 pub mod manifest;
 pub mod parallel;
 pub mod report;
@@ -269,6 +270,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     };
     let dir = cfg.run_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let _lock = lock::acquire(&dir)?;
     kitti::io::write_atomic(
         &dir.join("config.toml"),
         toml::to_string_pretty(&cfg)?.as_bytes(),
