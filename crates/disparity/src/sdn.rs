@@ -3,7 +3,7 @@
 //! network regresses depth directly (trained with a depth loss).
 
 use crate::loss::{masked_smooth_l1, weighted_over_outputs, MIN_DISPARITY};
-use crate::ops::{concat_cost_volume, sample_axis2, soft_expectation, trilinear};
+use crate::ops::{concat_cost_volume, sample_axis2, upsampled_expectation};
 use crate::psmnet::feature::FeatureExtractor;
 use crate::psmnet::hourglass::Aggregation;
 use crate::psmnet::PsmNetConfig;
@@ -99,10 +99,7 @@ impl SdnNet {
         self.aggregation
             .forward(depth_cost, all_outputs)
             .into_iter()
-            .map(|s| {
-                let up = trilinear(s, [self.max_depth, h, w], self.align_corners);
-                soft_expectation(up.squeeze_dim(1), &depths)
-            })
+            .map(|s| upsampled_expectation(s, [self.max_depth, h, w], &depths, self.align_corners))
             .collect()
     }
 }

@@ -2,7 +2,7 @@
 
 use super::feature::FeatureExtractor;
 use super::hourglass::Aggregation;
-use crate::ops::{concat_cost_volume, soft_argmin, trilinear};
+use crate::ops::{concat_cost_volume, upsampled_expectation};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
@@ -86,11 +86,17 @@ impl PsmNet {
         let fr = self.feature.forward(right);
         let cost = concat_cost_volume(fl, fr, self.max_disparity / 4);
         let scores = self.aggregation.forward(cost, all_outputs);
+        // Trilinear upsampling to full resolution, then soft-argmin over the disparities.
+        let disparities: Vec<f32> = (0..self.max_disparity).map(|d| d as f32).collect();
         scores
             .into_iter()
             .map(|s| {
-                let up = trilinear(s, [self.max_disparity, h, w], self.align_corners);
-                soft_argmin(up.squeeze_dim(1))
+                upsampled_expectation(
+                    s,
+                    [self.max_disparity, h, w],
+                    &disparities,
+                    self.align_corners,
+                )
             })
             .collect()
     }
