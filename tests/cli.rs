@@ -711,6 +711,31 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
             "multiple of 16",
         ],
     );
+    // The refinement stage's values, and the stage on SDN, which has no disparity regression.
+    for (table, named) in [
+        ("[model.refine]\nstep = 0.0", "model.refine.step = 0"),
+        ("[model.refine]\noffsets = 0", "model.refine.offsets = 0"),
+        ("[model.refine]\nchannels = 0", "model.refine.channels = 0"),
+    ] {
+        let cfg = format!("align_corners = false\n\n{table}");
+        let o = train_with(&[("align_corners = false", cfg.as_str())], "bad-refine");
+        assert_fails_naming(&o, &["psmnet-tiny.toml", named]);
+    }
+    let o = train_with(
+        &[
+            ("seed = 7", "seed = 7\nnetwork = \"sdn\""),
+            (
+                "align_corners = false",
+                "align_corners = false\n\n[model.refine]",
+            ),
+        ],
+        "bad-refine",
+    );
+    assert_fails_naming(
+        &o,
+        &["psmnet-tiny.toml", "model.refine", "network = \"sdn\""],
+    );
+    assert!(!tmp.path().join("bad-refine").exists(), "work started");
     let o = train_with(&[("crop = [64, 128]", "crop = [0, 0]")], "bad2");
     assert_fails_naming(&o, &["psmnet-tiny.toml", "crop = [0, 0]"]);
     // A crop larger than the frames (the reference's 256 x 512 on 311 x 94 frames) names a

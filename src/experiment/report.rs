@@ -450,6 +450,32 @@ fn seeds_note(cfg: &ExperimentConfig) -> String {
     format!("Upstream seeds: {:?}; {detectors}", cfg.seeds)
 }
 
+/// The verdicts' caveat when a source of training noise has one sample only: the intervals
+/// then cover the choice of val frames (and any seeds there are), not that noise, so a
+/// verdict is about these trained models rather than about the change that made them.
+fn training_noise_note(cfg: &ExperimentConfig) -> Option<String> {
+    let trained_upstream = cfg.upstream.iter().any(|u| u.trained());
+    let one_upstream = trained_upstream && cfg.seeds.len() < 2;
+    let one_detector = cfg
+        .downstream_seeds
+        .as_ref()
+        .map_or(cfg.seeds.len() < 2, |d| d.len() < 2);
+    let what = match (one_upstream, one_detector) {
+        (true, true) => "One trained upstream model and one detector per variant",
+        (true, false) => "One trained upstream model per variant",
+        (false, true) => "One detector per variant",
+        (false, false) => return None,
+    };
+    let fix = if one_upstream {
+        "several upstream `seeds`"
+    } else {
+        "several `downstream_seeds`"
+    };
+    Some(format!(
+        "{what}: these intervals cover the choice of val frames, not training noise, which can move an AP by more than they show (another seed, or a change of float rounding, retrains different models). A verdict here is about these trained models; for one about the change that made them, run {fix}."
+    ))
+}
+
 /// Builds report.md from report.json.
 pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
     let boot = &report["bootstrap"];
@@ -570,6 +596,9 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
     s += &super::cross::markdown(cfg, report);
     s += &super::decomposition::markdown(cfg, report);
     s += "\n## Verdicts\n\n";
+    if let Some(note) = training_noise_note(cfg) {
+        s += &format!("{note}\n\n");
+    }
     for v in &verdicts {
         s += &format!("- {}\n", verdict_line(v));
     }
@@ -767,6 +796,27 @@ class = "Pedestrian"
             "{md}"
         );
         assert!(md.contains("-0.500 [-"), "{md}");
+        // Two upstream seeds, a detector each: the intervals cover training noise, no caveat.
+        assert!(!md.contains("not training noise"), "{md}");
+        let mut one = cfg.clone();
+        one.seeds = vec![0];
+        let note = training_noise_note(&one).unwrap();
+        assert!(
+            note.starts_with("One trained upstream model and one detector per variant")
+                && note.contains("several upstream `seeds`"),
+            "{note}"
+        );
+        one.downstream_seeds = Some(vec![0, 1]);
+        assert!(training_noise_note(&one)
+            .unwrap()
+            .starts_with("One trained upstream model per variant:"));
+        // No trained upstream model (LiDAR only): only the detectors' seeds matter.
+        one.upstream.retain(|u| !u.trained());
+        assert_eq!(training_noise_note(&one), None);
+        one.downstream_seeds = None;
+        assert!(training_noise_note(&one)
+            .unwrap()
+            .contains("several `downstream_seeds`"));
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub enum LossKind {
 
 /// Weights of PSMNet's three outputs.
 pub const OUTPUT_WEIGHTS: [f64; 3] = [0.5, 0.7, 1.0];
+/// Weights of PSMNet's three outputs and the refinement stage's (the network's prediction, so
+/// weighted as PSMNet's last).
+pub const REFINED_OUTPUT_WEIGHTS: [f64; 4] = [0.5, 0.7, 1.0, 1.0];
 /// Smallest disparity used when mapping to depth.
 pub const MIN_DISPARITY: f64 = 1e-8;
 
@@ -58,16 +61,16 @@ pub fn masked_smooth_l1(diff: Tensor<3>, mask: Tensor<3, Bool>) -> Tensor<1> {
     (smooth_l1(diff) * weights).sum() / count
 }
 
-/// Σ wᵢ·loss(outputᵢ) with PSMNet's weights 0.5 / 0.7 / 1.0 over three outputs, or the plain
-/// loss of a single output.
+/// Σ wᵢ·loss(outputᵢ) with PSMNet's weights 0.5 / 0.7 / 1.0 over three outputs (and 1.0 for a
+/// fourth, the refinement stage's), or the plain loss of a single output.
 pub fn weighted_over_outputs(
     preds: &[Tensor<3>],
     loss: impl Fn(Tensor<3>) -> Tensor<1>,
 ) -> Tensor<1> {
-    let weights: &[f64] = if preds.len() == 3 {
-        &OUTPUT_WEIGHTS
-    } else {
-        &[1.0]
+    let weights: &[f64] = match preds.len() {
+        3 => &OUTPUT_WEIGHTS,
+        4 => &REFINED_OUTPUT_WEIGHTS,
+        _ => &[1.0],
     };
     preds
         .iter()

@@ -1,9 +1,12 @@
 //! What the training loop and inference need from a stereo network, so that PSMNet and SDN
 //! share them.
 
+use crate::error::Result;
 use crate::loss::{psm_loss, LossKind};
 use crate::psmnet::data::Batch;
-use crate::psmnet::PsmNet;
+use crate::psmnet::run::StartWeights;
+use crate::psmnet::training::load_model;
+use crate::psmnet::{PsmNet, RefinedPsmNet};
 use crate::sdn::{sdn_loss, SdnNet};
 use burn::module::Module;
 use burn::tensor::Tensor;
@@ -15,21 +18,54 @@ pub trait StereoNet: Module + Clone + Send + Sync + std::fmt::Debug + 'static {
     fn training_loss(&self, batch: &Batch, kind: LossKind, below: Option<f64>) -> Tensor<1>;
     /// Disparity `[1, H, W]` of one normalised, padded pair whose frame has f_u·B `focal_baseline`.
     fn disparity(&self, left: Tensor<4>, right: Tensor<4>, focal_baseline: f32) -> Tensor<3>;
+    /// This network with the start weights `start` loaded (into PSMNet alone when they hold
+    /// no refinement stage: the stage keeps its fresh initialisation).
+    fn load_start(self, start: &StartWeights) -> Result<Self> {
+        Ok(load_model(self, &start.path)?)
+    }
+}
+
+/// The disparity-regression loss of a batch's outputs (PSMNet's, and the refinement stage's).
+fn regression_loss(
+    preds: &[Tensor<3>],
+    batch: &Batch,
+    kind: LossKind,
+    below: Option<f64>,
+) -> Tensor<1> {
+    psm_loss(
+        preds,
+        batch.disparity.clone(),
+        batch.focal_baseline.clone(),
+        kind,
+        below,
+    )
 }
 
 impl StereoNet for PsmNet {
     fn training_loss(&self, batch: &Batch, kind: LossKind, below: Option<f64>) -> Tensor<1> {
         let preds = self.forward(batch.left.clone(), batch.right.clone(), true);
-        psm_loss(
-            &preds,
-            batch.disparity.clone(),
-            batch.focal_baseline.clone(),
-            kind,
-            below,
-        )
+        regression_loss(&preds, batch, kind, below)
     }
     fn disparity(&self, left: Tensor<4>, right: Tensor<4>, _focal_baseline: f32) -> Tensor<3> {
         self.forward(left, right, false).pop().expect("one output")
+    }
+}
+
+impl StereoNet for RefinedPsmNet {
+    fn training_loss(&self, batch: &Batch, kind: LossKind, below: Option<f64>) -> Tensor<1> {
+        let preds = self.forward(batch.left.clone(), batch.right.clone(), true);
+        regression_loss(&preds, batch, kind, below)
+    }
+    fn disparity(&self, left: Tensor<4>, right: Tensor<4>, _focal_baseline: f32) -> Tensor<3> {
+        self.forward(left, right, false).pop().expect("one output")
+    }
+    fn load_start(mut self, start: &StartWeights) -> Result<Self> {
+        if start.base_only {
+            self.base = load_model(self.base, &start.path)?;
+            Ok(self)
+        } else {
+            Ok(load_model(self, &start.path)?)
+        }
     }
 }
 

@@ -180,6 +180,35 @@ pub fn concat_cost_volume(left: Tensor<4>, right: Tensor<4>, levels: usize) -> T
     Tensor::cat(slices, 2)
 }
 
+/// Right-image features where each left pixel's match lies: output `[b, c, y, x]` is `right`
+/// `[B, C, H, W]` linearly interpolated at column x − `shift[b, y, x]` (`shift` `[B, H, W]`, in
+/// columns, taken as a constant: no gradient flows into it), zero where that column lies
+/// outside [0, W − 1]. Gradients flow into `right`.
+pub fn warp_width(right: Tensor<4>, shift: Tensor<3>) -> Tensor<4> {
+    let [b, c, h, w] = right.dims();
+    let device = right.device();
+    let last = (w - 1) as f32;
+    let columns = Tensor::<1, Int>::arange(0..w as i64, &device)
+        .float()
+        .reshape([1, 1, w]);
+    let pos = columns - shift.detach();
+    let inside = pos
+        .clone()
+        .greater_equal_elem(0.0)
+        .bool_and(pos.clone().lower_equal_elem(last))
+        .float()
+        .unsqueeze_dim::<4>(1);
+    let pos = pos.clamp(0.0, last);
+    let lo = pos.clone().floor();
+    let t = (pos - lo.clone()).unsqueeze_dim::<4>(1);
+    let lo = lo.int();
+    let hi = (lo.clone() + 1).clamp_max(w as i64 - 1);
+    let spread = |i: Tensor<3, Int>| i.unsqueeze_dim::<4>(1).expand([b, c, h, w]);
+    let g0 = right.clone().gather(3, spread(lo));
+    let g1 = right.gather(3, spread(hi));
+    (g0 * (t.ones_like() - t.clone()) + g1 * t) * inside
+}
+
 /// Resamples the disparity axis (axis 2) of a `[B, C, D, H, W]` volume at fractional positions,
 /// one list per sample, by linear interpolation; positions outside [0, D − 1] give zeros.
 /// Returns `[B, C, K, H, W]` for K positions per sample.
@@ -407,6 +436,46 @@ mod tests {
         );
         let y = values(sample_axis2(x, &[vec![0.0, 1.25, 3.0, 3.5, -0.5]]));
         assert_eq!(y, vec![10.0, 22.5, 40.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn warping_samples_the_right_features_at_the_matching_column() {
+        // Two channels, two rows, five columns; shifts whole, fractional, zero, and beyond
+        // either edge. Expected: the definition, column by column.
+        let (c, h, w) = (2, 2, 5);
+        let right: Vec<f32> = (0..c * h * w).map(|i| (i * i % 7) as f32 + 0.5).collect();
+        let shift = vec![0.0f32, 1.0, 1.5, 4.0, 6.0, 0.0, 0.75, 1.25, 2.9, -0.25];
+        let weights: Vec<f32> = (0..c * h * w).map(|i| 1.0 + i as f32 * 0.1).collect();
+        let device = Device::flex();
+        let shift_t = Tensor::<3>::from_data(TensorData::new(shift.clone(), [1, h, w]), &device);
+        let got = value_and_weighted_grad(&right, [1, c, h, w], &weights, |r| {
+            warp_width(r, shift_t.clone())
+        });
+        let mut value = vec![0.0f32; c * h * w];
+        let mut grad = vec![0.0f32; c * h * w];
+        for ch in 0..c {
+            for y in 0..h {
+                for x in 0..w {
+                    let p = x as f32 - shift[y * w + x];
+                    if p < 0.0 || p > (w - 1) as f32 {
+                        continue;
+                    }
+                    let lo = p.floor() as usize;
+                    let hi = (lo + 1).min(w - 1);
+                    let t = p - lo as f32;
+                    let row = (ch * h + y) * w;
+                    let out = row + x;
+                    value[out] = (1.0 - t) * right[row + lo] + t * right[row + hi];
+                    grad[row + lo] += (1.0 - t) * weights[out];
+                    grad[row + hi] += t * weights[out];
+                }
+            }
+        }
+        // Beyond the edges (row 0: shifts 4 and 6 at columns 3 and 4; row 1: -0.25 at column 4)
+        // the output is zero; inside it is not.
+        assert_eq!((value[3], value[4], value[9]), (0.0, 0.0, 0.0));
+        assert!(value[..3].iter().chain(&value[5..9]).all(|v| *v > 0.0));
+        assert_same_values_and_grads(&got, &(value, grad), |_| 1e-5, "warp_width");
     }
 
     #[test]

@@ -276,13 +276,9 @@ fn train_run(cfg: &TrainConfig, root: &KittiRoot, out: &Path) -> f64 {
     first.into_inner().unwrap()
 }
 
-/// The loss of `model` on the first batch of epoch 0 of `cfg`, built here from the public
-/// pieces (order, crop stream, batcher) rather than by the training loop.
-fn first_batch_loss<N: disparity::network::StereoNet>(
-    model: &N,
-    cfg: &TrainConfig,
-    root: &KittiRoot,
-) -> f64 {
+/// The first batch of epoch 0 of `cfg`, built here from the public pieces (order, crop
+/// stream, batcher) rather than by the training loop.
+fn first_batch(cfg: &TrainConfig, root: &KittiRoot) -> disparity::psmnet::data::Batch {
     use disparity::psmnet::data::{batch, random_crop};
     let device = Device::flex().autodiff();
     let (train_set, _) = datasets(root);
@@ -299,7 +295,16 @@ fn first_batch_loss<N: disparity::network::StereoNet>(
             )
         })
         .collect();
-    let b = batch(&examples, &device);
+    batch(&examples, &device)
+}
+
+/// The loss of `model` on the first batch of epoch 0 of `cfg`.
+fn first_batch_loss<N: disparity::network::StereoNet>(
+    model: &N,
+    cfg: &TrainConfig,
+    root: &KittiRoot,
+) -> f64 {
+    let b = first_batch(cfg, root);
     let loss: f32 = model.training_loss(&b, cfg.loss, None).into_scalar();
     loss as f64
 }
@@ -368,4 +373,76 @@ fn fine_tuning_starts_from_the_init_weights_and_another_architecture_is_refused(
         .unwrap_err()
         .to_string();
     assert!(err.contains("no weights"), "{err}");
+}
+
+#[test]
+fn a_refinement_stage_starts_from_psmnet_weights_and_then_learns() {
+    use disparity::psmnet::{RefineConfig, RefinedPsmNet};
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let root = synthetic_root(dir.path(), 12);
+    let pre = dir.path().join("pre");
+    train_run(&tiny_run(1), &root, &pre);
+
+    // PSMNet with the stage, from `pre` (a run without it): the first step's loss is PSMNet's
+    // three-output loss of the loaded weights plus, for the stage's output, the loss of
+    // PSMNet's last output (a fresh stage returns the estimate unchanged).
+    let mut tune = TrainConfig {
+        seed: 8,
+        epochs: 2,
+        lr_steps: vec![],
+        init: Some(pre.clone()),
+        ..tiny_run(2)
+    };
+    tune.model.refine = Some(RefineConfig::default());
+    let first = train_run(&tune, &root, &dir.path().join("tune"));
+    let device = Device::flex().autodiff();
+    let psmnet = load_model(
+        PsmNetConfig::tiny().init(&device),
+        &RunFiles::new(&pre).model(),
+    )
+    .unwrap();
+    let b = first_batch(&tune, &root);
+    let outputs = psmnet.forward(b.left.clone(), b.right.clone(), true);
+    let last = disparity::loss::psm_loss(
+        &outputs[2..],
+        b.disparity.clone(),
+        b.focal_baseline.clone(),
+        tune.loss,
+        None,
+    );
+    let expected = first_batch_loss(&psmnet, &tune, &root) + last.into_scalar::<f32>() as f64;
+    assert!(
+        (first - expected).abs() <= 1e-5 * expected.abs(),
+        "first step {first} vs PSMNet's weights {expected}"
+    );
+
+    // After training the stage changes PSMNet's estimate: its output is no longer the base's.
+    let tuned = load_model(
+        RefinedPsmNet::new(&tune.model, &device),
+        &RunFiles::new(&dir.path().join("tune")).model(),
+    )
+    .unwrap();
+    let all = tuned.forward(b.left.clone(), b.right.clone(), true);
+    let change = (all[3].clone() - all[2].clone())
+        .abs()
+        .max()
+        .into_scalar::<f32>();
+    assert!(
+        change > 1e-3,
+        "the stage still returns the estimate ({change})"
+    );
+
+    // A run with the stage is no start for a network without it.
+    let back = TrainConfig {
+        init: Some(dir.path().join("tune")),
+        ..tiny_run(1)
+    };
+    let err = disparity::psmnet::run::start_weights(&back)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.refine: none here, offsets 4, step 1, channels 8 there"),
+        "{err}"
+    );
 }

@@ -30,6 +30,7 @@ fn fixture_config() -> PsmNetConfig {
         feature_channels: 4,
         aggregation_channels: 2,
         align_corners: false,
+        refine: None,
     }
 }
 
@@ -233,7 +234,10 @@ fn an_imported_run_predicts_as_the_imported_network() {
     };
     assert_eq!(
         disparity::psmnet::run::start_weights(&start).unwrap(),
-        Some(weights)
+        Some(disparity::psmnet::run::StartWeights {
+            path: weights,
+            base_only: false
+        })
     );
     let wider = TrainConfig {
         model: PsmNetConfig {

@@ -83,10 +83,17 @@ impl FeatureExtractor {
 
     /// Features `[B, feature_channels, H/4, W/4]` of images `[B, 3, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut out = x;
+        self.forward_levels(x).0
+    }
+
+    /// [`FeatureExtractor::forward`]'s features and the maps `[B, width, H/2, W/2]` after the
+    /// first three convolutions.
+    pub fn forward_levels(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let mut half = x;
         for conv in &self.first {
-            out = relu(conv.forward(out));
+            half = relu(conv.forward(half));
         }
+        let out = half.clone();
         let run =
             |blocks: &Vec<BasicBlock>, x: Tensor<4>| blocks.iter().fold(x, |x, b| b.forward(x));
         let out = run(&self.stages[0], out);
@@ -104,6 +111,6 @@ impl FeatureExtractor {
             parts.push(bilinear(feat, [h, w], self.align_corners));
         }
         let fused = relu(self.fuse.forward(Tensor::cat(parts, 1)));
-        self.project.forward(fused)
+        (self.project.forward(fused), half)
     }
 }

@@ -1,6 +1,7 @@
 //! PSMNet in burn: `model` (network and configuration), `feature` (2-D feature extractor with
 //! spatial pyramid pooling), `hourglass` (3-D aggregation), `layers` (conv + batch-norm blocks),
-//! `import` (the reference code's PyTorch checkpoints).
+//! `import` (the reference code's PyTorch checkpoints), `refine` (an optional 1/2-resolution
+//! refinement stage).
 
 pub mod data;
 pub mod feature;
@@ -9,10 +10,12 @@ pub mod import;
 pub mod inference;
 pub mod layers;
 pub mod model;
+pub mod refine;
 pub mod run;
 pub mod training;
 
 pub use model::{PsmNet, PsmNetConfig};
+pub use refine::{RefineConfig, RefinedPsmNet};
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::Tensor;

@@ -2,6 +2,7 @@
 
 use super::feature::FeatureExtractor;
 use super::hourglass::Aggregation;
+use super::refine::RefineConfig;
 use crate::ops::{concat_cost_volume, upsampled_expectation};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -25,6 +26,10 @@ pub struct PsmNetConfig {
     pub aggregation_channels: usize,
     /// Corner alignment of the bilinear and trilinear upsampling (PyTorch's default is false).
     pub align_corners: bool,
+    /// A refinement stage at 1/2 resolution after the regression (`[model.refine]`; none in
+    /// the reference network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refine: Option<RefineConfig>,
 }
 
 impl Default for PsmNetConfig {
@@ -37,6 +42,7 @@ impl Default for PsmNetConfig {
             feature_channels: 32,
             aggregation_channels: 32,
             align_corners: false,
+            refine: None,
         }
     }
 }
@@ -54,6 +60,7 @@ impl PsmNetConfig {
             feature_channels: 8,
             aggregation_channels: 8,
             align_corners: false,
+            refine: None,
         }
     }
 
@@ -81,14 +88,24 @@ impl PsmNet {
     /// Disparity maps `[B, H, W]` of normalised image batches `[B, 3, H, W]` (H and W multiples
     /// of 16): the three cumulative outputs when `all_outputs`, else only the last.
     pub fn forward(&self, left: Tensor<4>, right: Tensor<4>, all_outputs: bool) -> Vec<Tensor<3>> {
+        self.forward_levels(left, right, all_outputs).0
+    }
+
+    /// [`PsmNet::forward`]'s outputs with the extractor's left and right 1/2-resolution maps.
+    pub fn forward_levels(
+        &self,
+        left: Tensor<4>,
+        right: Tensor<4>,
+        all_outputs: bool,
+    ) -> (Vec<Tensor<3>>, Tensor<4>, Tensor<4>) {
         let [_, _, h, w] = left.dims();
-        let fl = self.feature.forward(left);
-        let fr = self.feature.forward(right);
+        let (fl, left_half) = self.feature.forward_levels(left);
+        let (fr, right_half) = self.feature.forward_levels(right);
         let cost = concat_cost_volume(fl, fr, self.max_disparity / 4);
         let scores = self.aggregation.forward(cost, all_outputs);
         // Trilinear upsampling to full resolution, then soft-argmin over the disparities.
         let disparities: Vec<f32> = (0..self.max_disparity).map(|d| d as f32).collect();
-        scores
+        let outputs = scores
             .into_iter()
             .map(|s| {
                 upsampled_expectation(
@@ -98,6 +115,7 @@ impl PsmNet {
                     self.align_corners,
                 )
             })
-            .collect()
+            .collect();
+        (outputs, left_half, right_half)
     }
 }

@@ -2,6 +2,7 @@
 //! folder `ftf disparity train` writes (`config.toml`, `checkpoints/`), and the start weights a
 //! run may begin from (`init`), whose architecture must be the run's.
 
+use super::refine::RefinedPsmNet;
 use super::training::{NetworkKind, TrainConfig};
 use crate::error::{DisparityError, Result};
 use std::path::{Path, PathBuf};
@@ -89,6 +90,28 @@ impl TrainConfig {
                 "[epoch, rate] with a finite rate above 0",
             );
         }
+        if let Some(r) = &m.refine {
+            if self.network == NetworkKind::Sdn {
+                return bad(
+                    "model.refine",
+                    format!("{r:?}"),
+                    "absent for network = \"sdn\" (the refinement stage follows PSMNet's disparity regression)",
+                );
+            }
+            if r.offsets == 0 {
+                return bad("model.refine.offsets", "0".into(), "at least 1");
+            }
+            if r.channels == 0 {
+                return bad("model.refine.channels", "0".into(), "at least 1");
+            }
+            if !(r.step.is_finite() && r.step > 0.0) {
+                return bad(
+                    "model.refine.step",
+                    r.step.to_string(),
+                    "a finite number of pixels above 0",
+                );
+            }
+        }
         if self.network == NetworkKind::Sdn {
             let step = self.sdn_depth_step;
             if !(step.is_finite() && step > 0.0) {
@@ -134,6 +157,15 @@ impl TrainConfig {
                 m.aggregation_channels.to_string(),
             ),
             ("model.align_corners".into(), m.align_corners.to_string()),
+            (
+                REFINE_FIELD.into(),
+                m.refine.as_ref().map_or("none".into(), |r| {
+                    format!(
+                        "offsets {}, step {}, channels {}",
+                        r.offsets, r.step, r.channels
+                    )
+                }),
+            ),
         ];
         if self.network == NetworkKind::Sdn {
             fields.push(("sdn_depth_step".into(), self.sdn_depth_step.to_string()));
@@ -152,6 +184,9 @@ impl TrainConfig {
             .collect()
     }
 }
+
+/// The architecture line of the refinement stage.
+const REFINE_FIELD: &str = "model.refine";
 
 /// The resolved training config of a run folder (`<run>/config.toml`).
 pub fn read_run_config(run: &Path) -> Result<TrainConfig> {
@@ -187,12 +222,34 @@ pub fn check_run(cfg: &TrainConfig, run: &Path) -> Result<PathBuf> {
     Ok(weights)
 }
 
-/// The start weights of a training that begins from `cfg.init`, checked (None without `init`).
-pub fn start_weights(cfg: &TrainConfig) -> Result<Option<PathBuf>> {
-    cfg.init
-        .as_deref()
-        .map(|run| check_run(cfg, run))
-        .transpose()
+/// Start weights for a training: the weights file, and whether it holds only PSMNet, for a
+/// network with a refinement stage that then starts fresh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartWeights {
+    /// The weights file.
+    pub path: PathBuf,
+    /// The file holds PSMNet without the refinement stage this training adds.
+    pub base_only: bool,
+}
+
+/// The start weights of a training that begins from `cfg.init`, checked (None without `init`):
+/// a run of the same network, or of the same PSMNet without the refinement stage `cfg` adds.
+pub fn start_weights(cfg: &TrainConfig) -> Result<Option<StartWeights>> {
+    let Some(run) = cfg.init.as_deref() else {
+        return Ok(None);
+    };
+    let theirs = read_run_config(run)?;
+    let base_only = cfg.model.refine.is_some() && theirs.model.refine.is_none();
+    if base_only {
+        let mut without = cfg.clone();
+        without.model.refine = None;
+        let path = check_run(&without, run)?;
+        return Ok(Some(StartWeights { path, base_only }));
+    }
+    Ok(Some(StartWeights {
+        path: check_run(cfg, run)?,
+        base_only,
+    }))
 }
 
 /// The network of a training run folder (its best, else last, checkpoint) as a disparity model,
@@ -214,6 +271,13 @@ pub fn load_trained(
     };
     let (baseline, name) = (kitti::Baseline::REFERENCE, cfg.network.name().to_string());
     let model: Box<dyn crate::DisparityModel> = match cfg.network {
+        NetworkKind::Psmnet if cfg.model.refine.is_some() => Box::new(NetPredictor {
+            model: load_model(RefinedPsmNet::new(&cfg.model, &device), &weights)
+                .map_err(mismatch)?,
+            device,
+            name,
+            baseline,
+        }),
         NetworkKind::Psmnet => Box::new(NetPredictor {
             model: load_model(cfg.model.init(&device), &weights).map_err(mismatch)?,
             device,

@@ -217,6 +217,15 @@ pub fn train(
 ) -> Result<TrainState> {
     let data = (train, val);
     match cfg.network {
+        NetworkKind::Psmnet if cfg.model.refine.is_some() => train_network(
+            cfg,
+            || super::RefinedPsmNet::new(&cfg.model, device),
+            data,
+            out,
+            device,
+            resume,
+            progress,
+        ),
         NetworkKind::Psmnet => train_network(
             cfg,
             || cfg.model.init(device),
@@ -252,8 +261,8 @@ fn train_network<N: StereoNet>(
     let files = RunFiles::new(out);
     let start = super::run::start_weights(cfg)?;
     let mut model = burn_support::seeded_init(device, cfg.seed, build);
-    if let Some(weights) = &start {
-        model = load_model(model, weights)?;
+    if let Some(start) = &start {
+        model = model.load_start(start)?;
     }
     let mut optim: ModuleOptimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let mut state = TrainState {
@@ -347,5 +356,18 @@ mod tests {
             }
         );
         assert_eq!(read("psmnet-tiny.toml").model, PsmNetConfig::tiny());
+        // The refinement recipe: the quick study's network plus the stage, starting from the
+        // shipped weights of that network.
+        let refine = read("psmnet-pretrain-quick-refine.toml");
+        refine.validate().unwrap();
+        let quick = read("psmnet-quick.toml");
+        assert_eq!(
+            refine.model,
+            PsmNetConfig {
+                refine: Some(super::super::RefineConfig::default()),
+                ..quick.model.clone()
+            }
+        );
+        assert_eq!(refine.init, quick.init);
     }
 }
