@@ -40,11 +40,16 @@ impl Default for RefineConfig {
 impl RefineConfig {
     /// The offsets of the hypotheses from the estimate, pixels at full resolution.
     pub fn offset_values(&self) -> Vec<f32> {
-        let k = self.offsets as f32;
-        (0..2 * self.offsets + 1)
-            .map(|i| (i as f32 - k) * self.step)
-            .collect()
+        band(self.offsets, self.step)
     }
+}
+
+/// `offsets` hypotheses `step` apart on each side of 0, and 0.
+fn band(offsets: usize, step: f32) -> Vec<f32> {
+    let k = offsets as f32;
+    (0..2 * offsets + 1)
+        .map(|i| (i as f32 - k) * step)
+        .collect()
 }
 
 /// The stage: matching features from the extractor's 1/2-resolution maps, a band cost volume,
@@ -107,23 +112,19 @@ impl Refinement {
         let fl = self.matching_features(left_half);
         let fr = self.matching_features(right_half);
         let [_, _, hh, wh] = fl.dims();
-        // The estimate at half resolution, in half-resolution pixels.
-        let half = avg_pool2d(
+        // The estimate averaged over each half-resolution pixel (full-resolution pixels); each
+        // hypothesis shifts by it plus its offset, in half-resolution pixels.
+        let factor = (w / wh) as f32;
+        let pooled = avg_pool2d(
             estimate.clone().unsqueeze_dim::<4>(1),
             AvgPoolOptions::new([h / hh, w / wh]),
         )
-        .squeeze_dim::<3>(1)
-            / (w / wh) as f32;
-        let offsets = RefineConfig {
-            offsets: self.offsets,
-            step: self.step,
-            channels: 0,
-        }
-        .offset_values();
+        .squeeze_dim::<3>(1);
+        let offsets = band(self.offsets, self.step);
         let slices: Vec<Tensor<5>> = offsets
             .iter()
             .map(|&o| {
-                let warped = warp_width(fr.clone(), half.clone() + o * wh as f32 / w as f32);
+                let warped = warp_width(fr.clone(), (pooled.clone() + o) / factor);
                 Tensor::cat(vec![fl.clone(), warped], 1).unsqueeze_dim(2)
             })
             .collect();

@@ -158,7 +158,7 @@ impl TrainConfig {
             ),
             ("model.align_corners".into(), m.align_corners.to_string()),
             (
-                REFINE_FIELD.into(),
+                "model.refine".into(),
                 m.refine.as_ref().map_or("none".into(), |r| {
                     format!(
                         "offsets {}, step {}, channels {}",
@@ -185,9 +185,6 @@ impl TrainConfig {
     }
 }
 
-/// The architecture line of the refinement stage.
-const REFINE_FIELD: &str = "model.refine";
-
 /// The resolved training config of a run folder (`<run>/config.toml`).
 pub fn read_run_config(run: &Path) -> Result<TrainConfig> {
     TrainConfig::load(&run.join("config.toml"))
@@ -201,8 +198,12 @@ pub fn inference_weights(run: &Path) -> PathBuf {
 /// Checks that `run` is a finished disparity run of `cfg`'s architecture and returns the
 /// weights file it predicts with. Serves `init` (start weights) and a study's `checkpoint`.
 pub fn check_run(cfg: &TrainConfig, run: &Path) -> Result<PathBuf> {
-    let theirs = read_run_config(run)?;
-    let differences = cfg.architecture_differences(&theirs);
+    check_against(cfg, run, &read_run_config(run)?)
+}
+
+/// [`check_run`] with the run's config `theirs` already read.
+fn check_against(cfg: &TrainConfig, run: &Path, theirs: &TrainConfig) -> Result<PathBuf> {
+    let differences = cfg.architecture_differences(theirs);
     if !differences.is_empty() {
         return Err(DisparityError::Config {
             path: run.join("config.toml"),
@@ -240,16 +241,13 @@ pub fn start_weights(cfg: &TrainConfig) -> Result<Option<StartWeights>> {
     };
     let theirs = read_run_config(run)?;
     let base_only = cfg.model.refine.is_some() && theirs.model.refine.is_none();
+    // A run without the stage is checked against this network without it.
+    let mut checked = cfg.clone();
     if base_only {
-        let mut without = cfg.clone();
-        without.model.refine = None;
-        let path = check_run(&without, run)?;
-        return Ok(Some(StartWeights { path, base_only }));
+        checked.model.refine = None;
     }
-    Ok(Some(StartWeights {
-        path: check_run(cfg, run)?,
-        base_only,
-    }))
+    let path = check_against(&checked, run, &theirs)?;
+    Ok(Some(StartWeights { path, base_only }))
 }
 
 /// The network of a training run folder (its best, else last, checkpoint) as a disparity model,
@@ -261,7 +259,7 @@ pub fn load_trained(
     use super::inference::NetPredictor;
     use super::training::load_model;
     let cfg = read_run_config(run)?;
-    let weights = check_run(&cfg, run)?;
+    let weights = check_against(&cfg, run, &cfg)?;
     let mismatch = |e: kitti::KittiError| DisparityError::Config {
         path: weights.clone(),
         message: format!(
