@@ -604,6 +604,52 @@ fn disparity_predict_and_eval_commands() {
         sgm["epe"].as_f64().unwrap() > 0.0 && sgm["d1"].as_f64().unwrap() < 0.25,
         "{sgm}"
     );
+    // Per object: the ground truth places every car and pedestrian exactly; as many objects
+    // as the frames have labels of those classes with 10 mask pixels of ground truth in range.
+    assert!(text(&o).contains("Per object"), "{}", text(&o));
+    let mut expected = [0u64; 2];
+    for id in ["000000", "000001", "000002"] {
+        let at = |dir: &str, ext: &str| root.join(format!("training/{dir}/{id}.{ext}"));
+        let mask = kitti::InstanceMask::read(&at("instance_2", "png")).unwrap();
+        let gt = kitti::DisparityMap::read_any(&at("disparity_2", "png")).unwrap();
+        let calib = kitti::Calibration::read(&at("calib", "txt")).unwrap();
+        let fb = calib.fu() * kitti::Baseline::REFERENCE.metres(&calib);
+        let labels = kitti::read_labels(&at("label_2", "txt")).unwrap();
+        for (i, l) in labels.iter().enumerate() {
+            let class = match l.kind {
+                kitti::ObjectType::Car => 0,
+                kitti::ObjectType::Pedestrian => 1,
+                _ => continue,
+            };
+            let pixels = mask
+                .data
+                .iter()
+                .zip(&gt.data)
+                .filter(|(m, g)| {
+                    let z = fb / **g as f64;
+                    **m as usize == i + 1 && **g > 0.0 && (1.0..=80.0).contains(&z)
+                })
+                .count();
+            expected[class] += (pixels >= 10) as u64;
+        }
+    }
+    for (class, n) in [("Car", expected[0]), ("Pedestrian", expected[1])] {
+        let bins = v["exact"]["objects"][class].as_object();
+        let counted: u64 = bins
+            .iter()
+            .flat_map(|b| b.values())
+            .map(|m| {
+                assert_eq!(
+                    (m["error"].as_f64(), m["within"].as_f64()),
+                    (Some(0.0), Some(1.0)),
+                    "{m}"
+                );
+                m["objects"].as_u64().unwrap()
+            })
+            .sum();
+        assert_eq!(counted, n, "{class}: {}", v["exact"]["objects"]);
+    }
+    assert!(expected[0] > 0, "no car to count");
     let plot = image::open(&png).unwrap();
     assert_eq!((plot.width(), plot.height()), (3 * 460, 340));
     // An instance mask of another size than its frame is named with both sizes (it used to

@@ -425,6 +425,16 @@ fn eval(a: EvalArgs) -> Result<()> {
         split.path.display()
     );
     print!("{}", report::table(&models));
+    let objects = report::object_table(&models);
+    if !objects.is_empty() {
+        println!(
+            "\nPer object (each labelled car and pedestrian with at least {} ground-truth pixels, \
+             by its distance): error = mean |median depth error| of its pixels over the objects \
+             placed (with as many predicted pixels); bias = mean signed median (+: too far)",
+            disparity::objects::MIN_OBJECT_PIXELS
+        );
+        print!("{objects}");
+    }
     if let Some(p) = &a.json {
         kitti::io::write_atomic(
             p,

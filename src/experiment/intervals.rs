@@ -4,6 +4,7 @@
 //! the decision reads only those intervals.
 
 use super::stages::{DetectorEval, UpstreamMetrics};
+use disparity::metrics::{BINS, CLASSES};
 use disparity::{Breakdown, Sums};
 use eval::bootstrap::{paired_difference, ApResampler, ApSpec, Arm, Interval, Resampled};
 use eval::bootstrap::{RatioOfSums, Settings};
@@ -22,25 +23,60 @@ pub const UPSTREAM_ERRORS: [(&str, Pixels); 3] = [
 /// The decision rule, as the report's header states it.
 pub const RULE: &str = "An upstream change is an *improvement* when the 95 % interval of its depth-MAE change (on the pixels every variant predicts) lies below zero; a downstream change is a *loss* when the interval of its ΔAP lies below zero (a *gain* above zero). *Self-defeating* = an improvement with a loss; *not self-defeating* = an improvement with a gain; *inconclusive* when either interval spans zero. Intervals: paired bootstrap over the val frames (both arms on the same resample), hierarchical over upstream seeds and then detector seeds where there are several.";
 
-/// Depth-MAE changes of `variant` against `baseline` (one entry per upstream seed each), by
-/// [`UPSTREAM_ERRORS`] key: `None` where a side has no pixels.
+/// A per-frame ratio of sums an upstream error is: (numerator, denominator) of one frame's
+/// breakdown.
+pub type FrameRatio = Box<dyn Fn(&Breakdown) -> (f64, f64)>;
+
+/// The upstream errors given intervals, by report key: the [`UPSTREAM_ERRORS`] depth MAEs, and
+/// each class's per-object error in each distance bin (`object_error/<class>/<bin>`, the key
+/// [`object_error_key`] makes).
+pub fn upstream_errors() -> Vec<(String, FrameRatio)> {
+    let mut errors: Vec<(String, FrameRatio)> = UPSTREAM_ERRORS
+        .iter()
+        .map(|&(key, pick)| {
+            let ratio: FrameRatio =
+                Box::new(move |b: &Breakdown| (pick(b).abs_depth, pick(b).depth_pixels as f64));
+            (key.to_string(), ratio)
+        })
+        .collect();
+    for c in 0..CLASSES.len() {
+        for k in 0..BINS.len() {
+            let ratio: FrameRatio = Box::new(move |b: &Breakdown| {
+                let s = &b.objects[c][k];
+                (s.abs_median, s.placed as f64)
+            });
+            errors.push((object_error_key(c, k), ratio));
+        }
+    }
+    errors
+}
+
+/// The name of class `CLASSES[class]`'s objects in distance bin `BINS[bin]`, e.g. `Car/20-40 m`.
+pub fn object_cell(class: usize, bin: usize) -> String {
+    let (lo, hi) = BINS[bin];
+    format!("{}/{lo:.0}-{hi:.0} m", CLASSES[class].as_str())
+}
+
+/// The report key of the change of a per-object error ([`object_cell`]'s objects).
+pub fn object_error_key(class: usize, bin: usize) -> String {
+    format!("object_error/{}", object_cell(class, bin))
+}
+
+/// Changes of `variant`'s upstream errors against `baseline`'s (one entry per upstream seed
+/// each), by [`upstream_errors`] key: `None` where a side has no pixels (or objects).
 pub fn upstream_changes(
     variant: &[UpstreamMetrics],
     baseline: &[UpstreamMetrics],
     settings: &Settings,
 ) -> BTreeMap<String, Option<Interval>> {
-    UPSTREAM_ERRORS
-        .iter()
-        .map(|(key, pick)| {
+    upstream_errors()
+        .into_iter()
+        .map(|(key, ratio)| {
             let stats = |runs: &[UpstreamMetrics]| -> Vec<RatioOfSums> {
                 runs.iter()
-                    .map(|m| RatioOfSums {
-                        numer: m.frames.iter().map(|b| pick(b).abs_depth).collect(),
-                        denom: m
-                            .frames
-                            .iter()
-                            .map(|b| pick(b).depth_pixels as f64)
-                            .collect(),
+                    .map(|m| {
+                        let (numer, denom) = m.frames.iter().map(&ratio).unzip();
+                        RatioOfSums { numer, denom }
                     })
                     .collect()
             };
@@ -53,7 +89,7 @@ pub fn upstream_changes(
             let interval = (same && frames > 0)
                 .then(|| paired_difference(frames, &arm(&v), &arm(&b), settings))
                 .flatten();
-            (key.to_string(), interval)
+            (key, interval)
         })
         .collect()
 }

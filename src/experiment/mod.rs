@@ -9,6 +9,7 @@ pub mod decomposition;
 pub mod intervals;
 pub mod lock;
 pub mod manifest;
+pub mod objects;
 pub mod parallel;
 pub mod report;
 pub mod stages;

@@ -68,6 +68,7 @@ fn upstream_json(runs: &[UpstreamMetrics]) -> Value {
     };
     let mut v = errors(&|r| &r.common);
     v["all_pixels"] = errors(&|r| &r.own);
+    v["objects"] = super::objects::json(runs);
     v
 }
 
@@ -541,6 +542,7 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
             );
         }
     }
+    s += &super::objects::markdown(cfg, report);
     let verdicts = report["verdicts"].as_array().cloned().unwrap_or_default();
     for d in &cfg.downstream {
         let class = d.eval_class().unwrap_or(eval::Class::Car);
@@ -703,13 +705,10 @@ mod tests {
         }
     }
 
-    /// Two seeds; `depth` has a lower depth error than `disp` on every frame; its car detector
-    /// misses a car in every second frame where `disp`'s misses one in eleven (a loss); its
-    /// pedestrian-class comparison has no pedestrians at all (undefined AP: inconclusive);
-    /// `worse` has a higher error.
-    #[test]
-    fn the_report_decides_by_the_paired_intervals() {
-        let cfg: ExperimentConfig = toml::from_str(
+    /// Two seeds; variants `lidar`, `disp` (the baseline), `depth` and `worse`; a car and a
+    /// pedestrian detector.
+    fn four_variant_config() -> ExperimentConfig {
+        toml::from_str(
             r#"
 name = "t"
 seeds = [0, 1]
@@ -737,7 +736,16 @@ name = "ped"
 class = "Pedestrian"
 "#,
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    /// Two seeds; `depth` has a lower depth error than `disp` on every frame; its car detector
+    /// misses a car in every second frame where `disp`'s misses one in eleven (a loss); its
+    /// pedestrian-class comparison has no pedestrians at all (undefined AP: inconclusive);
+    /// `worse` has a higher error.
+    #[test]
+    fn the_report_decides_by_the_paired_intervals() {
+        let cfg = four_variant_config();
         let mut r = Results {
             frames: 40,
             ..Results::default()
@@ -837,5 +845,82 @@ class = "Pedestrian"
                 && line.contains("because"),
             "{line}"
         );
+    }
+
+    /// A variant's per-frame objects: two cars at 20-40 m placed `error` m too far (give or
+    /// take a frame-to-frame wobble) and one at 0-10 m placed exactly, in each of 40 frames.
+    fn with_objects(error: f64) -> UpstreamMetrics {
+        let mut m = upstream(2.0);
+        for (f, b) in m.frames.iter_mut().enumerate() {
+            let e = error + 0.2 * ((f % 4) as f64 - 1.5);
+            let far = &mut b.objects[0][2];
+            (far.objects, far.placed, far.farther) = (2, 2, 2);
+            (far.abs_median, far.median) = (2.0 * e, 2.0 * e);
+            let near = &mut b.objects[0][0];
+            (near.objects, near.placed, near.within) = (1, 1, 1);
+        }
+        let mut common = disparity::Breakdown::default();
+        m.frames.iter().for_each(|b| common.add(b));
+        UpstreamMetrics {
+            own: common.clone(),
+            common,
+            frames: m.frames,
+        }
+    }
+
+    #[test]
+    fn the_upstream_section_gives_each_objects_error_and_its_change() {
+        let cfg = four_variant_config();
+        let mut r = Results {
+            frames: 40,
+            ..Results::default()
+        };
+        r.upstream
+            .insert("disp".into(), vec![with_objects(3.0), with_objects(3.0)]);
+        r.upstream
+            .insert("depth".into(), vec![with_objects(2.0), with_objects(2.0)]);
+        let report = build(&cfg, &r, 1.0);
+        // The wobble averages out over the 40 frames: errors 3.0 and 2.0, all too far.
+        let far = &report["upstream"]["depth"]["objects"]["Car/20-40 m"];
+        assert_eq!(far["objects"]["mean"], 80.0);
+        assert!(
+            (far["error"]["mean"].as_f64().unwrap() - 2.0).abs() < 1e-9,
+            "{far}"
+        );
+        assert!(
+            (far["bias"]["mean"].as_f64().unwrap() - 2.0).abs() < 1e-9,
+            "{far}"
+        );
+        assert_eq!(far["farther"]["mean"], 1.0);
+        let near = &report["upstream"]["depth"]["objects"]["Car/0-10 m"];
+        assert_eq!(
+            (
+                near["error"]["mean"].as_f64(),
+                near["within"]["mean"].as_f64()
+            ),
+            (Some(0.0), Some(1.0))
+        );
+        // Lower on every frame: the change's interval lies below zero.
+        let change = &report["upstream_changes"]["depth"]["object_error/Car/20-40 m"];
+        assert!(
+            (change["estimate"].as_f64().unwrap() + 1.0).abs() < 1e-9,
+            "{change}"
+        );
+        assert!(change["hi"].as_f64().unwrap() < 0.0, "{change}");
+        // Cells without objects have no column; those with objects name their count.
+        let md = markdown(&cfg, &report);
+        assert!(
+            md.contains("| variant | Car 0-10 m (40) | Car 20-40 m (80) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| depth | 0.00 (+0.00) | 2.00 (+2.00) |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| depth | +0.00 [+0.00, +0.00] | -1.00 ["),
+            "{md}"
+        );
+        assert!(!md.contains("Pedestrian 0-10 m"), "{md}");
     }
 }

@@ -1,10 +1,9 @@
 //! Running a model over the frames of a KITTI root, and evaluating a folder of predictions.
 
 use crate::error::{DisparityError, Result};
-use crate::metrics::{
-    classes_from_instances, classes_from_lidar, frame_breakdown, Breakdown, ClassMap,
-};
+use crate::metrics::{frame_breakdown, Breakdown};
 use crate::model::{DisparityModel, StereoPair};
+use crate::objects::{frame_objects, ObjectMap};
 use kitti::npy::MapFormat;
 use kitti::{
     read_labels, read_velodyne, Baseline, Calibration, DisparityMap, FileKind, InstanceMask,
@@ -200,7 +199,7 @@ pub fn evaluate_frames(
                     keep_predicted(&mut g, &p);
                 }
                 let c = Calibration::read(&input(txt(calib), id, "calibration")?)?;
-                let class_map: Option<ClassMap> = match classes {
+                let object_map: Option<ObjectMap> = match classes {
                     ClassSource::None => None,
                     ClassSource::Instances { masks, labels } => {
                         let mask_path =
@@ -214,7 +213,7 @@ pub fn evaluate_frames(
                                 other: gt_path.clone(),
                             });
                         }
-                        Some(classes_from_instances(
+                        Some(ObjectMap::from_instances(
                             &m,
                             &read_labels(&input(txt(labels), id, "label")?)?,
                         ))
@@ -226,15 +225,16 @@ pub fn evaluate_frames(
                             "velodyne",
                         )?)?;
                         let l = read_labels(&input(txt(labels), id, "label")?)?;
-                        Some(classes_from_lidar(&pts, &l, &c, g.width, g.height))
+                        Some(ObjectMap::from_lidar(&pts, &l, &c, g.width, g.height))
                     }
                 };
-                Ok(frame_breakdown(
-                    &p,
-                    &g,
-                    c.fu() * baseline.metres(&c),
-                    class_map.as_ref(),
-                ))
+                let fb = c.fu() * baseline.metres(&c);
+                let classes = object_map.as_ref().map(ObjectMap::class_map);
+                let mut b = frame_breakdown(&p, &g, fb, classes.as_ref());
+                if let Some(objects) = &object_map {
+                    b.objects = frame_objects(&p, &g, fb, objects);
+                }
+                Ok(b)
             })();
             progress();
             r

@@ -11,6 +11,7 @@ pub mod loss;
 pub mod metrics;
 pub mod model;
 pub mod network;
+pub mod objects;
 pub mod ops;
 pub mod perturb;
 pub mod psmnet;

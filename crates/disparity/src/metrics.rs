@@ -2,8 +2,8 @@
 //! distance bin, and on the pixels of each object class (how a user sees *why* an upstream
 //! change helps one detector and hurts another).
 
-use kitti::{Calibration, DisparityMap, InstanceMask, LidarPoint, Object, ObjectType};
-use nalgebra::Point3;
+use crate::objects::ObjectBins;
+use kitti::{DisparityMap, ObjectType};
 
 /// Depth range evaluated, metres.
 pub const DEPTH_RANGE: (f64, f64) = (1.0, 80.0);
@@ -144,6 +144,9 @@ pub struct Breakdown {
     pub classes: [Sums; 2],
     /// [all, car, pedestrian] × 5 m depth bins.
     pub curves: [[Sums; CURVE_BINS]; 3],
+    /// Per-object errors by class and the object's distance bin (filled where the objects of
+    /// the frames are known: [`crate::objects::frame_objects`]).
+    pub objects: ObjectBins,
 }
 
 impl Default for Breakdown {
@@ -153,6 +156,7 @@ impl Default for Breakdown {
             bins: [Sums::default(); 4],
             classes: [Sums::default(); 2],
             curves: [[Sums::default(); CURVE_BINS]; 3],
+            objects: ObjectBins::default(),
         }
     }
 }
@@ -179,6 +183,14 @@ impl Breakdown {
                 self.curves[c][b].add(&o.curves[c][b]);
             }
         }
+        for (mine, theirs) in self
+            .objects
+            .iter_mut()
+            .flatten()
+            .zip(o.objects.iter().flatten())
+        {
+            mine.add(theirs);
+        }
     }
 
     /// Rows of the report: (name, metrics).
@@ -194,58 +206,9 @@ impl Breakdown {
     }
 }
 
-/// Per-pixel class of the left image: index into [`CLASSES`] + 1, or 0.
+/// Per-pixel class of the left image: index into [`CLASSES`] + 1, or 0 (from an
+/// [`crate::objects::ObjectMap`]).
 pub type ClassMap = Vec<u8>;
-
-fn class_index(kind: ObjectType) -> u8 {
-    CLASSES
-        .iter()
-        .position(|c| *c == kind)
-        .map_or(0, |i| i as u8 + 1)
-}
-
-/// The class map of a synthetic frame from its instance mask and labels.
-pub fn classes_from_instances(mask: &InstanceMask, labels: &[Object]) -> ClassMap {
-    mask.data
-        .iter()
-        .map(|&line| match line {
-            0 => 0,
-            l => labels
-                .get(l as usize - 1)
-                .map_or(0, |o| class_index(o.kind)),
-        })
-        .collect()
-}
-
-/// The class map of a real frame: the pixels of LiDAR points (projected as for the LiDAR
-/// disparity ground truth) that lie inside a labelled box.
-pub fn classes_from_lidar(
-    points: &[LidarPoint],
-    labels: &[Object],
-    calib: &Calibration,
-    width: u32,
-    height: u32,
-) -> ClassMap {
-    let boxes: Vec<(u8, kitti::VeloBox)> = labels
-        .iter()
-        .filter(|o| class_index(o.kind) > 0)
-        .map(|o| (class_index(o.kind), o.box3d.to_velo(calib)))
-        .collect();
-    let mut map = vec![0u8; (width * height) as usize];
-    for p in points.iter().filter(|p| p.x > 2.0) {
-        let q = Point3::new(p.x as f64, p.y as f64, p.z as f64);
-        let Some((c, _)) = boxes.iter().find(|(_, b)| b.contains(&q, 0.0)) else {
-            continue;
-        };
-        let img = calib.velo_to_image(&q);
-        if img.u >= 0.0 && img.u < width as f64 - 1.0 && img.v >= 0.0 && img.v < height as f64 - 1.0
-        {
-            map[(img.v.round_ties_even() as u32 * width + img.u.round_ties_even() as u32)
-                as usize] = *c;
-        }
-    }
-    map
-}
 
 /// Errors of one frame's prediction. `fb` = f_u · B turns disparity into depth; `classes`
 /// optionally tells each pixel's class. Pixels without ground truth are skipped; a

@@ -1,6 +1,7 @@
 //! Disparity and depth error tables and the error-against-distance plot.
 
-use crate::metrics::{Breakdown, CLASSES, CURVE_STEP};
+use crate::metrics::{Breakdown, BINS, CLASSES, CURVE_STEP};
+use crate::objects::{ObjectMetrics, OBJECT_TOLERANCE};
 use plot::{Chart, Figure, LineChart, Series, PALETTE};
 
 /// A table of every row (all pixels, distance bins, classes) of each model.
@@ -21,7 +22,58 @@ pub fn table(models: &[(String, Breakdown)]) -> String {
     out
 }
 
-/// JSON: `{model: {row: metrics}}`.
+/// The per-object rows of a breakdown: (class, distance bin, metrics), for the bins that hold
+/// objects.
+pub fn object_rows(b: &Breakdown) -> Vec<(&'static str, String, ObjectMetrics)> {
+    let mut rows = Vec::new();
+    for (c, class) in CLASSES.iter().enumerate() {
+        for (k, (lo, hi)) in BINS.iter().enumerate() {
+            let m = b.objects[c][k].metrics();
+            if m.objects > 0 {
+                rows.push((class.as_str(), format!("{lo:.0}-{hi:.0} m"), m));
+            }
+        }
+    }
+    rows
+}
+
+/// A table of each model's per-object errors (empty when no frame's objects are known).
+pub fn object_table(models: &[(String, Breakdown)]) -> String {
+    let rows: Vec<_> = models
+        .iter()
+        .flat_map(|(name, b)| object_rows(b).into_iter().map(move |r| (name, r)))
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "| {:<14} | {:<10} | {:<10} | {:>7} | {:>6} | {:>7} | {:>7} | {:>7} | {:>8} |\n|{}|\n",
+        "model",
+        "class",
+        "objects at",
+        "objects",
+        "placed",
+        "error m",
+        "bias m",
+        "too far",
+        format!("≤ {OBJECT_TOLERANCE:.0} m"),
+        [16, 12, 12, 9, 8, 9, 9, 9, 10]
+            .iter()
+            .map(|w| "-".repeat(*w))
+            .collect::<Vec<_>>()
+            .join("|")
+    );
+    for (name, (class, bin, m)) in rows {
+        out.push_str(&format!(
+            "| {:<14} | {:<10} | {:<10} | {:>7} | {:>5.0}% | {:>7.2} | {:>+7.2} | {:>6.0}% | {:>7.0}% |\n",
+            name, class, bin, m.objects, 100.0 * m.placed, m.error, m.bias, 100.0 * m.farther, 100.0 * m.within
+        ));
+    }
+    out
+}
+
+/// JSON: `{model: {row: metrics, "objects": {class: {bin: object metrics}}}}` ("objects" only
+/// where the frames' objects are known).
 pub fn json(models: &[(String, Breakdown)]) -> serde_json::Value {
     let map: serde_json::Map<String, serde_json::Value> = models
         .iter()
@@ -36,6 +88,17 @@ pub fn json(models: &[(String, Breakdown)]) -> serde_json::Value {
                     )
                 })
                 .collect();
+            let mut rows = rows;
+            let mut objects = serde_json::Map::new();
+            for (class, bin, m) in object_rows(b) {
+                let entry = objects
+                    .entry(class)
+                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                entry[bin] = serde_json::to_value(m).unwrap_or(serde_json::Value::Null);
+            }
+            if !objects.is_empty() {
+                rows.insert("objects".into(), serde_json::Value::Object(objects));
+            }
             (name.clone(), serde_json::Value::Object(rows))
         })
         .collect();

@@ -1,6 +1,7 @@
 //! Semi-global matching on synthetic stereo pairs against their exact disparity.
 
-use disparity::metrics::{classes_from_instances, frame_breakdown};
+use disparity::metrics::frame_breakdown;
+use disparity::objects::ObjectMap;
 use disparity::{sgm, Breakdown, Gray, SgmConfig};
 use kitti::DisparityMap;
 use synth::{generate_frame, SynthConfig};
@@ -48,7 +49,7 @@ fn sgm_matches_textured_synthetic_pixels() {
             },
         );
         let fb = f.rig.calib.fu() * f.rig.calib.baseline();
-        let classes = classes_from_instances(&f.mask, &f.labels);
+        let classes = ObjectMap::from_instances(&f.mask, &f.labels).class_map();
         all.add(&frame_breakdown(&pred, &f.disparity, fb, Some(&classes)));
         let mask = textured(&left, 4.0);
         let gt_tex = DisparityMap {
