@@ -387,7 +387,7 @@ pub fn ap_change_plot(cfg: &ExperimentConfig, report: &Value) -> plot::Figure {
 /// How the trained upstream networks were started, on what they were trained and which
 /// weights predict, as one sentence per trained variant.
 fn selection_note(cfg: &ExperimentConfig) -> String {
-    use disparity::psmnet::training::Selection;
+    use disparity::psmnet::training::{BatchNormMode, Selection};
     cfg.upstream
         .iter()
         .filter(|u| u.trained())
@@ -400,8 +400,12 @@ fn selection_note(cfg: &ExperimentConfig) -> String {
                 Selection::Last => "the last epoch's weights (no model selection)".to_string(),
                 Selection::BestVal => "the weights of its best epoch on frames held out from the training split".into(),
             };
+            let batch_norm = match t.batch_norm {
+                BatchNormMode::Train => "",
+                BatchNormMode::Frozen => ", batch norm frozen at the start's statistics",
+            };
             Some(format!(
-                "`{}`: {} epochs from {start} on {} ground truth ({:?} loss); it predicts with {weights}.",
+                "`{}`: {} epochs from {start} on {} ground truth ({:?} loss{batch_norm}); it predicts with {weights}.",
                 u.name,
                 t.epochs,
                 match u.gt {

@@ -446,3 +446,81 @@ fn a_refinement_stage_starts_from_psmnet_weights_and_then_learns() {
         "{err}"
     );
 }
+
+/// Every parameter and running statistic of the run in `dir`, by name.
+fn weights_of(run: &Path, model: &PsmNetConfig) -> std::collections::BTreeMap<String, Vec<f32>> {
+    use burn::store::ModuleSnapshot;
+    let loaded = load_model(model.init(&Device::flex()), &RunFiles::new(run).model()).unwrap();
+    loaded
+        .collect(None, None, true)
+        .iter()
+        .map(|t| {
+            let data = burn::store::bridge::to_data(t).unwrap();
+            (t.name.clone(), data.try_into_vec::<f32>().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn frozen_batch_norm_keeps_the_start_statistics_and_trains_every_weight() {
+    use disparity::psmnet::training::BatchNormMode;
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let root = synthetic_root(dir.path(), 12);
+    let pre = dir.path().join("pre");
+    train_run(&tiny_run(2), &root, &pre);
+    let tune = |batch_norm| TrainConfig {
+        seed: 8,
+        epochs: 1,
+        lr_steps: vec![],
+        init: Some(pre.clone()),
+        batch_norm,
+        ..tiny_run(1)
+    };
+    let frozen_cfg = tune(BatchNormMode::Frozen);
+    let first = train_run(&frozen_cfg, &root, &dir.path().join("frozen"));
+    train_run(
+        &tune(BatchNormMode::Train),
+        &root,
+        &dir.path().join("train"),
+    );
+
+    // The first step's loss is the start's loss when it normalises by its running statistics
+    // (burn's frozen batch norm), not by the batch's.
+    // (Each from its own copy of the start: a forward pass on batch statistics updates the
+    // running ones.)
+    let device = Device::flex().autodiff();
+    let start =
+        || load_model(frozen_cfg.model.init(&device), &RunFiles::new(&pre).model()).unwrap();
+    let by_running = first_batch_loss(&burn::module::Module::freeze(start()), &frozen_cfg, &root);
+    let by_batch = first_batch_loss(&start(), &frozen_cfg, &root);
+    assert!(
+        (first - by_running).abs() <= 1e-5 * by_running.abs(),
+        "first step {first} vs the start on its running statistics {by_running}"
+    );
+    assert!(
+        (by_batch - by_running).abs() > 1e-3 * by_running.abs(),
+        "the two normalisations give the same loss ({by_batch}): the check proves nothing"
+    );
+
+    let model = &frozen_cfg.model;
+    let start = weights_of(&pre, model);
+    let frozen = weights_of(&dir.path().join("frozen"), model);
+    let trained = weights_of(&dir.path().join("train"), model);
+    assert_eq!(start.len(), frozen.len());
+    let is_stat = |name: &str| name.contains("running_");
+    let stats = start.keys().filter(|n| is_stat(n)).count();
+    assert!(stats >= 10, "{stats} running statistics");
+    let moved = |run: &std::collections::BTreeMap<String, Vec<f32>>, stat: bool| {
+        start
+            .iter()
+            .filter(|(n, _)| is_stat(n) == stat)
+            .filter(|(n, v)| run[*n] != **v)
+            .count()
+    };
+    // Frozen: no running statistic moved, every weight did (scale and shift included).
+    assert_eq!(moved(&frozen, true), 0);
+    assert_eq!(moved(&frozen, false), start.len() - stats);
+    // Training mode: the statistics moved too.
+    assert_eq!(moved(&trained, true), stats);
+}

@@ -76,6 +76,28 @@ pub struct TrainConfig {
     /// the training starts from (the paper's SceneFlow-pretrained start); None: the reference
     /// initialisation.
     pub init: Option<PathBuf>,
+    /// Whether batch norm layers update their running statistics and normalise by the batch's
+    /// while training (`train`, the reference), or keep the start's statistics (`frozen`: a
+    /// common fine-tuning choice at small batch; their scale and shift still train).
+    #[serde(skip_serializing_if = "BatchNormMode::is_train")]
+    pub batch_norm: BatchNormMode,
+}
+
+/// How batch norm behaves while training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchNormMode {
+    /// Batch statistics, running statistics updated (the reference).
+    #[default]
+    Train,
+    /// The running statistics of the start weights, never updated.
+    Frozen,
+}
+
+impl BatchNormMode {
+    fn is_train(&self) -> bool {
+        *self == BatchNormMode::Train
+    }
 }
 
 /// Which checkpoint of a training predicts.
@@ -107,6 +129,7 @@ impl Default for TrainConfig {
             val_frames: 200,
             select: Selection::Last,
             init: None,
+            batch_norm: BatchNormMode::Train,
         }
     }
 }
@@ -263,6 +286,12 @@ fn train_network<N: StereoNet>(
     let mut model = burn_support::seeded_init(device, cfg.seed, build);
     if let Some(start) = &start {
         model = model.load_start(start)?;
+    }
+    if cfg.batch_norm == BatchNormMode::Frozen {
+        // Frozen modules normalise by their running statistics; every weight then trains again.
+        let frozen = model.freeze();
+        let every = burn::module::ParamGroup::ids_from_module(frozen.clone());
+        model = frozen.set_require_grad_group(every, true);
     }
     let mut optim: ModuleOptimizer = AdamConfig::new().with_epsilon(1e-8).init();
     let mut state = TrainState {
