@@ -276,6 +276,16 @@ fn train_run(cfg: &TrainConfig, root: &KittiRoot, out: &Path) -> f64 {
     first.into_inner().unwrap()
 }
 
+/// A 12-frame synthetic root in a temporary folder and, in its `pre/`, a tiny run trained
+/// `epochs` on it: the start the fine-tuning tests load (take [`SEEDED`] first).
+fn root_with_start(epochs: usize) -> (tempfile::TempDir, KittiRoot, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = synthetic_root(dir.path(), 12);
+    let pre = dir.path().join("pre");
+    train_run(&tiny_run(epochs), &root, &pre);
+    (dir, root, pre)
+}
+
 /// The first batch of epoch 0 of `cfg`, built here from the public pieces (order, crop
 /// stream, batcher) rather than by the training loop.
 fn first_batch(cfg: &TrainConfig, root: &KittiRoot) -> disparity::psmnet::data::Batch {
@@ -312,10 +322,7 @@ fn first_batch_loss<N: disparity::network::StereoNet>(
 #[test]
 fn fine_tuning_starts_from_the_init_weights_and_another_architecture_is_refused() {
     let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let root = synthetic_root(dir.path(), 12);
-    let pre = dir.path().join("pre");
-    train_run(&tiny_run(2), &root, &pre);
+    let (dir, root, pre) = root_with_start(2);
 
     // Fine-tuning from `pre` (another seed: other crops and order): its first step's loss is
     // the loss of the loaded weights on that batch.
@@ -379,10 +386,7 @@ fn fine_tuning_starts_from_the_init_weights_and_another_architecture_is_refused(
 fn a_refinement_stage_starts_from_psmnet_weights_and_then_learns() {
     use disparity::psmnet::{RefineConfig, RefinedPsmNet};
     let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let root = synthetic_root(dir.path(), 12);
-    let pre = dir.path().join("pre");
-    train_run(&tiny_run(1), &root, &pre);
+    let (dir, root, pre) = root_with_start(1);
 
     // PSMNet with the stage, from `pre` (a run without it): the first step's loss is PSMNet's
     // three-output loss of the loaded weights plus, for the stage's output, the loss of
@@ -465,10 +469,7 @@ fn weights_of(run: &Path, model: &PsmNetConfig) -> std::collections::BTreeMap<St
 fn frozen_batch_norm_keeps_the_start_statistics_and_trains_every_weight() {
     use disparity::psmnet::training::BatchNormMode;
     let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    let root = synthetic_root(dir.path(), 12);
-    let pre = dir.path().join("pre");
-    train_run(&tiny_run(2), &root, &pre);
+    let (dir, root, pre) = root_with_start(2);
     let tune = |batch_norm| TrainConfig {
         seed: 8,
         epochs: 1,
