@@ -782,6 +782,17 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         &["psmnet-tiny.toml", "model.refine", "network = \"sdn\""],
     );
     assert!(!tmp.path().join("bad-refine").exists(), "work started");
+    // A value serde refuses is named by its line and key.
+    let o = train_with(&[("seed = 7", "seed = 7\nbatch_norm = \"fro\"")], "bad-bn");
+    assert_fails_naming(
+        &o,
+        &[
+            "psmnet-tiny.toml",
+            "(`batch_norm = \"fro\"`)",
+            "expected `train` or `frozen`",
+        ],
+    );
+    assert!(!tmp.path().join("bad-bn").exists(), "work started");
     let o = train_with(&[("crop = [64, 128]", "crop = [0, 0]")], "bad2");
     assert_fails_naming(&o, &["psmnet-tiny.toml", "crop = [0, 0]"]);
     // A crop larger than the frames (the reference's 256 x 512 on 311 x 94 frames) names a

@@ -7,13 +7,28 @@ use super::training::{NetworkKind, TrainConfig};
 use crate::error::{DisparityError, Result};
 use std::path::{Path, PathBuf};
 
+/// "line N (`the line`): " for the start of a parse error's span, so that a bad value is named
+/// by its line and key; empty when the error has no position.
+fn where_in(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(start) = span.map(|s| s.start.min(text.len())) else {
+        return String::new();
+    };
+    let line = text[..start].matches('\n').count();
+    let shown = text.lines().nth(line).unwrap_or("").trim();
+    format!("line {} (`{shown}`): ", line + 1)
+}
+
 impl TrainConfig {
     /// Reads and checks a training config (TOML); every error names the file and the field.
     pub fn load(path: &Path) -> Result<TrainConfig> {
         let text = kitti::io::read_text(path)?;
         let cfg: TrainConfig = toml::from_str(&text).map_err(|e| DisparityError::Config {
             path: path.to_path_buf(),
-            message: format!("not a disparity training config: {}", e.message()),
+            message: format!(
+                "not a disparity training config: {}{}",
+                where_in(&text, e.span()),
+                e.message()
+            ),
         })?;
         cfg.validate().map_err(|message| DisparityError::Config {
             path: path.to_path_buf(),
