@@ -326,25 +326,30 @@ fn conv3d_impl<
         1,
     );
     let mut x_nhwc = vec![zero; batch_size * in_d * in_h * in_w * channels_in];
-    for b in 0..batch_size {
-        for d in 0..in_d {
-            for h in 0..in_h {
-                for w in 0..in_w {
-                    for c in 0..channels_in {
-                        let src_idx = b * channels_in * in_d * in_h * in_w
-                            + c * in_d * in_h * in_w
-                            + d * in_h * in_w
-                            + h * in_w
-                            + w;
-                        let dst_idx = b * nhwc_stride.0
-                            + d * nhwc_stride.1
-                            + h * nhwc_stride.2
-                            + w * nhwc_stride.3
-                            + c;
-                        x_nhwc[dst_idx] = x_data[src_idx];
-                    }
-                }
+    // One (batch, depth) plane at a time, in parallel where there are several.
+    let plane = in_h * in_w;
+    let to_nhwc = |bd: usize, dst: &mut [T]| {
+        let (b, d) = (bd / in_d, bd % in_d);
+        let src = &x_data[b * channels_in * in_d * plane + d * plane..];
+        for (s, pixel) in dst.chunks_exact_mut(channels_in).enumerate() {
+            for (c, value) in pixel.iter_mut().enumerate() {
+                *value = src[c * in_d * plane + s];
             }
+        }
+    };
+    let plane_len = plane * channels_in;
+    if plane_len > 0 {
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            x_nhwc
+                .par_chunks_mut(plane_len)
+                .enumerate()
+                .for_each(|(bd, dst)| to_nhwc(bd, dst));
+        }
+        #[cfg(not(feature = "rayon"))]
+        for (bd, dst) in x_nhwc.chunks_mut(plane_len).enumerate() {
+            to_nhwc(bd, dst);
         }
     }
 
@@ -415,19 +420,23 @@ fn conv3d_impl<
                             tile_size,
                         );
 
-                        // Write results to output for this group's output channels
-                        for (local_idx, global_idx) in (tile_start..tile_end).enumerate() {
-                            for c_out in 0..out_channels_per_group {
-                                let dst_idx = b * channels_out * spatial_out
-                                    + (out_c_start + c_out) * spatial_out
-                                    + global_idx;
-                                let res_idx = c_out * tile_size + local_idx;
-                                unsafe {
-                                    debug_assert!(
-                                        dst_idx < batch_size * channels_out * spatial_out
-                                    );
-                                    dst_ptr.write(dst_idx, result[res_idx]);
-                                }
+                        // Write results to output for this group's output channels: each
+                        // channel's tile is one contiguous run of the output.
+                        for (c_out, src) in result.chunks_exact(tile_size).enumerate() {
+                            let dst_idx = b * channels_out * spatial_out
+                                + (out_c_start + c_out) * spatial_out
+                                + tile_start;
+                            debug_assert!(
+                                dst_idx + tile_size <= batch_size * channels_out * spatial_out
+                            );
+                            // SAFETY: in bounds (above); tiles of different (b, tile, group)
+                            // write disjoint runs.
+                            unsafe {
+                                core::ptr::copy_nonoverlapping(
+                                    src.as_ptr(),
+                                    dst_ptr.ptr_add(dst_idx),
+                                    tile_size,
+                                );
                             }
                         }
                     }
@@ -497,14 +506,11 @@ fn conv3d_impl<
                         );
 
                         // Write results to output for this group's output channels
-                        for (local_idx, global_idx) in (tile_start..tile_end).enumerate() {
-                            for c_out in 0..out_channels_per_group {
-                                let dst_idx = b * channels_out * spatial_out
-                                    + (out_c_start + c_out) * spatial_out
-                                    + global_idx;
-                                let res_idx = c_out * tile_size + local_idx;
-                                output[dst_idx] = result[res_idx];
-                            }
+                        for (c_out, src) in result.chunks_exact(tile_size).enumerate() {
+                            let dst_idx = b * channels_out * spatial_out
+                                + (out_c_start + c_out) * spatial_out
+                                + tile_start;
+                            output[dst_idx..dst_idx + tile_size].copy_from_slice(src);
                         }
                     }
                 }
@@ -567,47 +573,80 @@ fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
     in_c_start: usize,
     nhwc_stride: (usize, usize, usize, usize, usize),
 ) {
-    for (local_idx, global_idx) in (tile_start..tile_end).enumerate() {
+    let c = channels_per_group;
+    // Along w, the taps of one output position that fall inside the input are one range of kw;
+    // with unit dilation and one group their channels are one contiguous run of the NHWC input
+    // (and of the column row), copied at once. Padding taps stay as the caller zeroed them.
+    let whole_runs = dilation_w == 1 && c == nhwc_stride.3;
+    let run = kernel_w * c;
+    for (row, global_idx) in col_tile
+        .chunks_exact_mut(col_len)
+        .zip(tile_start..tile_end)
+    {
         let out_d_idx = global_idx / (out_h * out_w);
         let rem = global_idx % (out_h * out_w);
         let out_h_idx = rem / out_w;
         let out_w_idx = rem % out_w;
 
-        let mut col_offset = 0;
-        for kd in 0..kernel_d {
-            let id = (out_d_idx * stride_d + kd * dilation_d) as isize - pad_d as isize;
-            for kh in 0..kernel_h {
-                let ih = (out_h_idx * stride_h + kh * dilation_h) as isize - pad_h as isize;
-                for kw in 0..kernel_w {
-                    let iw = (out_w_idx * stride_w + kw * dilation_w) as isize - pad_w as isize;
-
-                    if id >= 0
-                        && id < in_d as isize
-                        && ih >= 0
-                        && ih < in_h as isize
-                        && iw >= 0
-                        && iw < in_w as isize
-                    {
-                        let id = id as usize;
-                        let ih = ih as usize;
-                        let iw = iw as usize;
-                        let inp_base = b * nhwc_stride.0
-                            + id * nhwc_stride.1
-                            + ih * nhwc_stride.2
-                            + iw * nhwc_stride.3
-                            + in_c_start;
-                        for c in 0..channels_per_group {
-                            col_tile[local_idx * col_len + col_offset] = x_nhwc[inp_base + c];
-                            col_offset += 1;
-                        }
-                    } else {
-                        // Padding: skip channels_per_group positions (already zero)
-                        col_offset += channels_per_group;
+        let (kw_lo, kw_hi) =
+            valid_kernel_range(out_w_idx * stride_w, pad_w, dilation_w, kernel_w, in_w);
+        if kw_lo >= kw_hi {
+            continue;
+        }
+        let iw_lo = out_w_idx * stride_w + kw_lo * dilation_w - pad_w;
+        let (kd_lo, kd_hi) =
+            valid_kernel_range(out_d_idx * stride_d, pad_d, dilation_d, kernel_d, in_d);
+        let (kh_lo, kh_hi) =
+            valid_kernel_range(out_h_idx * stride_h, pad_h, dilation_h, kernel_h, in_h);
+        for kd in kd_lo..kd_hi {
+            let id = out_d_idx * stride_d + kd * dilation_d - pad_d;
+            for kh in kh_lo..kh_hi {
+                let ih = out_h_idx * stride_h + kh * dilation_h - pad_h;
+                let src_base =
+                    b * nhwc_stride.0 + id * nhwc_stride.1 + ih * nhwc_stride.2 + in_c_start;
+                let dst_base = (kd * kernel_h + kh) * run;
+                if whole_runs {
+                    let len = (kw_hi - kw_lo) * c;
+                    let src = src_base + iw_lo * c;
+                    let dst = dst_base + kw_lo * c;
+                    row[dst..dst + len].copy_from_slice(&x_nhwc[src..src + len]);
+                } else {
+                    for (i, kw) in (kw_lo..kw_hi).enumerate() {
+                        let src = src_base + (iw_lo + i * dilation_w) * nhwc_stride.3;
+                        let dst = dst_base + kw * c;
+                        row[dst..dst + c].copy_from_slice(&x_nhwc[src..src + c]);
                     }
                 }
             }
         }
     }
+}
+
+/// The kernel taps `k` in `0..kernel` whose input index `origin + k * dilation - pad` lies in
+/// `0..in_size`, as a half-open range (empty when none do). `origin` is the output index times
+/// the stride.
+fn valid_kernel_range(
+    origin: usize,
+    pad: usize,
+    dilation: usize,
+    kernel: usize,
+    in_size: usize,
+) -> (usize, usize) {
+    // First tap at or past the padding: origin + k * dilation >= pad.
+    let lo = if origin >= pad {
+        0
+    } else {
+        (pad - origin).div_ceil(dilation)
+    };
+    // Past the last tap inside the input: origin + k * dilation < in_size + pad.
+    let limit = in_size + pad;
+    let hi = if origin >= limit {
+        0
+    } else {
+        (limit - origin).div_ceil(dilation)
+    };
+    let hi = hi.min(kernel);
+    (lo.min(hi), hi)
 }
 
 /// Check if this is a 1x1 convolution that can use the fast path.

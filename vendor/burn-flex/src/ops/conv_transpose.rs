@@ -446,13 +446,29 @@ fn conv_transpose3d_impl<
                                         } else {
                                             (iw_start, iw_end)
                                         };
-                                        for iw in iw_start..iw_end {
-                                            let ow = iw * stride_w + kw * dilation_w - pad_w;
-                                            let s = in_h_base + iw - tile_start;
-                                            let val = columns[col_base + s];
-                                            let out_idx = out_ch_base + out_h_base + ow;
-                                            channel_output[out_idx] =
-                                                T::add(channel_output[out_idx], val);
+                                        if iw_start >= iw_end {
+                                            continue;
+                                        }
+                                        // One row of taps as slices (no per-element bounds
+                                        // checks); each output gets the same additions in the
+                                        // same order as element by element.
+                                        let n = iw_end - iw_start;
+                                        let ow = iw_start * stride_w + kw * dilation_w - pad_w;
+                                        let s = col_base + in_h_base + iw_start - tile_start;
+                                        let src = &columns[s..s + n];
+                                        let out_idx = out_ch_base + out_h_base + ow;
+                                        let dst = &mut channel_output
+                                            [out_idx..out_idx + (n - 1) * stride_w + 1];
+                                        if stride_w == 1 {
+                                            for (o, &v) in dst.iter_mut().zip(src) {
+                                                *o = T::add(*o, v);
+                                            }
+                                        } else {
+                                            for (o, &v) in
+                                                dst.iter_mut().step_by(stride_w).zip(src)
+                                            {
+                                                *o = T::add(*o, v);
+                                            }
                                         }
                                     }
                                 }

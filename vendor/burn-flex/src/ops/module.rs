@@ -2,7 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv_transpose, deform_conv, interpolate, pool};
+use crate::ops::{conv, conv_transpose, conv_weight_grad, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
@@ -42,7 +42,63 @@ pub(crate) fn cast_from_f32<E: Element + Pod + Copy>(
     FlexTensor::new(bytes, Layout::contiguous(shape), E::dtype())
 }
 
+/// A convolution's weight gradient by `conv_weight_grad` (patch 2, see `PATCHES.md`).
+macro_rules! conv_weight_backward {
+    ($name:ident, $n:literal) => {
+        fn $name(
+            x: FloatTensor<Flex>,
+            weight: FloatTensor<Flex>,
+            output_grad: FloatTensor<Flex>,
+            options: ConvOptions<$n>,
+        ) -> FloatTensor<Flex> {
+            let shape = weight.layout().shape().clone();
+            let geo = conv_weight_grad::geometry(
+                &x,
+                &output_grad,
+                &shape,
+                options.stride,
+                options.padding_begin(),
+                options.dilation,
+                options.groups,
+            );
+            conv_weight_grad::weight_grad_tensor(x, output_grad, shape, geo)
+        }
+    };
+}
+
+/// A transposed convolution's weight gradient: the same sum with its input and output gradient
+/// exchanged.
+macro_rules! conv_transpose_weight_backward {
+    ($name:ident, $n:literal) => {
+        fn $name(
+            x: FloatTensor<Flex>,
+            weight: FloatTensor<Flex>,
+            output_grad: FloatTensor<Flex>,
+            options: ConvTransposeOptions<$n>,
+        ) -> FloatTensor<Flex> {
+            let shape = weight.layout().shape().clone();
+            let geo = conv_weight_grad::geometry(
+                &output_grad,
+                &x,
+                &shape,
+                options.stride,
+                options.padding,
+                options.dilation,
+                options.groups,
+            );
+            conv_weight_grad::weight_grad_tensor(output_grad, x, shape, geo)
+        }
+    };
+}
+
 impl ModuleOps<Flex> for Flex {
+    conv_weight_backward!(conv1d_weight_backward, 1);
+    conv_weight_backward!(conv2d_weight_backward, 2);
+    conv_weight_backward!(conv3d_weight_backward, 3);
+    conv_transpose_weight_backward!(conv_transpose1d_weight_backward, 1);
+    conv_transpose_weight_backward!(conv_transpose2d_weight_backward, 2);
+    conv_transpose_weight_backward!(conv_transpose3d_weight_backward, 3);
+
     fn conv1d(
         x: FloatTensor<Flex>,
         weight: FloatTensor<Flex>,
