@@ -33,7 +33,7 @@ use burn_std::{Bytes, Shape, f16};
 
 use crate::{FlexTensor, Layout};
 
-use super::conv_common::{add_bias, squeeze_3d_to_1d, squeeze_3d_to_2d};
+use super::conv_common::{add_bias, inside_range, squeeze_3d_to_1d, squeeze_3d_to_2d};
 
 // ============================================================================
 // Macros for forward conv
@@ -589,15 +589,15 @@ fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
         let out_w_idx = rem % out_w;
 
         let (kw_lo, kw_hi) =
-            valid_kernel_range(out_w_idx * stride_w, pad_w, dilation_w, kernel_w, in_w);
+            inside_range(out_w_idx * stride_w, pad_w, dilation_w, in_w, kernel_w);
         if kw_lo >= kw_hi {
             continue;
         }
         let iw_lo = out_w_idx * stride_w + kw_lo * dilation_w - pad_w;
         let (kd_lo, kd_hi) =
-            valid_kernel_range(out_d_idx * stride_d, pad_d, dilation_d, kernel_d, in_d);
+            inside_range(out_d_idx * stride_d, pad_d, dilation_d, in_d, kernel_d);
         let (kh_lo, kh_hi) =
-            valid_kernel_range(out_h_idx * stride_h, pad_h, dilation_h, kernel_h, in_h);
+            inside_range(out_h_idx * stride_h, pad_h, dilation_h, in_h, kernel_h);
         for kd in kd_lo..kd_hi {
             let id = out_d_idx * stride_d + kd * dilation_d - pad_d;
             for kh in kh_lo..kh_hi {
@@ -620,33 +620,6 @@ fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
             }
         }
     }
-}
-
-/// The kernel taps `k` in `0..kernel` whose input index `origin + k * dilation - pad` lies in
-/// `0..in_size`, as a half-open range (empty when none do). `origin` is the output index times
-/// the stride.
-fn valid_kernel_range(
-    origin: usize,
-    pad: usize,
-    dilation: usize,
-    kernel: usize,
-    in_size: usize,
-) -> (usize, usize) {
-    // First tap at or past the padding: origin + k * dilation >= pad.
-    let lo = if origin >= pad {
-        0
-    } else {
-        (pad - origin).div_ceil(dilation)
-    };
-    // Past the last tap inside the input: origin + k * dilation < in_size + pad.
-    let limit = in_size + pad;
-    let hi = if origin >= limit {
-        0
-    } else {
-        (limit - origin).div_ceil(dilation)
-    };
-    let hi = hi.min(kernel);
-    (lo.min(hi), hi)
 }
 
 /// Check if this is a 1x1 convolution that can use the fast path.

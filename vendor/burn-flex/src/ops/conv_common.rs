@@ -60,6 +60,38 @@ pub(crate) fn squeeze_3d_to_2d(tensor: FlexTensor) -> FlexTensor {
 }
 
 // ============================================================================
+// Index ranges (patches 2 and 3, see PATCHES.md)
+// ============================================================================
+
+/// The indices `i` in `0..count` for which `offset + i · step − pad` lies in `0..size`, as a
+/// half-open range (empty when there are none): the kernel taps of one output position that fall
+/// inside the input (`step` = dilation), or the output positions one tap reads inside it
+/// (`step` = stride).
+pub(crate) fn inside_range(
+    offset: usize,
+    pad: usize,
+    step: usize,
+    size: usize,
+    count: usize,
+) -> (usize, usize) {
+    // First index at or past the padding: offset + i · step >= pad.
+    let lo = if offset >= pad {
+        0
+    } else {
+        (pad - offset).div_ceil(step)
+    };
+    // Past the last index inside: offset + i · step < size + pad.
+    let limit = size + pad;
+    let hi = if offset >= limit {
+        0
+    } else {
+        (limit - offset).div_ceil(step)
+    };
+    let hi = hi.min(count);
+    (lo.min(hi), hi)
+}
+
+// ============================================================================
 // bf16 conversion helpers
 // ============================================================================
 

@@ -1,5 +1,5 @@
 //! Weight gradients of convolutions and transposed convolutions, as column matrices and GEMM
-//! (patch 2 of this vendored copy, see `PATCHES.md`).
+//! (patch 3 of this vendored copy, see `PATCHES.md`).
 //!
 //! burn's default computes a convolution's weight gradient as another convolution: input and
 //! output gradient with batch and channel axes swapped, the output gradient as the kernel, and
@@ -20,6 +20,7 @@ use alloc::vec::Vec;
 use burn_backend::DType;
 use burn_std::{Bytes, Shape};
 
+use super::conv_common::{convert_bf16_to_f32, convert_f32_to_bf16, inside_range};
 use crate::{FlexTensor, Layout};
 
 /// Output positions per column tile: the column buffer (rows × this many values) stays in L2.
@@ -73,11 +74,16 @@ where
     debug_assert_eq!(grad.len(), geo.batch * geo.out_channels * positions);
 
     let tasks_per_group = rows.div_ceil(ROWS_PER_TASK);
-    let task = |t: usize, dw_ptr: &DstPtr<T>| {
-        let (g, chunk) = (t / tasks_per_group, t % tasks_per_group);
-        let row_start = chunk * ROWS_PER_TASK;
-        let row_end = (row_start + ROWS_PER_TASK).min(rows);
-        let n = row_end - row_start;
+    // Task t: group t / tasks_per_group, rows from `row_start`; its block `[outs_per_group, n]`
+    // of the gradient, written into `dw` once every task is done.
+    let rows_of = |t: usize| {
+        let row_start = (t % tasks_per_group) * ROWS_PER_TASK;
+        (row_start, (row_start + ROWS_PER_TASK).min(rows) - row_start)
+    };
+    let task = |t: usize| -> Vec<T> {
+        let g = t / tasks_per_group;
+        let (row_start, n) = rows_of(t);
+        let mut block = vec![zero; outs_per_group * n];
         let tile = POSITIONS_PER_TILE.min(positions);
         let mut columns = vec![zero; n * tile];
         let mut first = true;
@@ -94,17 +100,17 @@ where
                     let (c, k) = (row / taps, row % taps);
                     fill_row(column, &input_b[c * in_spatial..][..in_spatial], k, p0, geo, zero);
                 }
-                // dW[o, row] (+)= Σ_p grad[o, p] · columns[row, p]
-                // SAFETY: the destination block (this group's rows, this task's columns) is
-                // written by this task only; the operands are in bounds by construction.
+                // block[o, r] (+)= Σ_p grad[o, p] · columns[r, p]
+                // SAFETY: `block` is [outs_per_group, n], `grad_b` holds [outs_per_group,
+                // positions] from p0 on, `columns` [n, len]: every access is in bounds.
                 unsafe {
                     gemm::gemm(
                         outs_per_group,
                         n,
                         len,
-                        dw_ptr.at(g * outs_per_group * rows + row_start),
+                        block.as_mut_ptr(),
                         1,
-                        rows as isize,
+                        n as isize,
                         !first,
                         grad_b[p0..].as_ptr(),
                         1,
@@ -123,18 +129,23 @@ where
                 first = false;
             }
         }
+        block
     };
 
-    let dw_ptr = DstPtr(dw.as_mut_ptr());
     let tasks = groups * tasks_per_group;
     #[cfg(feature = "rayon")]
-    {
+    let blocks: Vec<Vec<T>> = {
         use rayon::prelude::*;
-        (0..tasks).into_par_iter().for_each(|t| task(t, &dw_ptr));
-    }
+        (0..tasks).into_par_iter().map(task).collect()
+    };
     #[cfg(not(feature = "rayon"))]
-    for t in 0..tasks {
-        task(t, &dw_ptr);
+    let blocks: Vec<Vec<T>> = (0..tasks).map(task).collect();
+    for (t, block) in blocks.iter().enumerate() {
+        let (row_start, n) = rows_of(t);
+        let group = &mut dw[(t / tasks_per_group) * outs_per_group * rows..];
+        for (dst, src) in group.chunks_mut(rows).zip(block.chunks_exact(n)) {
+            dst[row_start..row_start + n].copy_from_slice(src);
+        }
     }
     dw
 }
@@ -155,7 +166,7 @@ fn fill_row<T: Copy>(
     let [in_d, in_h, in_w] = geo.in_size;
     let offset = |tap: usize, axis: usize| tap * geo.dilation[axis];
     // Output positions along w whose tap lands inside the input.
-    let (w_lo, w_hi) = valid_outputs(offset(tap_w, 2), geo.padding[2], geo.stride[2], in_w, out_w);
+    let (w_lo, w_hi) = inside_range(offset(tap_w, 2), geo.padding[2], geo.stride[2], in_w, out_w);
     let stride_w = geo.stride[2];
 
     let mut p = p0;
@@ -186,43 +197,6 @@ fn fill_row<T: Copy>(
         }
         filled += ow1 - ow0;
         p += ow1 - ow0;
-    }
-}
-
-/// The output indices `o` in `0..out_size` for which `o · stride + offset − pad` lies in
-/// `0..in_size`, as a half-open range (empty when there are none).
-fn valid_outputs(
-    offset: usize,
-    pad: usize,
-    stride: usize,
-    in_size: usize,
-    out_size: usize,
-) -> (usize, usize) {
-    let lo = if offset >= pad {
-        0
-    } else {
-        (pad - offset).div_ceil(stride)
-    };
-    let limit = in_size + pad;
-    let hi = if offset >= limit {
-        0
-    } else {
-        (limit - offset).div_ceil(stride)
-    };
-    let hi = hi.min(out_size);
-    (lo.min(hi), hi)
-}
-
-/// The destination pointer shared by the tasks, each writing its own block.
-struct DstPtr<T>(*mut T);
-// SAFETY: tasks write disjoint blocks (see `weight_grad`).
-unsafe impl<T> Send for DstPtr<T> {}
-unsafe impl<T> Sync for DstPtr<T> {}
-impl<T> DstPtr<T> {
-    /// # Safety
-    /// `offset` within the allocation.
-    unsafe fn at(&self, offset: usize) -> *mut T {
-        unsafe { self.0.add(offset) }
     }
 }
 
@@ -259,12 +233,9 @@ pub(crate) fn weight_grad_tensor(
             FlexTensor::new(Bytes::from_elems(dw), layout, dtype)
         }
         DType::BF16 => {
-            use burn_std::bf16;
-            let input = crate::ops::module::cast_to_f32(input, bf16::to_f32);
-            let grad = crate::ops::module::cast_to_f32(grad, bf16::to_f32);
+            let (input, grad) = (convert_bf16_to_f32(&input), convert_bf16_to_f32(&grad));
             let dw = weight_grad::<f32>(input.storage(), grad.storage(), &geo, 0.0, 1.0);
-            let dw = FlexTensor::new(Bytes::from_elems(dw), layout, DType::F32);
-            crate::ops::module::cast_from_f32(dw, bf16::from_f32)
+            convert_f32_to_bf16(&FlexTensor::new(Bytes::from_elems(dw), layout, DType::F32))
         }
         dtype => panic!("conv weight backward: unsupported dtype {dtype:?}"),
     }

@@ -42,7 +42,7 @@ pub(crate) fn cast_from_f32<E: Element + Pod + Copy>(
     FlexTensor::new(bytes, Layout::contiguous(shape), E::dtype())
 }
 
-/// A convolution's weight gradient by `conv_weight_grad` (patch 2, see `PATCHES.md`).
+/// A convolution's weight gradient by `conv_weight_grad` (patch 3, see `PATCHES.md`).
 macro_rules! conv_weight_backward {
     ($name:ident, $n:literal) => {
         fn $name(
