@@ -51,7 +51,15 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let result = match cli.command {
+    if let Err(e) = terminal::workers::on_global_pool(|| run(cli.command)) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// Runs one subcommand.
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Synth(a) => commands::synth::run(a),
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Eval(a) => commands::eval::run(a),
@@ -62,9 +70,5 @@ fn main() {
         Command::Detect(c) => commands::detect::run(c),
         Command::Experiment(a) => experiment::run(a),
         Command::Bench(a) => commands::bench::run(a),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
     }
 }

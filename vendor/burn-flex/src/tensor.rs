@@ -786,6 +786,39 @@ fn copy_inner_contiguous_run<E: Copy>(
 #[cfg(any(feature = "rayon", test))]
 pub(crate) const COPY_2D_PARALLEL_THRESHOLD: usize = 1_048_576;
 
+/// Copies rows of `cols` contiguous source values, `row_stride` apart, into `dst` (patch 5).
+fn copy_rows<E: Copy + Send + Sync>(
+    dst: &mut [E],
+    src: &[E],
+    offset: isize,
+    cols: usize,
+    row_stride: isize,
+) {
+    if cols == 0 {
+        return;
+    }
+    let row = |r: usize, out: &mut [E]| {
+        let start = (offset + r as isize * row_stride) as usize;
+        out.copy_from_slice(&src[start..start + cols]);
+    };
+    #[cfg(feature = "rayon")]
+    if dst.len() >= COPY_2D_PARALLEL_THRESHOLD {
+        use rayon::prelude::*;
+        let rows_per_task = (16 * 1024 / cols).max(1);
+        dst.par_chunks_mut(rows_per_task * cols)
+            .enumerate()
+            .for_each(|(t, chunk)| {
+                for (i, out) in chunk.chunks_mut(cols).enumerate() {
+                    row(t * rows_per_task + i, out);
+                }
+            });
+        return;
+    }
+    for (r, out) in dst.chunks_mut(cols).enumerate() {
+        row(r, out);
+    }
+}
+
 /// Tiled 2D copy from a strided source into a contiguous destination.
 /// The loop nesting is chosen so the innermost read walks whichever
 /// source stride is smaller, which keeps the hot loop in cache even
@@ -801,6 +834,12 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
     col_stride: isize,
 ) {
     const TILE: usize = 16;
+
+    if col_stride == 1 && row_stride >= 0 {
+        // Patch 5 (see `PATCHES.md`): each row is a contiguous run of the source.
+        copy_rows(dst, src, offset, cols, row_stride);
+        return;
+    }
 
     #[cfg(feature = "rayon")]
     if rows * cols >= COPY_2D_PARALLEL_THRESHOLD {

@@ -55,8 +55,8 @@ where
 /// Apply a unary operation element-wise to a tensor.
 pub fn unary_op<F32Op, F64Op>(tensor: FlexTensor, f32_op: F32Op, f64_op: F64Op) -> FlexTensor
 where
-    F32Op: Fn(f32) -> f32 + Copy,
-    F64Op: Fn(f64) -> f64 + Copy,
+    F32Op: Fn(f32) -> f32 + Copy + Send + Sync,
+    F64Op: Fn(f64) -> f64 + Copy + Send + Sync,
 {
     let dtype = tensor.dtype();
 
@@ -69,11 +69,32 @@ where
     }
 }
 
+/// `x = op(x)` for every value; large slices in parallel chunks (patch 6, see `PATCHES.md`:
+/// the same values, computed on every core instead of one).
+fn apply_in_place<E: Send, Op: Fn(E) -> E + Send + Sync>(values: &mut [E], op: &Op)
+where
+    E: Copy,
+{
+    #[cfg(feature = "rayon")]
+    if values.len() >= crate::ops::PARALLEL_THRESHOLD {
+        use rayon::prelude::*;
+        values.par_chunks_mut(64 * 1024).for_each(|chunk| {
+            for x in chunk.iter_mut() {
+                *x = op(*x);
+            }
+        });
+        return;
+    }
+    for x in values.iter_mut() {
+        *x = op(*x);
+    }
+}
+
 /// Generic unary operation for any element type.
 fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
 where
     E: burn_backend::Element + bytemuck::Pod,
-    Op: Fn(E) -> E,
+    Op: Fn(E) -> E + Send + Sync,
 {
     let n = tensor.layout().num_elements();
 
@@ -81,9 +102,7 @@ where
     if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0
     {
         let storage: &mut [E] = tensor.storage_mut();
-        for x in storage[..n].iter_mut() {
-            *x = op(*x);
-        }
+        apply_in_place(&mut storage[..n], &op);
         return tensor;
     }
 
@@ -98,7 +117,8 @@ where
     // Iterate in storage order (contiguous) and preserve original layout.
     // Only valid when all strides are positive.
     if !has_negative_strides && layout.start_offset() == 0 && src.len() == n {
-        let result: Vec<E> = src.iter().map(|&x| op(x)).collect();
+        let mut result: Vec<E> = src.to_vec();
+        apply_in_place(&mut result, &op);
         let bytes = Bytes::from_elems(result);
         return FlexTensor::new(bytes, layout, E::dtype());
     }
