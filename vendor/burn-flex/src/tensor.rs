@@ -819,6 +819,25 @@ fn copy_rows<E: Copy + Send + Sync>(
     }
 }
 
+/// Whether `copy_2d_tiled`'s innermost loop walks rows (reading `row_stride` apart, writing
+/// `cols` apart) rather than columns (reading `col_stride` apart, writing contiguously), patch 5.
+/// Each strided access of the inner loop is a cache line of its own; when that stride is a large
+/// power of two bytes (`[B, H, W, C]` to `[B, C, H, W]` writes rows `H·W` values apart), all of
+/// them fall into one cache set and evict each other. So the order whose wider stride has fewer
+/// trailing zero bits goes inside; on a tie, the smaller source stride (the published rule).
+fn rows_innermost(row_stride: isize, col_stride: isize, cols: usize) -> bool {
+    let alignment = |stride: usize| {
+        if stride <= 16 {
+            0
+        } else {
+            stride.trailing_zeros()
+        }
+    };
+    let rows = alignment(row_stride.unsigned_abs()).max(alignment(cols));
+    let columns = alignment(col_stride.unsigned_abs());
+    rows < columns || (rows == columns && row_stride <= col_stride)
+}
+
 /// Tiled 2D copy from a strided source into a contiguous destination.
 /// The loop nesting is chosen so the innermost read walks whichever
 /// source stride is smaller, which keeps the hot loop in cache even
@@ -840,6 +859,7 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
         copy_rows(dst, src, offset, cols, row_stride);
         return;
     }
+    let rows_inner = rows_innermost(row_stride, col_stride, cols);
 
     #[cfg(feature = "rayon")]
     if rows * cols >= COPY_2D_PARALLEL_THRESHOLD {
@@ -854,7 +874,7 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
             .for_each(|(task_idx, dst_chunk)| {
                 let row_start = task_idx * tile_rows_per_task * TILE;
                 let chunk_rows = dst_chunk.len() / cols;
-                if row_stride <= col_stride {
+                if rows_inner {
                     // row-inside-col: the inner loop walks `row_stride` (smaller).
                     for col_tile in (0..cols).step_by(TILE) {
                         let col_end = (col_tile + TILE).min(cols);
@@ -902,7 +922,7 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
         return;
     }
 
-    if row_stride <= col_stride {
+    if rows_inner {
         // row-inside-col: the inner loop walks `row_stride` (smaller).
         for col_tile in (0..cols).step_by(TILE) {
             let col_end = (col_tile + TILE).min(cols);
