@@ -363,11 +363,17 @@ impl FlexTensor {
                     }
                 }
             }
+        } else if all_positive && strides.last().copied() == Some(1) {
+            // Since the inner stride is 1, we can bulk-copy
+            // the contiguous inner run for each outer index.
+            // Patch 5 (see `PATCHES.md`): checked before the tiled
+            // transposes below, which copied these value by value.
+            unsafe { dst.set_len(n) };
+            copy_inner_contiguous_run(&mut dst, src, offset, shape, strides);
         } else if shape.len() == 2 && all_positive {
             // 2D positive-stride (transpose-like): tile both dims so
             // reads stay in cache. The loop-nesting chooser inside
-            // `copy_2d_tiled` picks whichever ordering puts the
-            // smaller source stride on the innermost loop.
+            // `copy_2d_tiled` (`rows_innermost`) picks the ordering.
             debug_assert_eq!(shape[0] * shape[1], n, "2D strides must cover all elements");
             // SAFETY: capacity is n; `copy_2d_tiled` writes every
             // `(row, col)` position exactly once.
@@ -386,11 +392,6 @@ impl FlexTensor {
             // Batched 2D transpose: iterate over leading batch dims and execute copy_2d_tiled per slice.
             unsafe { dst.set_len(n) };
             copy_batched_2d_tiled(&mut dst, src, offset, shape, strides);
-        } else if all_positive && strides.last().copied() == Some(1) {
-            // Since the inner stride is 1, we can bulk-copy
-            // the contiguous inner run for each outer index.
-            unsafe { dst.set_len(n) };
-            copy_inner_contiguous_run(&mut dst, src, offset, shape, strides);
         } else {
             // General fallback: covers negative strides (flipped
             // tensors) and ND layouts that can't collapse to ≤2D.
@@ -786,39 +787,6 @@ fn copy_inner_contiguous_run<E: Copy>(
 #[cfg(any(feature = "rayon", test))]
 pub(crate) const COPY_2D_PARALLEL_THRESHOLD: usize = 1_048_576;
 
-/// Copies rows of `cols` contiguous source values, `row_stride` apart, into `dst` (patch 5).
-fn copy_rows<E: Copy + Send + Sync>(
-    dst: &mut [E],
-    src: &[E],
-    offset: isize,
-    cols: usize,
-    row_stride: isize,
-) {
-    if cols == 0 {
-        return;
-    }
-    let row = |r: usize, out: &mut [E]| {
-        let start = (offset + r as isize * row_stride) as usize;
-        out.copy_from_slice(&src[start..start + cols]);
-    };
-    #[cfg(feature = "rayon")]
-    if dst.len() >= COPY_2D_PARALLEL_THRESHOLD {
-        use rayon::prelude::*;
-        let rows_per_task = (16 * 1024 / cols).max(1);
-        dst.par_chunks_mut(rows_per_task * cols)
-            .enumerate()
-            .for_each(|(t, chunk)| {
-                for (i, out) in chunk.chunks_mut(cols).enumerate() {
-                    row(t * rows_per_task + i, out);
-                }
-            });
-        return;
-    }
-    for (r, out) in dst.chunks_mut(cols).enumerate() {
-        row(r, out);
-    }
-}
-
 /// Whether `copy_2d_tiled`'s innermost loop walks rows (reading `row_stride` apart, writing
 /// `cols` apart) rather than columns (reading `col_stride` apart, writing contiguously), patch 5.
 /// Each strided access of the inner loop is a cache line of its own; when that stride is a large
@@ -839,9 +807,8 @@ fn rows_innermost(row_stride: isize, col_stride: isize, cols: usize) -> bool {
 }
 
 /// Tiled 2D copy from a strided source into a contiguous destination.
-/// The loop nesting is chosen so the innermost read walks whichever
-/// source stride is smaller, which keeps the hot loop in cache even
-/// for transpose-like layouts.
+/// The loop nesting is chosen by `rows_innermost` (patch 5), which keeps
+/// the hot loop's strided accesses out of each other's cache sets.
 #[inline]
 fn copy_2d_tiled<E: Copy + Send + Sync>(
     dst: &mut [E],
@@ -854,11 +821,6 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
 ) {
     const TILE: usize = 16;
 
-    if col_stride == 1 && row_stride >= 0 {
-        // Patch 5 (see `PATCHES.md`): each row is a contiguous run of the source.
-        copy_rows(dst, src, offset, cols, row_stride);
-        return;
-    }
     let rows_inner = rows_innermost(row_stride, col_stride, cols);
 
     #[cfg(feature = "rayon")]
@@ -875,7 +837,7 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
                 let row_start = task_idx * tile_rows_per_task * TILE;
                 let chunk_rows = dst_chunk.len() / cols;
                 if rows_inner {
-                    // row-inside-col: the inner loop walks `row_stride` (smaller).
+                    // row-inside-col: the inner loop walks `row_stride`.
                     for col_tile in (0..cols).step_by(TILE) {
                         let col_end = (col_tile + TILE).min(cols);
                         for r_tile in (0..chunk_rows).step_by(TILE) {
@@ -895,7 +857,7 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
                         }
                     }
                 } else {
-                    // col-inside-row: the inner loop walks `col_stride` (smaller).
+                    // col-inside-row: the inner loop walks `col_stride`.
                     for r_tile in (0..chunk_rows).step_by(TILE) {
                         let r_end = (r_tile + TILE).min(chunk_rows);
                         for col_tile in (0..cols).step_by(TILE) {
@@ -923,7 +885,7 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
     }
 
     if rows_inner {
-        // row-inside-col: the inner loop walks `row_stride` (smaller).
+        // row-inside-col: the inner loop walks `row_stride`.
         for col_tile in (0..cols).step_by(TILE) {
             let col_end = (col_tile + TILE).min(cols);
             for row_tile in (0..rows).step_by(TILE) {
@@ -942,7 +904,7 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
             }
         }
     } else {
-        // col-inside-row: the inner loop walks `col_stride` (smaller).
+        // col-inside-row: the inner loop walks `col_stride`.
         for row_tile in (0..rows).step_by(TILE) {
             let row_end = (row_tile + TILE).min(rows);
             for col_tile in (0..cols).step_by(TILE) {

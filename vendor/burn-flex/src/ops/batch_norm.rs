@@ -95,12 +95,8 @@ impl Planes {
         (self.batch * self.inner) as f64
     }
 
-    /// Batch items per reduction task.
-    fn rows_per_task(&self) -> usize {
-        (BLOCK / self.inner.max(1)).max(1)
-    }
-
-    /// Planes per writing task.
+    /// Planes per task, about `BLOCK` values: batch items of one channel when summing, planes
+    /// in order when writing.
     fn planes_per_task(&self) -> usize {
         (BLOCK / self.inner.max(1)).max(1)
     }
@@ -142,7 +138,7 @@ fn channel_sums<T: Real, const N: usize, const K: usize>(
         let start = (b * p.channels + c) * p.inner;
         inputs.map(|input| &input[start..start + p.inner])
     };
-    let rows = p.rows_per_task();
+    let rows = p.planes_per_task();
     let blocks = p.batch.div_ceil(rows);
     let block_rows = |k: usize| k * rows..((k + 1) * rows).min(p.batch);
     if p.inner < 8 {

@@ -69,6 +69,10 @@ where
     }
 }
 
+/// Values per parallel task of the unary operations (patch 6).
+#[cfg(feature = "rayon")]
+const CHUNK: usize = 64 * 1024;
+
 /// `x = op(x)` for every value; large slices in parallel chunks (patch 6, see `PATCHES.md`:
 /// the same values, computed on every core instead of one).
 fn apply_in_place<E: Send, Op: Fn(E) -> E + Send + Sync>(values: &mut [E], op: &Op)
@@ -78,7 +82,7 @@ where
     #[cfg(feature = "rayon")]
     if values.len() >= crate::ops::PARALLEL_THRESHOLD {
         use rayon::prelude::*;
-        values.par_chunks_mut(64 * 1024).for_each(|chunk| {
+        values.par_chunks_mut(CHUNK).for_each(|chunk| {
             for x in chunk.iter_mut() {
                 *x = op(*x);
             }
@@ -88,6 +92,16 @@ where
     for x in values.iter_mut() {
         *x = op(*x);
     }
+}
+
+/// `op` of every value, in order; large slices in parallel chunks (patch 6).
+fn map_values<E: Copy + Send + Sync, Op: Fn(E) -> E + Send + Sync>(values: &[E], op: &Op) -> Vec<E> {
+    #[cfg(feature = "rayon")]
+    if values.len() >= crate::ops::PARALLEL_THRESHOLD {
+        use rayon::prelude::*;
+        return values.par_iter().with_min_len(CHUNK).map(|&x| op(x)).collect();
+    }
+    values.iter().map(|&x| op(x)).collect()
 }
 
 /// Generic unary operation for any element type.
@@ -117,8 +131,7 @@ where
     // Iterate in storage order (contiguous) and preserve original layout.
     // Only valid when all strides are positive.
     if !has_negative_strides && layout.start_offset() == 0 && src.len() == n {
-        let mut result: Vec<E> = src.to_vec();
-        apply_in_place(&mut result, &op);
+        let result: Vec<E> = map_values(src, &op);
         let bytes = Bytes::from_elems(result);
         return FlexTensor::new(bytes, layout, E::dtype());
     }
