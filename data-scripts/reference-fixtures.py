@@ -188,7 +188,8 @@ class PSMNet(nn.Module):
                 n = m.kernel_size[0] * m.kernel_size[1] * m.kernel_size[2] * m.out_channels
                 m.weight.data.normal_(0, math.sqrt(2. / n))
 
-    def forward(self, left, right):
+    def costs(self, left, right):
+        """The three outputs' matching costs at 1/4 resolution (classif1-3, accumulated)."""
         refimg_fea = self.feature_extraction(left)
         targetimg_fea = self.feature_extraction(right)
         b, c, h, w = refimg_fea.size()
@@ -212,6 +213,10 @@ class PSMNet(nn.Module):
         cost1 = self.classif1(out1)
         cost2 = self.classif2(out2) + cost1
         cost3 = self.classif3(out3) + cost2
+        return cost1, cost2, cost3
+
+    def forward(self, left, right):
+        cost3 = self.costs(left, right)[2]
         cost3 = F.interpolate(cost3, [self.maxdisp, left.size()[2], left.size()[3]],
                               mode="trilinear", align_corners=False)
         cost3 = torch.squeeze(cost3, 1)

@@ -50,6 +50,7 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    terminal::memory::keep_freed_memory();
     let cli = Cli::parse();
     if let Err(e) = terminal::workers::on_global_pool(|| run(cli.command)) {
         eprintln!("error: {e:#}");

@@ -222,6 +222,20 @@ fn fill_planes<T: Send>(
     out.chunks_mut(chunk).enumerate().for_each(task);
 }
 
+/// A new buffer of `p.len()` values, each written once by `write` through [`fill_planes`]
+/// (no zero fill first).
+fn filled<T: Real>(
+    p: Planes,
+    write: impl Fn(usize, core::ops::Range<usize>, &mut [core::mem::MaybeUninit<T>]) + Sync + Send,
+) -> Vec<T> {
+    let len = p.len();
+    let mut out = Vec::with_capacity(len);
+    fill_planes(&mut out.spare_capacity_mut()[..len], p, write);
+    // SAFETY: fill_planes hands every value of the buffer to `write`, which writes it.
+    unsafe { out.set_len(len) };
+    out
+}
+
 fn vector<T: Real>(t: &FlexTensor, channels: usize, what: &str) -> Vec<T> {
     let t = t.to_contiguous();
     let v: &[T] = t.storage();
@@ -256,11 +270,10 @@ fn normalise<T: Real>(
     let eps = T::from_f64(epsilon);
     let std: Vec<T> = variance.iter().map(|&v| (v + eps).sqrt()).collect();
     let data: &[T] = x.storage();
-    let mut out = vec![T::from_f64(0.0); p.len()];
-    fill_planes(&mut out, p, |c, range, out| {
+    let out = filled(p, |c, range, out| {
         let (m, s, g, b) = (mean[c], std[c], gamma[c], beta[c]);
         for (o, &v) in out.iter_mut().zip(&data[range]) {
-            *o = ((v - m) / s) * g + b;
+            o.write(((v - m) / s) * g + b);
         }
     });
     tensor(out, shape)
@@ -365,13 +378,12 @@ fn backward_typed<T: Real>(
         .zip(&inv_std)
         .map(|(s, &i)| T::from_f64(s[1] * i.to_f64() / n))
         .collect();
-    let mut x_grad = vec![T::from_f64(0.0); p.len()];
-    fill_planes(&mut x_grad, p, |c, range, out| {
+    let x_grad = filled(p, |c, range, out| {
         let (m, i, mg, mng) = (mean[c], inv_std[c], mean_grad[c], mean_normalised_grad[c]);
         let scale = gamma[c] * i;
         for ((o, &xv), &gv) in out.iter_mut().zip(&xs[range.clone()]).zip(&gs[range]) {
             let normalised = (xv - m) * i;
-            *o = scale * ((gv - mg) - normalised * mng);
+            o.write(scale * ((gv - mg) - normalised * mng));
         }
     });
     let channels = burn_std::Shape::from(vec![p.channels]);

@@ -244,7 +244,7 @@ fn conv3d_impl<
     options: &ConvOptions<3>,
     dtype: DType,
     zero: T,
-    gemm_fn: fn(&[T], &[T], usize, usize, usize) -> Vec<T>,
+    gemm_fn: TileGemm<T>,
 ) -> FlexTensor {
     let x = x.to_contiguous();
     let weight = weight.to_contiguous();
@@ -325,33 +325,39 @@ fn conv3d_impl<
         channels_in,
         1,
     );
-    let mut x_nhwc = vec![zero; batch_size * in_d * in_h * in_w * channels_in];
+    // Every value is written below (no zero fill first: patch 7).
+    let nhwc_len = batch_size * in_d * in_h * in_w * channels_in;
+    let mut x_nhwc: Vec<T> = Vec::with_capacity(nhwc_len);
     // One (batch, depth) plane at a time, in parallel where there are several.
     let plane = in_h * in_w;
-    let to_nhwc = |bd: usize, dst: &mut [T]| {
+    let to_nhwc = |bd: usize, dst: &mut [core::mem::MaybeUninit<T>]| {
         let (b, d) = (bd / in_d, bd % in_d);
         let src = &x_data[b * channels_in * in_d * plane + d * plane..];
         for (s, pixel) in dst.chunks_exact_mut(channels_in).enumerate() {
             for (c, value) in pixel.iter_mut().enumerate() {
-                *value = src[c * in_d * plane + s];
+                value.write(src[c * in_d * plane + s]);
             }
         }
     };
     let plane_len = plane * channels_in;
     if plane_len > 0 {
+        let spare = &mut x_nhwc.spare_capacity_mut()[..nhwc_len];
         #[cfg(feature = "rayon")]
         {
             use rayon::prelude::*;
-            x_nhwc
+            spare
                 .par_chunks_mut(plane_len)
                 .enumerate()
                 .for_each(|(bd, dst)| to_nhwc(bd, dst));
         }
         #[cfg(not(feature = "rayon"))]
-        for (bd, dst) in x_nhwc.chunks_mut(plane_len).enumerate() {
+        for (bd, dst) in spare.chunks_mut(plane_len).enumerate() {
             to_nhwc(bd, dst);
         }
     }
+    // SAFETY: the planes above cover all nhwc_len values (none when plane_len is 0, in which
+    // case nhwc_len is 0 too).
+    unsafe { x_nhwc.set_len(nhwc_len) };
 
     // Use tiled parallel execution
     let output = {
@@ -359,89 +365,95 @@ fn conv3d_impl<
         {
             use rayon::prelude::*;
 
-            let mut dst = vec![zero; batch_size * channels_out * spatial_out];
+            // The GEMMs write every value of the output (patch 7: no zero fill first).
+            let total = batch_size * channels_out * spatial_out;
+            let mut dst: Vec<T> = Vec::with_capacity(total);
             let dst_ptr = crate::ops::SendMutPtr::new(dst.as_mut_ptr());
 
-            // Process batches and tiles in parallel (nested parallelism)
+            // Process batches and tiles in parallel (nested parallelism); each task reuses one
+            // column buffer for its tiles (im2col writes every value of a tile's rows).
             (0..batch_size).into_par_iter().for_each(|b| {
-                (0..num_tiles).into_par_iter().for_each(|tile_idx| {
-                    let tile_start = tile_idx * TILE_SIZE;
-                    let tile_end = (tile_start + TILE_SIZE).min(spatial_out);
-                    let tile_size = tile_end - tile_start;
+                (0..num_tiles).into_par_iter().for_each_init(
+                    || vec![zero; col_len * TILE_SIZE.min(spatial_out)],
+                    |col_buffer, tile_idx| {
+                        let tile_start = tile_idx * TILE_SIZE;
+                        let tile_end = (tile_start + TILE_SIZE).min(spatial_out);
+                        let tile_size = tile_end - tile_start;
 
-                    // Process each group separately
-                    for g in 0..groups {
-                        let in_c_start = g * channels_per_group;
-                        let out_c_start = g * out_channels_per_group;
+                        // Process each group separately
+                        for g in 0..groups {
+                            let in_c_start = g * channels_per_group;
+                            let out_c_start = g * out_channels_per_group;
 
-                        // Build im2col for this tile and group
-                        let mut col_tile = vec![zero; col_len * tile_size];
+                            // Build im2col for this tile and group
+                            let col_tile = &mut col_buffer[..col_len * tile_size];
 
-                        im2col_3d_tile(
-                            &mut col_tile,
-                            &x_nhwc,
-                            tile_start,
-                            tile_end,
-                            out_h,
-                            out_w,
-                            kernel_d,
-                            kernel_h,
-                            kernel_w,
-                            stride_d,
-                            stride_h,
-                            stride_w,
-                            dilation_d,
-                            dilation_h,
-                            dilation_w,
-                            pad_d,
-                            pad_h,
-                            pad_w,
-                            in_d,
-                            in_h,
-                            in_w,
-                            channels_per_group,
-                            col_len,
-                            b,
-                            in_c_start,
-                            nhwc_stride,
-                        );
+                            im2col_3d_tile(
+                                col_tile,
+                                &x_nhwc,
+                                tile_start,
+                                tile_end,
+                                out_h,
+                                out_w,
+                                kernel_d,
+                                kernel_h,
+                                kernel_w,
+                                stride_d,
+                                stride_h,
+                                stride_w,
+                                dilation_d,
+                                dilation_h,
+                                dilation_w,
+                                pad_d,
+                                pad_h,
+                                pad_w,
+                                in_d,
+                                in_h,
+                                in_w,
+                                channels_per_group,
+                                col_len,
+                                b,
+                                in_c_start,
+                                nhwc_stride,
+                            );
 
-                        // Get weight slice for this group
-                        let w_start = out_c_start * col_len;
-                        let w_end = w_start + out_channels_per_group * col_len;
-                        let w_group = &w_flat[w_start..w_end];
+                            // Get weight slice for this group
+                            let w_start = out_c_start * col_len;
+                            let w_end = w_start + out_channels_per_group * col_len;
+                            let w_group = &w_flat[w_start..w_end];
 
-                        // GEMM: w_group[out_c_per_group, col_len] @ col_tile[tile_size, col_len]^T
-                        let result = gemm_fn(
-                            w_group,
-                            &col_tile,
-                            out_channels_per_group,
-                            col_len,
-                            tile_size,
-                        );
-
-                        // Write results to output for this group's output channels: each
-                        // channel's tile is one contiguous run of the output.
-                        for (c_out, src) in result.chunks_exact(tile_size).enumerate() {
-                            let dst_idx = b * channels_out * spatial_out
-                                + (out_c_start + c_out) * spatial_out
+                            // GEMM: w_group[out_c_per_group, col_len] @ col_tile[tile_size, col_len]^T,
+                            // written straight into this group's output channels of the tile
+                            // (row stride spatial_out).
+                            let first = b * channels_out * spatial_out
+                                + out_c_start * spatial_out
                                 + tile_start;
                             debug_assert!(
-                                dst_idx + tile_size <= batch_size * channels_out * spatial_out
+                                out_channels_per_group == 0
+                                    || first
+                                        + (out_channels_per_group - 1) * spatial_out
+                                        + tile_size
+                                        <= total
                             );
                             // SAFETY: in bounds (above); tiles of different (b, tile, group)
-                            // write disjoint runs.
+                            // write disjoint values.
                             unsafe {
-                                core::ptr::copy_nonoverlapping(
-                                    src.as_ptr(),
-                                    dst_ptr.ptr_add(dst_idx),
+                                gemm_fn(
+                                    w_group,
+                                    col_tile,
+                                    out_channels_per_group,
+                                    col_len,
                                     tile_size,
+                                    dst_ptr.ptr_add(first),
+                                    spatial_out,
                                 );
                             }
                         }
-                    }
-                });
+                    },
+                );
             });
+            // SAFETY: the (b, tile, group) GEMMs above wrote every value of the output.
+            unsafe { dst.set_len(total) };
             dst
         }
         #[cfg(not(feature = "rayon"))]
@@ -496,21 +508,20 @@ fn conv3d_impl<
                         let w_end = w_start + out_channels_per_group * col_len;
                         let w_group = &w_flat[w_start..w_end];
 
-                        // GEMM for this group
-                        let result = gemm_fn(
-                            w_group,
-                            &col_tile,
-                            out_channels_per_group,
-                            col_len,
-                            tile_size,
-                        );
-
-                        // Write results to output for this group's output channels
-                        for (c_out, src) in result.chunks_exact(tile_size).enumerate() {
-                            let dst_idx = b * channels_out * spatial_out
-                                + (out_c_start + c_out) * spatial_out
-                                + tile_start;
-                            output[dst_idx..dst_idx + tile_size].copy_from_slice(src);
+                        // GEMM for this group, straight into its output channels of the tile
+                        let first =
+                            b * channels_out * spatial_out + out_c_start * spatial_out + tile_start;
+                        // SAFETY: the group's channels of this tile lie inside the output.
+                        unsafe {
+                            gemm_fn(
+                                w_group,
+                                &col_tile,
+                                out_channels_per_group,
+                                col_len,
+                                tile_size,
+                                output.as_mut_ptr().add(first),
+                                spatial_out,
+                            );
                         }
                     }
                 }
@@ -576,28 +587,27 @@ fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
     let c = channels_per_group;
     // Along w, the taps of one output position that fall inside the input are one range of kw;
     // with unit dilation and one group their channels are one contiguous run of the NHWC input
-    // (and of the column row), copied at once. Padding taps stay as the caller zeroed them.
+    // (and of the column row), copied at once.
     let whole_runs = dilation_w == 1 && c == nhwc_stride.3;
     let run = kernel_w * c;
-    for (row, global_idx) in col_tile
-        .chunks_exact_mut(col_len)
-        .zip(tile_start..tile_end)
-    {
+    for (row, global_idx) in col_tile.chunks_exact_mut(col_len).zip(tile_start..tile_end) {
         let out_d_idx = global_idx / (out_h * out_w);
         let rem = global_idx % (out_h * out_w);
         let out_h_idx = rem / out_w;
         let out_w_idx = rem % out_w;
 
-        let (kw_lo, kw_hi) =
-            inside_range(out_w_idx * stride_w, pad_w, dilation_w, in_w, kernel_w);
+        let (kw_lo, kw_hi) = inside_range(out_w_idx * stride_w, pad_w, dilation_w, in_w, kernel_w);
+        let (kd_lo, kd_hi) = inside_range(out_d_idx * stride_d, pad_d, dilation_d, in_d, kernel_d);
+        let (kh_lo, kh_hi) = inside_range(out_h_idx * stride_h, pad_h, dilation_h, in_h, kernel_h);
+        // Taps outside the input (padding) are zero; the buffer may hold an earlier tile's
+        // values (patch 7), so a row with any such tap is cleared first.
+        if (kw_lo, kw_hi, kd_lo, kd_hi, kh_lo, kh_hi) != (0, kernel_w, 0, kernel_d, 0, kernel_h) {
+            row.fill(<T as bytemuck::Zeroable>::zeroed());
+        }
         if kw_lo >= kw_hi {
             continue;
         }
         let iw_lo = out_w_idx * stride_w + kw_lo * dilation_w - pad_w;
-        let (kd_lo, kd_hi) =
-            inside_range(out_d_idx * stride_d, pad_d, dilation_d, in_d, kernel_d);
-        let (kh_lo, kh_hi) =
-            inside_range(out_h_idx * stride_h, pad_h, dilation_h, in_h, kernel_h);
         for kd in kd_lo..kd_hi {
             let id = out_d_idx * stride_d + kd * dilation_d - pad_d;
             for kh in kh_lo..kh_hi {
@@ -695,7 +705,8 @@ fn conv3d_1x1_impl<
     #[cfg(not(feature = "rayon"))]
     let parallelism = gemm::Parallelism::None;
 
-    let mut output = vec![zero; total_output];
+    // The GEMMs below write every value (patch 7: no zero fill first).
+    let mut output: Vec<T> = Vec::with_capacity(total_output);
 
     {
         #[cfg(feature = "rayon")]
@@ -772,6 +783,8 @@ fn conv3d_1x1_impl<
             }
         }
     }
+    // SAFETY: the (batch, group) GEMMs above wrote all total_output values.
+    unsafe { output.set_len(total_output) };
 
     if let Some(bias) = bias {
         let bias = bias.to_contiguous();
@@ -1798,10 +1811,24 @@ fn conv3d_direct_impl<
 // every line of logic aside from the numeric type, zero, and one literals,
 // so they're generated via a macro.
 
+/// A conv tile's GEMM: `dst[i * dst_row_stride + j] = Σ_kk a[i * k + kk] · b[j * k + kk]` for
+/// `i < m`, `j < n`, written straight into the output (`dst` is not read).
+///
+/// # Safety
+/// `dst` must be valid for writes at every one of those offsets.
+type TileGemm<T> = unsafe fn(&[T], &[T], usize, usize, usize, *mut T, usize);
+
 macro_rules! gemm_typed {
     ($fn_name:ident, $T:ty, $zero:expr, $one:expr) => {
-        fn $fn_name(a: &[$T], b: &[$T], m: usize, k: usize, n: usize) -> Vec<$T> {
-            let mut c = vec![$zero; m * n];
+        unsafe fn $fn_name(
+            a: &[$T],
+            b: &[$T],
+            m: usize,
+            k: usize,
+            n: usize,
+            dst: *mut $T,
+            dst_row_stride: usize,
+        ) {
             #[cfg(feature = "rayon")]
             let parallelism = if m * n * k >= 192 * 192 * 192 {
                 gemm::Parallelism::Rayon(0)
@@ -1815,9 +1842,9 @@ macro_rules! gemm_typed {
                     m,
                     n,
                     k,
-                    c.as_mut_ptr(),
+                    dst,
                     1,
-                    n as isize,
+                    dst_row_stride as isize,
                     false,
                     a.as_ptr(),
                     1,
@@ -1833,7 +1860,6 @@ macro_rules! gemm_typed {
                     parallelism,
                 );
             }
-            c
         }
     };
 }
