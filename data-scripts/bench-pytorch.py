@@ -8,6 +8,7 @@ PointPillars parts), so that a user can compare the two on the CPU they have:
 
     pip install torch numpy
     python3 data-scripts/bench-pytorch.py --threads 2 --repeat 5 [--root runs/synthetic-quick/data]
+        [--only psmnet|detect] [--size tiny|reference]
     cargo run --release -- bench psmnet --reference --threads 2 --repeat 5
     cargo run --release -- bench detect --reference --threads 2 --repeat 5
 
