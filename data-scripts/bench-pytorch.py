@@ -263,31 +263,30 @@ def nms_bev(boxes, scores, thresh):
     return keep
 
 
-def pointpillars_rows(name, net, g, frames, batch, repeat, train):
+def pointpillars_rows(name, net, g, frames, batch, repeat):
     torch.manual_seed(0)
     model = ref.PointPillar(*net)
     with torch.no_grad():  # OpenPCDet's class prior
         model.dense_head.conv_cls.bias.fill_(-math.log((1 - 0.01) / 0.01))
     anchors_per_cell, classes = net[6], net[7]
-    if train:
-        model.train()
-        optim = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
-        feats, coords = batch_pillars([frames[i % len(frames)] for i in range(batch)], g)
-        cells = (g.nx // 2) * (g.ny // 2) * anchors_per_cell
-        gen = torch.Generator().manual_seed(1)
-        pos = (torch.rand(batch, cells, generator=gen) < 0.002).float()
-        labels = pos[..., None].expand(batch, cells, classes).contiguous()
-        box_t = torch.randn(batch, cells, 7, generator=gen) * 0.3
-        dir_t = torch.randint(0, 2, (batch, cells), generator=gen)
-        targets = (labels, box_t, dir_t, pos)
+    model.train()
+    optim = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    feats, coords = batch_pillars([frames[i % len(frames)] for i in range(batch)], g)
+    cells = (g.nx // 2) * (g.ny // 2) * anchors_per_cell
+    gen = torch.Generator().manual_seed(1)
+    pos = (torch.rand(batch, cells, generator=gen) < 0.002).float()
+    labels = pos[..., None].expand(batch, cells, classes).contiguous()
+    box_t = torch.randn(batch, cells, 7, generator=gen) * 0.3
+    dir_t = torch.randint(0, 2, (batch, cells), generator=gen)
+    targets = (labels, box_t, dir_t, pos)
 
-        def step(_):
-            optim.zero_grad()
-            cls, box, dir_cls = model(feats, coords, g.nx, g.ny)
-            detector_loss(cls, box, dir_cls, targets).backward()
-            optim.step()
+    def step(_):
+        optim.zero_grad()
+        cls, box, dir_cls = model(feats, coords, g.nx, g.ny)
+        detector_loss(cls, box, dir_cls, targets).backward()
+        optim.step()
 
-        timed("%s: training step, batch %d" % (name, batch), repeat, step)
+    timed("%s: training step, batch %d" % (name, batch), repeat, step)
     model.eval()
 
     def infer(i):
@@ -337,13 +336,12 @@ def main():
         tiny_grid = Grid((0.0, -25.6, -3.0, 51.2, 25.6, 1.0), 0.4, 16, 8000)
         tiny_net = (16, [1, 2, 2], [2, 2, 2], [16, 32, 64], [1, 2, 4], [32, 32, 32], 2, 1)
         if tiny_rows:
-            pointpillars_rows("PointPillars tiny", tiny_net, tiny_grid, frames, 4, a.repeat,
-                              True)
+            pointpillars_rows("PointPillars tiny", tiny_net, tiny_grid, frames, 4, a.repeat)
         ref_grid = Grid((0.0, -39.68, -3.0, 69.12, 39.68, 1.0), 0.16, 32, 16000)
         ref_net = (64, [3, 5, 5], [2, 2, 2], [64, 128, 256], [1, 2, 4], [128, 128, 128], 2, 1)
         if ref_rows:
             pointpillars_rows("PointPillars reference 432x496", ref_net, ref_grid, frames, 4,
-                              a.repeat, True)
+                              a.repeat)
         print("points a frame: %d; pillars a frame (tiny, reference): %d, %d" % (
             sum(len(f) for f in frames) // len(frames),
             sum(len(pillarise(f, tiny_grid)[0]) for f in frames) // len(frames),

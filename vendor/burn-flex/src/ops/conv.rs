@@ -590,15 +590,21 @@ fn im2col_3d_tile<T: bytemuck::Pod + Copy>(
     // (and of the column row), copied at once.
     let whole_runs = dilation_w == 1 && c == nhwc_stride.3;
     let run = kernel_w * c;
-    for (row, global_idx) in col_tile.chunks_exact_mut(col_len).zip(tile_start..tile_end) {
+    for (row, global_idx) in col_tile
+        .chunks_exact_mut(col_len)
+        .zip(tile_start..tile_end)
+    {
         let out_d_idx = global_idx / (out_h * out_w);
         let rem = global_idx % (out_h * out_w);
         let out_h_idx = rem / out_w;
         let out_w_idx = rem % out_w;
 
-        let (kw_lo, kw_hi) = inside_range(out_w_idx * stride_w, pad_w, dilation_w, in_w, kernel_w);
-        let (kd_lo, kd_hi) = inside_range(out_d_idx * stride_d, pad_d, dilation_d, in_d, kernel_d);
-        let (kh_lo, kh_hi) = inside_range(out_h_idx * stride_h, pad_h, dilation_h, in_h, kernel_h);
+        let (kw_lo, kw_hi) =
+            inside_range(out_w_idx * stride_w, pad_w, dilation_w, in_w, kernel_w);
+        let (kd_lo, kd_hi) =
+            inside_range(out_d_idx * stride_d, pad_d, dilation_d, in_d, kernel_d);
+        let (kh_lo, kh_hi) =
+            inside_range(out_h_idx * stride_h, pad_h, dilation_h, in_h, kernel_h);
         // Taps outside the input (padding) are zero; the buffer may hold an earlier tile's
         // values (patch 7), so a row with any such tap is cleared first.
         if (kw_lo, kw_hi, kd_lo, kd_hi, kh_lo, kh_hi) != (0, kernel_w, 0, kernel_d, 0, kernel_h) {
