@@ -1,11 +1,12 @@
 //! burn's convolutions on the CPU backend, at the shapes our networks train with (batch 2 or 4,
 //! few channels, stride 1 and 2, 2-D and 3-D, transposed), against a direct sum in f64: the
 //! output, the input gradient and the weight gradient. The vendored burn-flex (vendor/burn-flex,
-//! see its PATCHES.md) changes three things these cover: the dispatch of a 2-D weight gradient
-//! (patch 1), the copies of the 3-D im2col and col2im (patch 2: pure copies, same sums), and the
+//! see its PATCHES.md) changes four things these cover: the dispatch of a 2-D weight gradient
+//! (patch 1), the copies of the 3-D im2col and col2im (patch 2: pure copies, same sums), the
 //! weight gradients of convolutions and transposed convolutions, now summed as column matrices
-//! times the output gradient (patch 3: same products, another order). The values must stay the
-//! same to float precision.
+//! times the output gradient (patch 3: same products, another order), and Winograd convolutions
+//! for 3 × 3 (× 3) stride-1 layers with at least 8 channels, forward and both gradients (patch 8:
+//! fewer products, after additions). The values must stay the same to float precision.
 
 use burn::tensor::module::{conv3d, conv_transpose3d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -287,4 +288,36 @@ fn transposed_convolutions_match_the_direct_sums() {
         ..layer(2, 4, 6, [4, 9, 7], 1)
     };
     check_conv_transpose("grouped, dilated", grouped, [0, 0, 0]);
+}
+
+#[test]
+fn winograd_convolutions_match_the_direct_sums() {
+    // 3 × 3 (× 3), stride-1 layers with at least 8 channels on both sides take burn-flex's
+    // Winograd path (patch 8), F(2 × 2, 3 × 3) and F(2 × 2 × 2, 3 × 3 × 3): the forward pass,
+    // and the input gradient and transposed convolutions as the convolution they equal.
+    // Padding 0, 1 and 2, odd and even sizes (tiles cut at the edges), more than one task's
+    // tiles (runs of tiles across rows and planes), a depth axis under a kernel of depth 1, and
+    // channel counts that are not multiples of 8.
+    let cases = [
+        (1, 0, [1, 7, 9], 8, 16),
+        (1, 1, [1, 24, 64], 16, 8),
+        (1, 2, [1, 5, 6], 8, 8),
+        (1, 1, [1, 33, 41], 12, 20),
+        (1, 1, [3, 10, 11], 8, 8),
+        (3, 1, [5, 7, 9], 8, 12),
+        (3, 0, [6, 6, 7], 8, 8),
+        (3, 2, [3, 4, 5], 10, 8),
+        (3, 1, [8, 16, 32], 8, 8),
+    ];
+    for (kd, pad, size, c, o) in cases {
+        let geometry = Geometry {
+            kernel: [kd, 3, 3],
+            stride: [1; 3],
+            pad: [if kd == 3 { pad } else { 0 }, pad, pad],
+            ..layer(2, c, o, size, 1)
+        };
+        let name = format!("winograd {c}->{o} {size:?} kernel depth {kd} pad {pad}");
+        check_conv(&name, geometry);
+        check_conv_transpose(&format!("{name}, transposed"), geometry, [0, 0, 0]);
+    }
 }

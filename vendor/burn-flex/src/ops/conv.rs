@@ -194,8 +194,22 @@ fn expand_2d_to_3d(
 // Conv3d - native implementations
 // ============================================================================
 
+/// f32 3-D convolution: Winograd F(2 × 2, 3 × 3) where it applies (patch 8, `conv_winograd`),
+/// otherwise the paths below.
+pub fn conv3d_f32(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: &ConvOptions<3>,
+) -> FlexTensor {
+    if super::conv_winograd::should_use_winograd(x.layout().shape(), weight.layout().shape(), options) {
+        return super::conv_winograd::conv3d_winograd_f32(x, weight, bias, options);
+    }
+    conv3d_f32_other(x, weight, bias, options)
+}
+
 conv3d_typed!(
-    conv3d_f32,
+    conv3d_f32_other,
     f32,
     DType::F32,
     0.0f32,

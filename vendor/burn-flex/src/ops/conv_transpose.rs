@@ -177,8 +177,20 @@ fn expand_transpose_2d_to_3d(
 // Conv Transpose 3d - core implementation
 // ============================================================================
 
+/// f32 3-D transposed convolution: as a Winograd convolution where that applies (patch 8,
+/// `conv_winograd`), otherwise col2im below.
+pub fn conv_transpose3d_f32(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: &ConvTransposeOptions<3>,
+) -> FlexTensor {
+    super::conv_winograd::conv_transpose3d_winograd_f32(&x, &weight, &bias, options)
+        .unwrap_or_else(|| conv_transpose3d_f32_col2im(x, weight, bias, options))
+}
+
 conv_transpose3d_typed!(
-    conv_transpose3d_f32,
+    conv_transpose3d_f32_col2im,
     f32,
     DType::F32,
     0.0f32,

@@ -213,6 +213,11 @@ pub(crate) fn weight_grad_tensor(
     let (input, grad) = (input.to_contiguous(), grad.to_contiguous());
     let layout = Layout::contiguous(weight_shape);
     match dtype {
+        DType::F32 if super::conv_winograd::weight_grad_applies(&geo) => {
+            let dw =
+                super::conv_winograd::weight_grad_winograd_f32(input.storage(), grad.storage(), &geo);
+            FlexTensor::new(Bytes::from_elems(dw), layout, dtype)
+        }
         DType::F32 => {
             let dw = weight_grad::<f32>(input.storage(), grad.storage(), &geo, 0.0, 1.0);
             FlexTensor::new(Bytes::from_elems(dw), layout, dtype)

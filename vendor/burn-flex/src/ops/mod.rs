@@ -100,6 +100,7 @@ mod conv_common;
 pub mod conv;
 pub mod conv_transpose;
 mod conv_weight_grad;
+mod conv_winograd;
 pub mod cumulative;
 pub mod deform_conv;
 pub mod expand;
