@@ -166,6 +166,32 @@ struct Volume {
 }
 
 impl Volume {
+    /// The geometry of a convolution with kernel depth `kd` (1 or 3) from input size
+    /// `[in_d, in_h, in_w]` to output size `[out_d, out_h, out_w]` at `padding`.
+    fn new(kd: usize, input: [usize; 3], output: [usize; 3], padding: [usize; 3]) -> Self {
+        let ([in_d, in_h, in_w], [out_d, out_h, out_w]) = (input, output);
+        let [pad_d, pad_h, pad_w] = padding;
+        Self {
+            kd,
+            in_d,
+            in_h,
+            in_w,
+            out_d,
+            out_h,
+            out_w,
+            pad_d,
+            pad_h,
+            pad_w,
+            tiles_h: out_h.div_ceil(2),
+            tiles_w: out_w.div_ceil(2),
+        }
+    }
+
+    /// Output tiles of one batch item.
+    fn tiles(&self) -> usize {
+        self.out_d.div_ceil(self.depth_tile()) * self.tiles_h * self.tiles_w
+    }
+
     /// Input planes under one tile along depth (4 for a kernel of depth 3, else 1).
     fn depth_block(&self) -> usize {
         if self.kd == 3 { 4 } else { 1 }
@@ -307,6 +333,26 @@ impl Rows {
         }
     }
 
+    /// The input transform of tiles `first..first + n` of one batch item `x` (`c_in` channels
+    /// of `in_d × in_h × in_w`): position p, channel c, tile t at `v[p · stride + c · n + t]`.
+    fn transform_chunk(
+        &mut self,
+        volume: &Volume,
+        x: &[f32],
+        (first, n): (usize, usize),
+        v: &mut [f32],
+        stride: usize,
+    ) {
+        let in_volume = volume.in_d * volume.in_h * volume.in_w;
+        for (c, x_channel) in x.chunks_exact(in_volume).enumerate() {
+            for segment in segments(volume, first, n) {
+                self.load(volume, x_channel, &segment);
+                let v = &mut v[c * n + segment.offset..];
+                self.transform_into(volume, v, stride, segment.len);
+            }
+        }
+    }
+
     /// Applies `B` along the width of the loaded rows and writes the transformed values of each
     /// tile: position `4r + j` (row `r`) to `v[position · stride ..][tile]`.
     fn transform_into(&self, volume: &Volume, v: &mut [f32], stride: usize, len: usize) {
@@ -422,22 +468,18 @@ pub(crate) fn conv3d_winograd_f32(
         calculate_conv_output_size(3, 1, pad_h, 1, x_shape[3]),
         calculate_conv_output_size(3, 1, pad_w, 1, x_shape[4]),
     );
-    let volume = Volume {
+    let volume = Volume::new(
         kd,
-        in_d: x_shape[2],
-        in_h: x_shape[3],
-        in_w: x_shape[4],
-        out_d: calculate_conv_output_size(kd, 1, pad_d, 1, x_shape[2]),
-        out_h,
-        out_w,
-        pad_d,
-        pad_h,
-        pad_w,
-        tiles_h: out_h.div_ceil(2),
-        tiles_w: out_w.div_ceil(2),
-    };
+        [x_shape[2], x_shape[3], x_shape[4]],
+        [
+            calculate_conv_output_size(kd, 1, pad_d, 1, x_shape[2]),
+            out_h,
+            out_w,
+        ],
+        [pad_d, pad_h, pad_w],
+    );
     let positions = volume.positions();
-    let tiles = volume.out_d.div_ceil(volume.depth_tile()) * volume.tiles_h * volume.tiles_w;
+    let tiles = volume.tiles();
     let chunks = tiles.div_ceil(TILES_PER_TASK);
     let in_volume = volume.in_d * volume.in_h * volume.in_w;
     let out_plane = out_h * out_w;
@@ -465,14 +507,8 @@ pub(crate) fn conv3d_winograd_f32(
             y,
         } = scratch;
 
-        // Input transform: position p, channel c, tile t at v[p · vs + c · n + t].
-        for c in 0..c_in {
-            let x_channel = &x_data[(b * c_in + c) * in_volume..][..in_volume];
-            for segment in segments(&volume, first, n) {
-                rows.load(&volume, x_channel, &segment);
-                rows.transform_into(&volume, &mut v[c * n + segment.offset..], vs, segment.len);
-            }
-        }
+        let x_item = &x_data[b * c_in * in_volume..][..c_in * in_volume];
+        rows.transform_chunk(&volume, x_item, (first, n), v, vs);
 
         // The products: m[p] = u[p] · v[p], [c_out × n] each.
         for p in 0..positions {
@@ -685,22 +721,9 @@ pub(crate) fn weight_grad_winograd_f32(x: &[f32], dy: &[f32], geo: &WeightGradGe
     let (c_in, c_out, kd) = (geo.channels, geo.out_channels, geo.kernel[0]);
     let [in_d, in_h, in_w] = geo.in_size;
     let [out_d, out_h, out_w] = geo.out_size;
-    let volume = Volume {
-        kd,
-        in_d,
-        in_h,
-        in_w,
-        out_d,
-        out_h,
-        out_w,
-        pad_d: geo.padding[0],
-        pad_h: geo.padding[1],
-        pad_w: geo.padding[2],
-        tiles_h: out_h.div_ceil(2),
-        tiles_w: out_w.div_ceil(2),
-    };
+    let volume = Volume::new(kd, geo.in_size, geo.out_size, geo.padding);
     let positions = volume.positions();
-    let tiles = out_d.div_ceil(volume.depth_tile()) * volume.tiles_h * volume.tiles_w;
+    let tiles = volume.tiles();
     let chunks = tiles.div_ceil(TILES_PER_TASK);
     let groups_per_item = chunks.div_ceil(CHUNKS_PER_GRADIENT_TASK);
     let (in_volume, out_volume) = (in_d * in_h * in_w, out_d * out_h * out_w);
@@ -720,13 +743,8 @@ pub(crate) fn weight_grad_winograd_f32(x: &[f32], dy: &[f32], geo: &WeightGradGe
             let n = TILES_PER_TASK.min(tiles - first);
             let (vs, es) = (v_stride(n), e_stride(n));
             let GradientScratch { v, e, rows } = scratch;
-            for c in 0..c_in {
-                let x_channel = &x[(b * c_in + c) * in_volume..][..in_volume];
-                for segment in segments(&volume, first, n) {
-                    rows.load(&volume, x_channel, &segment);
-                    rows.transform_into(&volume, &mut v[c * n + segment.offset..], vs, segment.len);
-                }
-            }
+            let x_item = &x[b * c_in * in_volume..][..c_in * in_volume];
+            rows.transform_chunk(&volume, x_item, (first, n), v, vs);
             for o in 0..c_out {
                 let dy_channel = &dy[(b * c_out + o) * out_volume..][..out_volume];
                 for segment in segments(&volume, first, n) {
