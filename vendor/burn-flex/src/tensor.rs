@@ -233,7 +233,7 @@ impl FlexTensor {
     pub fn empty(shape: Shape, dtype: DType) -> Self {
         let num_elements = shape.num_elements();
         let elem_size = dtype_size(dtype);
-        let bytes = Bytes::from_bytes_vec(alloc::vec![0u8; num_elements * elem_size]);
+        let bytes = zeroed_bytes(num_elements, elem_size);
         let layout = Layout::contiguous(shape);
         Self {
             data: Arc::new(bytes),
@@ -942,6 +942,21 @@ fn copy_2d_tiled<E: Copy + Send + Sync>(
 /// empty allocations in `FlexTensor::empty`, truncated buffers in `into_data`,
 /// and zero-byte memcpys in `repeat_dim`. The panic turns all three into a
 /// loud, actionable failure at the dispatch boundary.
+/// `count` zeroed elements of `elem_size` bytes, allocated as a vector of an integer type of
+/// that size (patch 9): its allocation is then aligned for the element type and is handed over
+/// as it is. (`Bytes::from_bytes_vec` of a `Vec<u8>` reports alignment 1, below the 16 it
+/// enforces, so it allocated a second buffer and copied every byte into it: a second pass over
+/// every new tensor's memory.)
+fn zeroed_bytes(count: usize, elem_size: usize) -> Bytes {
+    match elem_size {
+        2 => Bytes::from_elems(alloc::vec![0u16; count]),
+        4 => Bytes::from_elems(alloc::vec![0u32; count]),
+        8 => Bytes::from_elems(alloc::vec![0u64; count]),
+        16 => Bytes::from_elems(alloc::vec![0u128; count]),
+        _ => Bytes::from_elems(alloc::vec![0u8; count * elem_size]),
+    }
+}
+
 pub(crate) fn dtype_size(dtype: DType) -> usize {
     // Delegate to burn-std's canonical size to stay in sync.
     let size = dtype.size();

@@ -35,7 +35,7 @@ pub fn binary_op<F32Op, F64Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    F32Op: Fn(f32, f32) -> f32 + Copy,
+    F32Op: Fn(f32, f32) -> f32 + Copy + Sync,
     F64Op: Fn(f64, f64) -> f64 + Copy,
 {
     debug_assert_eq!(lhs.dtype(), rhs.dtype(), "binary_op: dtype mismatch");
@@ -58,6 +58,69 @@ where
     }
 }
 
+/// Values a parallel task of an elementwise operation takes (patch 9).
+#[cfg(feature = "rayon")]
+const CHUNK: usize = 64 * 1024;
+
+/// `f` on matching chunks of `dst` and `src` (equal lengths) in parallel tasks of [`CHUNK`]
+/// values (patch 9). Each value is computed by the same code as on one thread: the same bytes.
+#[cfg(feature = "rayon")]
+fn zip_chunks<F: Fn(&mut [f32], &[f32]) + Sync>(dst: &mut [f32], src: &[f32], f: F) {
+    use rayon::prelude::*;
+    dst.par_chunks_mut(CHUNK)
+        .zip(src.par_chunks(CHUNK))
+        .for_each(|(d, s)| f(d, s));
+}
+
+/// An operation without a SIMD kernel (a closure, such as ReLU's gradient mask) on contiguous
+/// operands of at least `PARALLEL_THRESHOLD` values, in parallel chunks (patch 9; it ran on one
+/// thread): the result is written into a uniquely owned operand at offset 0 where there is one,
+/// else into a new buffer. `Err` gives smaller or strided operands back.
+#[cfg(feature = "rayon")]
+fn binary_op_f32_parallel<Op>(
+    mut lhs: FlexTensor,
+    mut rhs: FlexTensor,
+    op: &Op,
+) -> Result<FlexTensor, (FlexTensor, FlexTensor)>
+where
+    Op: Fn(f32, f32) -> f32 + Sync,
+{
+    use rayon::prelude::*;
+    let (Some((l_start, l_end)), Some((r_start, r_end))) = (
+        lhs.layout().contiguous_offsets(),
+        rhs.layout().contiguous_offsets(),
+    ) else {
+        return Err((lhs, rhs));
+    };
+    if l_end - l_start < crate::ops::PARALLEL_THRESHOLD || l_end - l_start != r_end - r_start {
+        return Err((lhs, rhs));
+    }
+    let apply = |d: &mut [f32], s: &[f32], flip: bool| {
+        for (x, &y) in d.iter_mut().zip(s) {
+            *x = if flip { op(y, *x) } else { op(*x, y) };
+        }
+    };
+    if lhs.is_unique() && l_start == 0 {
+        let r: &[f32] = &rhs.storage()[r_start..r_end];
+        zip_chunks(&mut lhs.storage_mut()[..l_end], r, |d, s| apply(d, s, false));
+        return Ok(lhs);
+    }
+    if rhs.is_unique() && r_start == 0 {
+        let l: &[f32] = &lhs.storage()[l_start..l_end];
+        zip_chunks(&mut rhs.storage_mut()[..r_end], l, |d, s| apply(d, s, true));
+        return Ok(rhs);
+    }
+    let l: &[f32] = &lhs.storage()[l_start..l_end];
+    let r: &[f32] = &rhs.storage()[r_start..r_end];
+    let result: Vec<f32> = l
+        .par_iter()
+        .with_min_len(CHUNK)
+        .zip(r.par_iter())
+        .map(|(&a, &b)| op(a, b))
+        .collect();
+    Ok(make_tensor(result, lhs.layout().shape().clone(), lhs.dtype()))
+}
+
 /// Specialized binary operation for f32 with SIMD fast path.
 #[cfg(feature = "simd")]
 fn binary_op_f32<Op>(
@@ -67,7 +130,7 @@ fn binary_op_f32<Op>(
     simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32,
+    Op: Fn(f32, f32) -> f32 + Sync,
 {
     // In-place SIMD fast path: lhs unique contiguous at offset 0, rhs
     // contiguous (no broadcast).
@@ -116,6 +179,12 @@ where
         return rhs;
     }
 
+    #[cfg(feature = "rayon")]
+    let (lhs, rhs) = match binary_op_f32_parallel(lhs, rhs, &op) {
+        Ok(out) => return out,
+        Err(operands) => operands,
+    };
+
     // Broadcast operands fall through to `binary_op_typed`, whose
     // collapsed loop nest handles every stride pattern in a single pass
     // — reusing a uniquely owned operand as the destination when it can
@@ -138,7 +207,7 @@ fn binary_op_f32<Op>(
     _simd_hint: Option<BinaryOp>,
 ) -> FlexTensor
 where
-    Op: Fn(f32, f32) -> f32,
+    Op: Fn(f32, f32) -> f32 + Sync,
 {
     binary_op_typed(lhs, rhs, op)
 }
