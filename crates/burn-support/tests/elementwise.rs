@@ -67,7 +67,7 @@ fn large_closure_operations_give_the_values_of_one_value_at_a_time() {
     // A contiguous view at an offset on the left, the right one shared.
     let mut padded = vec![7.0f32; 5];
     padded.extend_from_slice(&a);
-    let view = tensor(&padded, &device).slice([5..5 + N]);
+    let view = tensor(&padded, &device).narrow(0, 5, N);
     let right = tensor(&b, &device);
     let got = values(view.powf(right.clone()));
     assert_same("left view at an offset", &got, &want);
