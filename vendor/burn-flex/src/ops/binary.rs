@@ -95,19 +95,23 @@ where
     if l_end - l_start < crate::ops::PARALLEL_THRESHOLD || l_end - l_start != r_end - r_start {
         return Err((lhs, rhs));
     }
-    let apply = |d: &mut [f32], s: &[f32], flip: bool| {
-        for (x, &y) in d.iter_mut().zip(s) {
-            *x = if flip { op(y, *x) } else { op(*x, y) };
-        }
-    };
     if lhs.is_unique() && l_start == 0 {
         let r: &[f32] = &rhs.storage()[r_start..r_end];
-        zip_chunks(&mut lhs.storage_mut()[..l_end], r, |d, s| apply(d, s, false));
+        zip_chunks(&mut lhs.storage_mut()[..l_end], r, |d, s| {
+            for (x, &y) in d.iter_mut().zip(s) {
+                *x = op(*x, y);
+            }
+        });
         return Ok(lhs);
     }
     if rhs.is_unique() && r_start == 0 {
+        // The result goes into the right operand: the operands are swapped back for `op`.
         let l: &[f32] = &lhs.storage()[l_start..l_end];
-        zip_chunks(&mut rhs.storage_mut()[..r_end], l, |d, s| apply(d, s, true));
+        zip_chunks(&mut rhs.storage_mut()[..r_end], l, |d, s| {
+            for (x, &y) in d.iter_mut().zip(s) {
+                *x = op(y, *x);
+            }
+        });
         return Ok(rhs);
     }
     let l: &[f32] = &lhs.storage()[l_start..l_end];
