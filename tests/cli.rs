@@ -757,6 +757,32 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
             "multiple of 16",
         ],
     );
+    let o = train_with(
+        &[(
+            "max_disparity = 32",
+            "max_disparity = 32\ncost_volume_scale = 3",
+        )],
+        "bad-scale",
+    );
+    assert_fails_naming(
+        &o,
+        &["psmnet-tiny.toml", "model.cost_volume_scale = 3", "or 2"],
+    );
+    let o = train_with(
+        &[
+            ("seed = 7", "seed = 7\nnetwork = \"sdn\""),
+            (
+                "max_disparity = 32",
+                "max_disparity = 32\ncost_volume_scale = 2",
+            ),
+        ],
+        "bad-scale",
+    );
+    assert_fails_naming(
+        &o,
+        &["psmnet-tiny.toml", "model.cost_volume_scale = 2", "\"sdn\""],
+    );
+    assert!(!tmp.path().join("bad-scale").exists(), "work started");
     // The refinement stage's values, and the stage on SDN, which has no disparity regression.
     for (table, named) in [
         ("[model.refine]\nstep = 0.0", "model.refine.step = 0"),

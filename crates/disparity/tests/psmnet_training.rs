@@ -368,6 +368,33 @@ fn fine_tuning_starts_from_the_init_weights_and_another_architecture_is_refused(
         !RunFiles::new(&out).dir.exists(),
         "a checkpoint was written"
     );
+    // A network of another cost-volume resolution (the same parameters) is refused as well,
+    // unless the config says the start may differ in it: then it starts from those weights.
+    let mut half = tune.clone();
+    half.model.cost_volume_scale = 2;
+    let err = disparity::psmnet::run::start_weights(&half)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model.cost_volume_scale: 2 here, 4 there"),
+        "{err}"
+    );
+    half.init_may_differ = vec!["model.cost_volume_scale".into()];
+    half.validate().unwrap();
+    let first = train_run(&half, &root, &dir.path().join("half"));
+    let loaded = load_model(half.model.init(&device), &RunFiles::new(&pre).model()).unwrap();
+    let expected = first_batch_loss(&loaded, &half, &root);
+    assert!(
+        (first - expected).abs() <= 1e-5 * expected.abs(),
+        "first step {first} vs loaded model {expected}"
+    );
+    // Only settings that change no parameter may be named.
+    half.init_may_differ = vec!["model.width".into()];
+    let err = half.validate().unwrap_err();
+    assert!(
+        err.contains("init_may_differ = [\"model.width\"]") && err.contains("no parameter"),
+        "{err}"
+    );
     // And a folder without weights.
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();

@@ -24,6 +24,7 @@ fn fixture(name: &str) -> PathBuf {
 fn fixture_config() -> PsmNetConfig {
     PsmNetConfig {
         max_disparity: 32,
+        cost_volume_scale: 4,
         width: 4,
         blocks: [1, 2, 1, 1],
         pyramid_pools: vec![8, 4, 2, 1],

@@ -1,6 +1,7 @@
 //! PSMNet's shared 2-D feature extractor: three 3×3 convolutions (the first with stride 2),
 //! four residual stages (the second with stride 2, the last dilated), spatial pyramid pooling,
-//! and a fusion to the cost-volume feature width, at 1/4 resolution.
+//! and a fusion to the cost-volume feature width, at 1/4 resolution (1/2 with
+//! `cost_volume_scale = 2`, where the second stage keeps stride 1).
 
 use super::layers::{reference_init, BasicBlock, ConvBn};
 use super::model::PsmNetConfig;
@@ -35,7 +36,7 @@ impl FeatureExtractor {
     pub fn new(cfg: &PsmNetConfig, device: &Device) -> Self {
         let c = cfg.width;
         let widths = [c, 2 * c, 4 * c, 4 * c];
-        let strides = [1, 2, 1, 1];
+        let strides = [1, cfg.cost_volume_scale / 2, 1, 1];
         let dilations = [1, 1, 1, 2];
         let mut cin = c;
         let stages = (0..4)
@@ -81,7 +82,8 @@ impl FeatureExtractor {
         }
     }
 
-    /// Features `[B, feature_channels, H/4, W/4]` of images `[B, 3, H, W]`.
+    /// Features `[B, feature_channels, H/s, W/s]` of images `[B, 3, H, W]`, s the
+    /// configuration's `cost_volume_scale`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         self.forward_levels(x).0
     }

@@ -16,7 +16,7 @@ pub fn padded(n: usize) -> usize {
     n.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE
 }
 
-/// Estimated peak memory in bytes of one inference at `height` × `width`: the 1/4-resolution
+/// Estimated peak memory in bytes of one inference at `height` × `width`: the cost-volume-resolution
 /// 3-D activations (cost volume and about 16 aggregation-width volumes alive at once), three
 /// full-resolution disparity volumes (upsampled scores, softmax, product), and the weights.
 /// Calibrated on the reference's 4.5 GB at 384 × 1248 with the default configuration.
@@ -28,7 +28,8 @@ pub fn estimate_memory_bytes(
 ) -> u64 {
     let (h, w) = (padded(height) as u64, padded(width) as u64);
     let d = cfg.max_disparity as u64;
-    let voxels = (d / 4) * (h / 4) * (w / 4);
+    let s = cfg.cost_volume_scale as u64;
+    let voxels = (d / s) * (h / s) * (w / s);
     let quarter = voxels * (2 * cfg.feature_channels as u64 + 16 * cfg.aggregation_channels as u64);
     let full = 3 * d * h * w;
     4 * (quarter + full + params as u64)

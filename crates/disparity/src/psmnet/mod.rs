@@ -85,4 +85,36 @@ mod tests {
             assert!(v.iter().all(|x| x.is_finite() && *x >= 0.0 && *x <= 31.0));
         }
     }
+
+    #[test]
+    fn a_half_resolution_cost_volume_keeps_the_parameters_and_doubles_the_feature_resolution() {
+        use super::feature::FeatureExtractor;
+        let device = Device::flex();
+        let quarter = PsmNetConfig::tiny();
+        let half = PsmNetConfig {
+            cost_volume_scale: 2,
+            ..quarter.clone()
+        };
+        // Only a stride changes: the same parameters, so the same weights files fit both.
+        assert_eq!(
+            trainable_params(&quarter.init(&device)),
+            trainable_params(&half.init(&device))
+        );
+        let image = Tensor::<4>::ones([1, 3, 32, 48], &device);
+        for (cfg, dims) in [(&quarter, [1, 8, 8, 12]), (&half, [1, 8, 16, 24])] {
+            let features = FeatureExtractor::new(cfg, &device).forward(image.clone());
+            assert_eq!(features.dims(), dims);
+        }
+        let out = half.init(&device).forward(image.clone(), image, true);
+        for d in out {
+            assert_eq!(d.dims(), [1, 32, 48]);
+            let v = d.into_data().try_to_vec::<f32>().expect("f32 data");
+            // Soft-argmin stays within [0, 31], up to the rounding of a saturated softmax.
+            let bad: Vec<_> = v
+                .iter()
+                .filter(|x| !(x.is_finite() && **x >= 0.0 && **x <= 31.0 + 1e-4))
+                .collect();
+            assert!(bad.is_empty(), "{bad:?}");
+        }
+    }
 }

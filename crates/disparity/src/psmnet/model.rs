@@ -12,8 +12,13 @@ use burn::tensor::{Device, Tensor};
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PsmNetConfig {
-    /// Largest disparity (exclusive), pixels at full resolution; a multiple of 4.
+    /// Largest disparity (exclusive), pixels at full resolution; a multiple of 4 ×
+    /// `cost_volume_scale`.
     pub max_disparity: usize,
+    /// The cost volume's resolution as a fraction of the input's: 4 (the reference: features,
+    /// volume and aggregation at 1/4 resolution, disparities in steps of 4 pixels) or 2 (1/2
+    /// resolution, steps of 2 pixels: the second residual stage keeps stride 1).
+    pub cost_volume_scale: usize,
     /// Base width of the feature extractor (stages use 1, 2, 4, 4 times it).
     pub width: usize,
     /// Residual blocks in each of the four stages.
@@ -36,6 +41,7 @@ impl Default for PsmNetConfig {
     fn default() -> Self {
         PsmNetConfig {
             max_disparity: 192,
+            cost_volume_scale: 4,
             width: 32,
             blocks: [3, 16, 3, 3],
             pyramid_pools: vec![64, 32, 16, 8],
@@ -54,6 +60,7 @@ impl PsmNetConfig {
     pub fn tiny() -> Self {
         PsmNetConfig {
             max_disparity: 32,
+            cost_volume_scale: 4,
             width: 8,
             blocks: [1, 1, 1, 1],
             pyramid_pools: vec![8, 4],
@@ -70,6 +77,7 @@ impl PsmNetConfig {
             feature: FeatureExtractor::new(self, device),
             aggregation: Aggregation::new(self, device),
             max_disparity: self.max_disparity,
+            cost_volume_scale: self.cost_volume_scale,
             align_corners: self.align_corners,
         }
     }
@@ -81,6 +89,7 @@ pub struct PsmNet {
     feature: FeatureExtractor,
     aggregation: Aggregation,
     max_disparity: usize,
+    cost_volume_scale: usize,
     align_corners: bool,
 }
 
@@ -101,7 +110,7 @@ impl PsmNet {
         let [_, _, h, w] = left.dims();
         let (fl, left_half) = self.feature.forward_levels(left);
         let (fr, right_half) = self.feature.forward_levels(right);
-        let cost = concat_cost_volume(fl, fr, self.max_disparity / 4);
+        let cost = concat_cost_volume(fl, fr, self.max_disparity / self.cost_volume_scale);
         let scores = self.aggregation.forward(cost, all_outputs);
         // Trilinear upsampling to full resolution, then soft-argmin over the disparities.
         let disparities: Vec<f32> = (0..self.max_disparity).map(|d| d as f32).collect();

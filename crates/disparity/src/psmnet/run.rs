@@ -44,11 +44,29 @@ impl TrainConfig {
         let bad = |field: &str, value: String, allowed: &str| {
             Err(format!("{field} = {value}: must be {allowed}"))
         };
-        if m.max_disparity == 0 || !m.max_disparity.is_multiple_of(16) {
+        if m.cost_volume_scale != 2 && m.cost_volume_scale != 4 {
+            return bad(
+                "model.cost_volume_scale",
+                m.cost_volume_scale.to_string(),
+                "4 (the reference: a 1/4-resolution cost volume) or 2 (1/2 resolution)",
+            );
+        }
+        if self.network == NetworkKind::Sdn && m.cost_volume_scale != 4 {
+            return bad(
+                "model.cost_volume_scale",
+                m.cost_volume_scale.to_string(),
+                "4 for network = \"sdn\" (its depth cost volume is built at 1/4 resolution)",
+            );
+        }
+        let levels = 4 * m.cost_volume_scale;
+        if m.max_disparity == 0 || !m.max_disparity.is_multiple_of(levels) {
             return bad(
                 "model.max_disparity",
                 m.max_disparity.to_string(),
-                "a positive multiple of 16 (the hourglasses halve the quarter-resolution volume twice)",
+                &format!(
+                    "a positive multiple of {levels} (the hourglasses halve the 1/{}-resolution volume twice)",
+                    m.cost_volume_scale
+                ),
             );
         }
         for (field, v) in [
@@ -105,6 +123,20 @@ impl TrainConfig {
                 "[epoch, rate] with a finite rate above 0",
             );
         }
+        if let Some(field) = self
+            .init_may_differ
+            .iter()
+            .find(|f| !super::training::INIT_MAY_DIFFER.contains(&f.as_str()))
+        {
+            return bad(
+                "init_may_differ",
+                format!("[{field:?}]"),
+                &format!(
+                    "a list of settings that change no parameter: {:?}",
+                    super::training::INIT_MAY_DIFFER
+                ),
+            );
+        }
         if let Some(r) = &m.refine {
             if self.network == NetworkKind::Sdn {
                 return bad(
@@ -157,6 +189,10 @@ impl TrainConfig {
         let mut fields = vec![
             ("network".to_string(), self.network.name().to_string()),
             ("model.max_disparity".into(), m.max_disparity.to_string()),
+            (
+                "model.cost_volume_scale".into(),
+                m.cost_volume_scale.to_string(),
+            ),
             ("model.width".into(), m.width.to_string()),
             ("model.blocks".into(), format!("{:?}", m.blocks)),
             (
@@ -256,10 +292,22 @@ pub fn start_weights(cfg: &TrainConfig) -> Result<Option<StartWeights>> {
     };
     let theirs = read_run_config(run)?;
     let base_only = cfg.model.refine.is_some() && theirs.model.refine.is_none();
-    // A run without the stage is checked against this network without it.
+    // A run without the stage is checked against this network without it, and the settings
+    // the start may differ in (no parameter depends on them) are taken as the start's.
     let mut checked = cfg.clone();
     if base_only {
         checked.model.refine = None;
+    }
+    for field in &cfg.init_may_differ {
+        match field.as_str() {
+            "model.cost_volume_scale" => {
+                checked.model.cost_volume_scale = theirs.model.cost_volume_scale
+            }
+            "model.pyramid_pools" => {
+                checked.model.pyramid_pools = theirs.model.pyramid_pools.clone()
+            }
+            _ => {}
+        }
     }
     let path = check_against(&checked, run, &theirs)?;
     Ok(Some(StartWeights { path, base_only }))

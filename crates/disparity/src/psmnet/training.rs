@@ -76,12 +76,21 @@ pub struct TrainConfig {
     /// the training starts from (the paper's SceneFlow-pretrained start); None: the reference
     /// initialisation.
     pub init: Option<PathBuf>,
+    /// Settings in which the `init` run's network may differ from this one: only those that
+    /// change no parameter ([`INIT_MAY_DIFFER`]), to start a network of another cost-volume
+    /// resolution from trained weights. Empty (the default): the same network.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub init_may_differ: Vec<String>,
     /// Whether batch norm layers update their running statistics and normalise by the batch's
     /// while training (`train`, the reference), or keep the start's statistics (`frozen`: a
     /// common fine-tuning choice at small batch; their scale and shift still train).
     #[serde(skip_serializing_if = "BatchNormMode::is_train")]
     pub batch_norm: BatchNormMode,
 }
+
+/// The architecture settings `init_may_differ` may name: they change no parameter's shape, so
+/// the start's weights load into the network unchanged.
+pub const INIT_MAY_DIFFER: [&str; 2] = ["model.cost_volume_scale", "model.pyramid_pools"];
 
 /// How batch norm behaves while training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -129,6 +138,7 @@ impl Default for TrainConfig {
             val_frames: 200,
             select: Selection::Last,
             init: None,
+            init_may_differ: Vec::new(),
             batch_norm: BatchNormMode::Train,
         }
     }
@@ -398,5 +408,19 @@ mod tests {
             }
         );
         assert_eq!(refine.init, quick.init);
+        // The last pretraining stage trains the quick study's network, from the second stage's
+        // weights (a 1/4-resolution cost volume and smaller pools: the same parameters).
+        let half = read("psmnet-pretrain-quick-half.toml");
+        half.validate().unwrap();
+        assert_eq!(half.model, quick.model);
+        let stage2 = read("psmnet-pretrain-quick-stage2.toml");
+        assert_eq!(
+            PsmNetConfig {
+                cost_volume_scale: 2,
+                pyramid_pools: vec![16, 8],
+                ..stage2.model
+            },
+            quick.model
+        );
     }
 }
