@@ -16,9 +16,10 @@ pub fn padded(n: usize) -> usize {
     n.div_ceil(PAD_MULTIPLE) * PAD_MULTIPLE
 }
 
-/// Estimated peak memory in bytes of one inference at `height` × `width`: the cost-volume-resolution
-/// 3-D activations (cost volume and about 16 aggregation-width volumes alive at once), three
-/// full-resolution disparity volumes (upsampled scores, softmax, product), and the weights.
+/// Estimated peak memory in bytes of one inference at `height` × `width`: the 3-D activations
+/// at the cost volume's resolution (cost volume and about 16 aggregation-width volumes alive at
+/// once), three full-resolution disparity volumes (upsampled scores, softmax, product), and the
+/// weights.
 /// Calibrated on the reference's 4.5 GB at 384 × 1248 with the default configuration.
 pub fn estimate_memory_bytes(
     cfg: &PsmNetConfig,
@@ -30,9 +31,9 @@ pub fn estimate_memory_bytes(
     let d = cfg.max_disparity as u64;
     let s = cfg.cost_volume_scale as u64;
     let voxels = (d / s) * (h / s) * (w / s);
-    let quarter = voxels * (2 * cfg.feature_channels as u64 + 16 * cfg.aggregation_channels as u64);
+    let volume = voxels * (2 * cfg.feature_channels as u64 + 16 * cfg.aggregation_channels as u64);
     let full = 3 * d * h * w;
-    4 * (quarter + full + params as u64)
+    4 * (volume + full + params as u64)
 }
 
 /// A trained network as a [`DisparityModel`].
