@@ -783,6 +783,20 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         &["psmnet-tiny.toml", "model.cost_volume_scale = 2", "\"sdn\""],
     );
     assert!(!tmp.path().join("bad-scale").exists(), "work started");
+    // A start may differ only in settings that change no parameter.
+    let o = train_with(
+        &[("seed = 7", "seed = 7\ninit_may_differ = [\"model.width\"]")],
+        "bad-scale",
+    );
+    assert_fails_naming(
+        &o,
+        &[
+            "psmnet-tiny.toml",
+            "init_may_differ = [\"model.width\"]",
+            "change no parameter",
+        ],
+    );
+    assert!(!tmp.path().join("bad-scale").exists(), "work started");
     // The refinement stage's values, and the stage on SDN, which has no disparity regression.
     for (table, named) in [
         ("[model.refine]\nstep = 0.0", "model.refine.step = 0"),

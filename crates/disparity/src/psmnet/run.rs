@@ -2,6 +2,7 @@
 //! folder `ftf disparity train` writes (`config.toml`, `checkpoints/`), and the start weights a
 //! run may begin from (`init`), whose architecture must be the run's.
 
+use super::model::PsmNetConfig;
 use super::refine::RefinedPsmNet;
 use super::training::{NetworkKind, TrainConfig};
 use crate::error::{DisparityError, Result};
@@ -126,15 +127,13 @@ impl TrainConfig {
         if let Some(field) = self
             .init_may_differ
             .iter()
-            .find(|f| !super::training::INIT_MAY_DIFFER.contains(&f.as_str()))
+            .find(|f| !INIT_MAY_DIFFER.iter().any(|(name, _)| name == f))
         {
+            let names: Vec<&str> = INIT_MAY_DIFFER.iter().map(|(name, _)| *name).collect();
             return bad(
                 "init_may_differ",
                 format!("[{field:?}]"),
-                &format!(
-                    "a list of settings that change no parameter: {:?}",
-                    super::training::INIT_MAY_DIFFER
-                ),
+                &format!("a list of settings that change no parameter: {names:?}"),
             );
         }
         if let Some(r) = &m.refine {
@@ -274,6 +273,21 @@ fn check_against(cfg: &TrainConfig, run: &Path, theirs: &TrainConfig) -> Result<
     Ok(weights)
 }
 
+/// Copies one architecture setting of the start's network (the second) into this one's.
+pub type TakeSetting = fn(&mut PsmNetConfig, &PsmNetConfig);
+
+/// The architecture settings `init_may_differ` may name, each with how the start's value is
+/// taken over: they change no parameter's shape, so the start's weights load into the network
+/// unchanged.
+pub const INIT_MAY_DIFFER: [(&str, TakeSetting); 2] = [
+    ("model.cost_volume_scale", |ours, theirs| {
+        ours.cost_volume_scale = theirs.cost_volume_scale
+    }),
+    ("model.pyramid_pools", |ours, theirs| {
+        ours.pyramid_pools = theirs.pyramid_pools.clone()
+    }),
+];
+
 /// Start weights for a training: the weights file, and whether it holds only PSMNet, for a
 /// network with a refinement stage that then starts fresh.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,15 +312,9 @@ pub fn start_weights(cfg: &TrainConfig) -> Result<Option<StartWeights>> {
     if base_only {
         checked.model.refine = None;
     }
-    for field in &cfg.init_may_differ {
-        match field.as_str() {
-            "model.cost_volume_scale" => {
-                checked.model.cost_volume_scale = theirs.model.cost_volume_scale
-            }
-            "model.pyramid_pools" => {
-                checked.model.pyramid_pools = theirs.model.pyramid_pools.clone()
-            }
-            _ => {}
+    for (name, take) in INIT_MAY_DIFFER {
+        if cfg.init_may_differ.iter().any(|f| f == name) {
+            take(&mut checked.model, &theirs.model);
         }
     }
     let path = check_against(&checked, run, &theirs)?;

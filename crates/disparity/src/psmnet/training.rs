@@ -77,7 +77,7 @@ pub struct TrainConfig {
     /// initialisation.
     pub init: Option<PathBuf>,
     /// Settings in which the `init` run's network may differ from this one: only those that
-    /// change no parameter ([`INIT_MAY_DIFFER`]), to start a network of another cost-volume
+    /// change no parameter ([`super::run::INIT_MAY_DIFFER`]), to start a network of another cost-volume
     /// resolution from trained weights. Empty (the default): the same network.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub init_may_differ: Vec<String>,
@@ -87,10 +87,6 @@ pub struct TrainConfig {
     #[serde(skip_serializing_if = "BatchNormMode::is_train")]
     pub batch_norm: BatchNormMode,
 }
-
-/// The architecture settings `init_may_differ` may name: they change no parameter's shape, so
-/// the start's weights load into the network unchanged.
-pub const INIT_MAY_DIFFER: [&str; 2] = ["model.cost_volume_scale", "model.pyramid_pools"];
 
 /// How batch norm behaves while training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
