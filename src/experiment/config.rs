@@ -703,6 +703,15 @@ mod tests {
         assert_eq!(seeds.downstream_seeds, Some(vec![0, 1, 2]));
         assert_eq!(seeds.data, quick.data);
         assert_eq!(seeds.upstream[..], quick.upstream[2..]);
+        // The same question about the change: the arms under three upstream seeds.
+        let useeds = shipped("synthetic-quick-upstream-seeds.toml").unwrap();
+        assert_eq!(
+            (useeds.seeds.clone(), useeds.downstream_seeds),
+            (vec![0, 1, 2], None)
+        );
+        assert_eq!(useeds.data, quick.data);
+        assert_eq!(useeds.upstream[..], quick.upstream[2..]);
+        assert_eq!(useeds.downstream[..], quick.downstream[..1]);
         // The paper's study needs the KITTI download; everything else in it checks out.
         let err = format!("{:#}", shipped("kitti-paper.toml").unwrap_err());
         assert!(
