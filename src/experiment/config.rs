@@ -111,7 +111,8 @@ pub struct UpstreamConfig {
     pub name: String,
     /// What it is.
     pub kind: UpstreamKind,
-    /// For psmnet/sdn: the disparity training config (TOML); default: the reference recipe.
+    /// For psmnet/sdn: the disparity training config (TOML); default: the `checkpoint`'s own
+    /// (its resolved `config.toml`) when one is given, else the reference recipe.
     pub train: Option<PathBuf>,
     /// For psmnet: the loss, overriding the training config's.
     pub loss: Option<LossKind>,
@@ -222,11 +223,13 @@ impl UpstreamConfig {
     /// The disparity training config of a psmnet/sdn variant, with its kind and loss applied.
     pub fn train_config(&self) -> Result<disparity::psmnet::training::TrainConfig> {
         use disparity::psmnet::training::{NetworkKind, TrainConfig};
-        let mut cfg = match &self.train {
-            Some(p) => {
+        let mut cfg = match (&self.train, &self.checkpoint) {
+            (Some(p), _) => {
                 TrainConfig::load(p).with_context(|| format!("upstream.{}.train", self.name))?
             }
-            None => TrainConfig::default(),
+            (None, Some(run)) => disparity::psmnet::run::read_run_config(run)
+                .with_context(|| format!("upstream.{}.checkpoint", self.name))?,
+            (None, None) => TrainConfig::default(),
         };
         cfg.network = if self.kind == UpstreamKind::Sdn {
             NetworkKind::Sdn
@@ -756,6 +759,56 @@ mod tests {
         assert!(arms.len() == 2 && arms.iter().all(|u| !u.trained() && u.checkpoint.is_some()));
         let err = format!("{:#}", shipped("kitti-paper-released.toml").unwrap_err());
         assert!(err.contains("data.root"), "{err}");
+    }
+
+    #[test]
+    fn a_checkpoint_without_a_training_config_keeps_its_own_network() {
+        // The shipped start as a variant that is predicted, never fine-tuned: without `train`,
+        // its network is the checkpoint's (the quick study's), not the reference recipe's.
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let text = format!(
+            r#"
+name = "t"
+baseline = "start"
+[data.synthetic]
+frames = 8
+scale = 0.5
+[[upstream]]
+name = "start"
+kind = "psmnet"
+checkpoint = "{}"
+[[downstream]]
+name = "car"
+class = "Car"
+"#,
+            root.join("models/psmnet-quick-pretrained").display()
+        );
+        let cfg: ExperimentConfig = toml::from_str(&text).unwrap();
+        cfg.validate().unwrap();
+        let quick =
+            disparity::psmnet::training::TrainConfig::load(&root.join("configs/psmnet-quick.toml"))
+                .unwrap();
+        let start = cfg.upstream[0].train_config().unwrap();
+        assert_eq!(start.model, quick.model);
+        assert_ne!(
+            start.model,
+            disparity::psmnet::training::TrainConfig::default().model
+        );
+        // A checkpoint folder without its config is refused, naming the field and the file.
+        let empty = tempfile::tempdir().unwrap();
+        let text = text.replace(
+            &root
+                .join("models/psmnet-quick-pretrained")
+                .display()
+                .to_string(),
+            &empty.path().display().to_string(),
+        );
+        let cfg: ExperimentConfig = toml::from_str(&text).unwrap();
+        let err = format!("{:#}", cfg.validate().unwrap_err());
+        assert!(
+            err.contains("upstream.start.checkpoint") && err.contains("config.toml"),
+            "{err}"
+        );
     }
 
     #[test]
