@@ -766,6 +766,10 @@ mod tests {
         // The shipped start as a variant that is predicted, never fine-tuned: without `train`,
         // its network is the checkpoint's (the quick study's), not the reference recipe's.
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let start_dir = root
+            .join("models/psmnet-quick-pretrained")
+            .display()
+            .to_string();
         let text = format!(
             r#"
 name = "t"
@@ -776,12 +780,11 @@ scale = 0.5
 [[upstream]]
 name = "start"
 kind = "psmnet"
-checkpoint = "{}"
+checkpoint = "{start_dir}"
 [[downstream]]
 name = "car"
 class = "Car"
-"#,
-            root.join("models/psmnet-quick-pretrained").display()
+"#
         );
         let cfg: ExperimentConfig = toml::from_str(&text).unwrap();
         cfg.validate().unwrap();
@@ -796,13 +799,7 @@ class = "Car"
         );
         // A checkpoint folder without its config is refused, naming the field and the file.
         let empty = tempfile::tempdir().unwrap();
-        let text = text.replace(
-            &root
-                .join("models/psmnet-quick-pretrained")
-                .display()
-                .to_string(),
-            &empty.path().display().to_string(),
-        );
+        let text = text.replace(&start_dir, &empty.path().display().to_string());
         let cfg: ExperimentConfig = toml::from_str(&text).unwrap();
         let err = format!("{:#}", cfg.validate().unwrap_err());
         assert!(
