@@ -38,9 +38,9 @@ fn a_tiny_detector_finds_held_out_cars_in_lidar_and_nothing_without_points() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     let (mut train_set, val_set) = synthetic(&root, 60);
-    // 30 training frames: 8 steps an epoch, 192 in all. With the reference's batch-norm
-    // momentum (0.01) this model found nothing held out (its running statistics were stale);
-    // the tiny config's 0.1 makes it learn at this size.
+    // 30 training frames: 15 steps an epoch at the tiny config's batch 2, 360 in all. With the
+    // reference's batch-norm momentum (0.01) this model found nothing held out (its running
+    // statistics were stale, at batch 4); the tiny config's 0.1 makes it learn at this size.
     train_set.ids.truncate(30);
     let cfg = tiny_config();
     let lidar_ap = train_and_score(&cfg, &train_set, &val_set, &tmp.path().join("lidar"));
