@@ -822,6 +822,34 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         &["psmnet-tiny.toml", "model.refine", "network = \"sdn\""],
     );
     assert!(!tmp.path().join("bad-refine").exists(), "work started");
+    // Geometric levels on SDN (which resamples a uniform volume), and a spacing not offered.
+    let o = train_with(
+        &[
+            ("seed = 7", "seed = 7\nnetwork = \"sdn\""),
+            (
+                "align_corners = false",
+                "align_corners = false\nlevels = \"geometric\"",
+            ),
+        ],
+        "bad-levels",
+    );
+    assert_fails_naming(
+        &o,
+        &[
+            "psmnet-tiny.toml",
+            "model.levels = \"geometric\"",
+            "\"sdn\"",
+        ],
+    );
+    let o = train_with(
+        &[(
+            "align_corners = false",
+            "align_corners = false\nlevels = \"log\"",
+        )],
+        "bad-levels",
+    );
+    assert_fails_naming(&o, &["psmnet-tiny.toml", "levels", "geometric"]);
+    assert!(!tmp.path().join("bad-levels").exists(), "work started");
     // A value serde refuses is named by its line and key.
     let o = train_with(&[("seed = 7", "seed = 7\nbatch_norm = \"fro\"")], "bad-bn");
     assert_fails_naming(

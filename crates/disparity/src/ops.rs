@@ -180,6 +180,57 @@ pub fn concat_cost_volume(left: Tensor<4>, right: Tensor<4>, levels: usize) -> T
     Tensor::cat(slices, 2)
 }
 
+/// [`concat_cost_volume`] at fractional shifts: at level k, left features next to right features
+/// shifted right by `shifts[k]` columns (linear interpolation between the two nearest whole
+/// shifts), zeros in the columns where the shift leaves nothing to interpolate. Whole shifts
+/// give `concat_cost_volume`'s levels exactly.
+pub fn fractional_concat_cost_volume(
+    left: Tensor<4>,
+    right: Tensor<4>,
+    shifts: &[f32],
+) -> Tensor<5> {
+    let [b, c, h, w] = left.dims();
+    let device = left.device();
+    // The right features shifted right by `d` whole columns, zeros where nothing arrives.
+    let shifted = |d: usize| -> Tensor<4> {
+        if d == 0 {
+            right.clone()
+        } else if d < w {
+            let zeros = Tensor::<4>::zeros([b, c, h, d], &device);
+            Tensor::cat(vec![zeros, right.clone().narrow(3, 0, w - d)], 3)
+        } else {
+            Tensor::<4>::zeros([b, c, h, w], &device)
+        }
+    };
+    let slices: Vec<Tensor<5>> = shifts
+        .iter()
+        .map(|&s| {
+            let s = s.max(0.0);
+            let whole = s.floor() as usize;
+            let t = s - whole as f32;
+            let (r, empty) = if t > 0.0 {
+                (
+                    shifted(whole) * (1.0 - t) + shifted(whole + 1) * t,
+                    whole + 1,
+                )
+            } else {
+                (shifted(whole), whole)
+            };
+            let pair = Tensor::cat(vec![left.clone(), r], 1);
+            let pair = if empty == 0 {
+                pair
+            } else if empty < w {
+                let zeros = Tensor::<4>::zeros([b, 2 * c, h, empty], &device);
+                Tensor::cat(vec![zeros, pair.narrow(3, empty, w - empty)], 3)
+            } else {
+                Tensor::<4>::zeros([b, 2 * c, h, w], &device)
+            };
+            pair.unsqueeze_dim(2)
+        })
+        .collect();
+    Tensor::cat(slices, 2)
+}
+
 /// Right-image features where each left pixel's match lies: output `[b, c, y, x]` is `right`
 /// `[B, C, H, W]` linearly interpolated at column x − `shift[b, y, x]` (`shift` `[B, H, W]`, in
 /// columns, taken as a constant: no gradient flows into it), zero where that column lies
@@ -273,6 +324,42 @@ mod tests {
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn fractional_shifts_match_whole_shifts_and_interpolate_between_them() {
+        let device = Device::flex();
+        let (c, h, w) = (2, 3, 7);
+        // Left features 100 + column; right features = column (channel 1: 10 × column).
+        let left: Vec<f32> = (0..c * h * w).map(|i| 100.0 + (i % w) as f32).collect();
+        let right: Vec<f32> = (0..c * h * w)
+            .map(|i| (i % w) as f32 * if i / (h * w) == 1 { 10.0 } else { 1.0 })
+            .collect();
+        let left = Tensor::<4>::from_data(TensorData::new(left, [1, c, h, w]), &device);
+        let right = Tensor::<4>::from_data(TensorData::new(right, [1, c, h, w]), &device);
+        let whole = values(concat_cost_volume(left.clone(), right.clone(), 4));
+        let same = values(fractional_concat_cost_volume(
+            left.clone(),
+            right.clone(),
+            &[0.0, 1.0, 2.0, 3.0],
+        ));
+        assert_eq!(whole, same);
+        // At a shift of 1.5 the right features hold column x − 1.5, from column 2 on.
+        let v = values(fractional_concat_cost_volume(left, right, &[1.5]));
+        let at = |ch: usize, y: usize, x: usize| v[(ch * h + y) * w + x];
+        for y in 0..h {
+            for x in 0..w {
+                if x < 2 {
+                    for ch in 0..2 * c {
+                        assert_eq!(at(ch, y, x), 0.0, "column {x} has no match");
+                    }
+                } else {
+                    assert_eq!(at(0, y, x), 100.0 + x as f32);
+                    assert!((at(2, y, x) - (x as f32 - 1.5)).abs() < 1e-5);
+                    assert!((at(3, y, x) - 10.0 * (x as f32 - 1.5)).abs() < 1e-4);
+                }
+            }
+        }
     }
 
     /// The values of `f` at `input` (shape `dims`, CPU autodiff) and the gradient there of

@@ -31,6 +31,7 @@ fn fixture_config() -> PsmNetConfig {
         feature_channels: 4,
         aggregation_channels: 2,
         align_corners: false,
+        levels: Default::default(),
         refine: None,
     }
 }

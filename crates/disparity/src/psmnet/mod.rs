@@ -14,7 +14,7 @@ pub mod refine;
 pub mod run;
 pub mod training;
 
-pub use model::{PsmNet, PsmNetConfig};
+pub use model::{LevelSpacing, PsmNet, PsmNetConfig};
 pub use refine::{RefineConfig, RefinedPsmNet};
 
 use burn::module::{Module, ModuleVisitor, Param};
@@ -55,6 +55,15 @@ pub fn trainable_params<M: Module>(module: &M) -> usize {
     counter.count
 }
 
+/// A deterministic textured image `[1, 3, 32, 64]` for the network tests.
+#[cfg(test)]
+pub(crate) fn test_image(device: &burn::tensor::Device) -> Tensor<4> {
+    let data: Vec<f32> = (0..3 * 32 * 64)
+        .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
+        .collect();
+    Tensor::from_data(burn::tensor::TensorData::new(data, [1, 3, 32, 64]), device)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +92,52 @@ mod tests {
             let v = d.into_data().try_to_vec::<f32>().expect("f32 data");
             // Soft-argmin over disparities 0..32 stays within [0, 31].
             assert!(v.iter().all(|x| x.is_finite() && *x >= 0.0 && *x <= 31.0));
+        }
+    }
+
+    #[test]
+    fn geometric_levels_run_from_one_pixel_to_the_range_in_equal_ratios() {
+        let levels = model::geometric_levels(32, 64);
+        assert_eq!(levels.len(), 32);
+        assert!((levels[0] - 1.0).abs() < 1e-6, "{}", levels[0]);
+        assert!((levels[31] - 63.0).abs() < 1e-3, "{}", levels[31]);
+        let ratio = 63f32.powf(1.0 / 31.0);
+        for pair in levels.windows(2) {
+            assert!((pair[1] / pair[0] - ratio).abs() < 1e-4, "{pair:?}");
+        }
+        // At half KITTI size (f_u·B ≈ 195 px·m) a car at 30 m (6.5 px) and a background at
+        // 50 m (3.9 px) lie 1.3 uniform levels apart (2 px each) and 3.8 geometric ones.
+        let apart = |a: f32, b: f32| (a / b).ln() / ratio.ln();
+        assert!((apart(6.5, 3.9) - 3.8).abs() < 0.05, "{}", apart(6.5, 3.9));
+    }
+
+    #[test]
+    fn a_geometric_network_keeps_the_parameters_and_regresses_within_its_levels() {
+        let device = Device::flex();
+        let uniform = PsmNetConfig {
+            cost_volume_scale: 2,
+            ..PsmNetConfig::tiny()
+        };
+        let geometric = PsmNetConfig {
+            levels: LevelSpacing::Geometric,
+            ..uniform.clone()
+        };
+        assert_eq!(
+            trainable_params(&uniform.init(&device)),
+            trainable_params(&geometric.init(&device))
+        );
+        let left = test_image(&device);
+        let right = left.clone().slice([0..1, 0..3, 0..32, 3..64]);
+        let right = Tensor::cat(vec![right, Tensor::zeros([1, 3, 32, 3], &device)], 3);
+        for d in geometric.init(&device).forward(left, right, true) {
+            assert_eq!(d.dims(), [1, 32, 64]);
+            let v = d.into_data().try_to_vec::<f32>().expect("f32 data");
+            // The levels span 1 to 31 pixels: a soft-argmin over them stays inside.
+            let bad: Vec<_> = v
+                .iter()
+                .filter(|x| !(x.is_finite() && **x >= 1.0 - 1e-4 && **x <= 31.0 + 1e-3))
+                .collect();
+            assert!(bad.is_empty(), "{bad:?}");
         }
     }
 

@@ -3,7 +3,7 @@
 use super::feature::FeatureExtractor;
 use super::hourglass::Aggregation;
 use super::refine::RefineConfig;
-use crate::ops::{concat_cost_volume, upsampled_expectation};
+use crate::ops::{concat_cost_volume, fractional_concat_cost_volume, upsampled_expectation};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
@@ -31,6 +31,8 @@ pub struct PsmNetConfig {
     pub aggregation_channels: usize,
     /// Corner alignment of the bilinear and trilinear upsampling (PyTorch's default is false).
     pub align_corners: bool,
+    /// How the cost volume's levels are spaced in disparity (`"uniform"`: the reference's).
+    pub levels: LevelSpacing,
     /// A refinement stage at 1/2 resolution after the regression (`[model.refine]`; none in
     /// the reference network).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,9 +50,45 @@ impl Default for PsmNetConfig {
             feature_channels: 32,
             aggregation_channels: 32,
             align_corners: false,
+            levels: LevelSpacing::Uniform,
             refine: None,
         }
     }
+}
+
+/// How the cost volume's levels are spaced in disparity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LevelSpacing {
+    /// The reference's: level k at k · `cost_volume_scale` pixels (whole shifts of the feature
+    /// maps), upsampled to one level a pixel before the regression.
+    #[default]
+    Uniform,
+    /// As many levels from 1 pixel to `max_disparity` − 1 in a geometric progression, so
+    /// uniform in log depth (DORN's spacing-increasing discretisation): each level about the
+    /// same fraction of its depth away from the next, where uniform levels leave far objects
+    /// and their background one level apart (shifts by fractions of a feature column,
+    /// interpolated linearly; the regression over these levels directly).
+    Geometric,
+}
+
+impl LevelSpacing {
+    /// Its name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            LevelSpacing::Uniform => "uniform",
+            LevelSpacing::Geometric => "geometric",
+        }
+    }
+}
+
+/// The disparities of `count` geometric levels from 1 to `max_disparity` − 1 pixels.
+pub fn geometric_levels(count: usize, max_disparity: usize) -> Vec<f32> {
+    let top = (max_disparity as f64 - 1.0).max(1.0);
+    let last = count.saturating_sub(1).max(1) as f64;
+    (0..count)
+        .map(|k| top.powf(k as f64 / last) as f32)
+        .collect()
 }
 
 impl PsmNetConfig {
@@ -67,6 +105,7 @@ impl PsmNetConfig {
             feature_channels: 8,
             aggregation_channels: 8,
             align_corners: false,
+            levels: LevelSpacing::Uniform,
             refine: None,
         }
     }
@@ -79,6 +118,7 @@ impl PsmNetConfig {
             max_disparity: self.max_disparity,
             cost_volume_scale: self.cost_volume_scale,
             align_corners: self.align_corners,
+            geometric: self.levels == LevelSpacing::Geometric,
         }
     }
 }
@@ -91,6 +131,7 @@ pub struct PsmNet {
     max_disparity: usize,
     cost_volume_scale: usize,
     align_corners: bool,
+    geometric: bool,
 }
 
 impl PsmNet {
@@ -110,16 +151,28 @@ impl PsmNet {
         let [_, _, h, w] = left.dims();
         let (fl, left_half) = self.feature.forward_levels(left);
         let (fr, right_half) = self.feature.forward_levels(right);
-        let cost = concat_cost_volume(fl, fr, self.max_disparity / self.cost_volume_scale);
+        let levels = self.max_disparity / self.cost_volume_scale;
+        // The regression's disparities: the volume's own levels when they are geometric; else
+        // one a pixel, the volume trilinearly upsampled to them (the reference).
+        let (cost, disparities) = if self.geometric {
+            let disparities = geometric_levels(levels, self.max_disparity);
+            let shifts: Vec<f32> = disparities
+                .iter()
+                .map(|d| d / self.cost_volume_scale as f32)
+                .collect();
+            (fractional_concat_cost_volume(fl, fr, &shifts), disparities)
+        } else {
+            let disparities = (0..self.max_disparity).map(|d| d as f32).collect();
+            (concat_cost_volume(fl, fr, levels), disparities)
+        };
         let scores = self.aggregation.forward(cost, all_outputs);
-        // Trilinear upsampling to full resolution, then soft-argmin over the disparities.
-        let disparities: Vec<f32> = (0..self.max_disparity).map(|d| d as f32).collect();
+        // Upsampling to full resolution, then soft-argmin over the disparities.
         let outputs = scores
             .into_iter()
             .map(|s| {
                 upsampled_expectation(
                     s,
-                    [self.max_disparity, h, w],
+                    [disparities.len(), h, w],
                     &disparities,
                     self.align_corners,
                 )

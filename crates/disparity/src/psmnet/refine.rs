@@ -193,20 +193,8 @@ mod tests {
         cfg.refine = Some(RefineConfig::default());
         let device = Device::flex();
         let net = burn_support::seeded_init(&device, 3, || RefinedPsmNet::new(&cfg, &device));
-        let data: Vec<f32> = (0..3 * 32 * 64)
-            .map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0)
-            .collect();
-        let left = Tensor::<4>::from_data(
-            burn::tensor::TensorData::new(data.clone(), [1, 3, 32, 64]),
-            &device,
-        );
-        let right = Tensor::<4>::from_data(
-            burn::tensor::TensorData::new(
-                data.iter().map(|v| v * 0.9).collect::<Vec<_>>(),
-                [1, 3, 32, 64],
-            ),
-            &device,
-        );
+        let left = super::super::test_image(&device);
+        let right = left.clone() * 0.9;
         let all = net.forward(left.clone(), right.clone(), true);
         assert_eq!(all.len(), 4);
         let base = net

@@ -2,7 +2,7 @@
 //! folder `ftf disparity train` writes (`config.toml`, `checkpoints/`), and the start weights a
 //! run may begin from (`init`), whose architecture must be the run's.
 
-use super::model::PsmNetConfig;
+use super::model::{LevelSpacing, PsmNetConfig};
 use super::refine::RefinedPsmNet;
 use super::training::{NetworkKind, TrainConfig};
 use crate::error::{DisparityError, Result};
@@ -57,6 +57,13 @@ impl TrainConfig {
                 "model.cost_volume_scale",
                 m.cost_volume_scale.to_string(),
                 "4 for network = \"sdn\" (its depth cost volume is built at 1/4 resolution)",
+            );
+        }
+        if self.network == NetworkKind::Sdn && m.levels != LevelSpacing::Uniform {
+            return bad(
+                "model.levels",
+                format!("\"{}\"", m.levels.name()),
+                "\"uniform\" for network = \"sdn\" (it resamples the uniform disparity volume into depth bins)",
             );
         }
         let levels = 4 * m.cost_volume_scale;
@@ -207,6 +214,7 @@ impl TrainConfig {
                 m.aggregation_channels.to_string(),
             ),
             ("model.align_corners".into(), m.align_corners.to_string()),
+            ("model.levels".into(), m.levels.name().to_string()),
             (
                 "model.refine".into(),
                 m.refine.as_ref().map_or("none".into(), |r| {
@@ -279,13 +287,14 @@ pub type TakeSetting = fn(&mut PsmNetConfig, &PsmNetConfig);
 /// The architecture settings `init_may_differ` may name, each with how the start's value is
 /// taken over: they change no parameter's shape, so the start's weights load into the network
 /// unchanged.
-pub const INIT_MAY_DIFFER: [(&str, TakeSetting); 2] = [
+pub const INIT_MAY_DIFFER: [(&str, TakeSetting); 3] = [
     ("model.cost_volume_scale", |ours, theirs| {
         ours.cost_volume_scale = theirs.cost_volume_scale
     }),
     ("model.pyramid_pools", |ours, theirs| {
         ours.pyramid_pools = theirs.pyramid_pools.clone()
     }),
+    ("model.levels", |ours, theirs| ours.levels = theirs.levels),
 ];
 
 /// Start weights for a training: the weights file, and whether it holds only PSMNet, for a

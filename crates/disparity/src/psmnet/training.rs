@@ -404,6 +404,18 @@ mod tests {
             }
         );
         assert_eq!(refine.init, quick.init);
+        // The geometric-levels try: the same network and start but for the levels' spacing.
+        let geometric = read("psmnet-pretrain-quick-geometric.toml");
+        geometric.validate().unwrap();
+        assert_eq!(
+            geometric.model,
+            PsmNetConfig {
+                levels: super::super::LevelSpacing::Geometric,
+                ..quick.model.clone()
+            }
+        );
+        assert_eq!(geometric.init, quick.init);
+        assert_eq!(geometric.init_may_differ, vec!["model.levels".to_string()]);
         // The last pretraining stage trains the quick study's network, from the second stage's
         // weights (a 1/4-resolution cost volume and smaller pools: the same parameters).
         let half = read("psmnet-pretrain-quick-half.toml");
