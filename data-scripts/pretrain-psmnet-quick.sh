@@ -91,7 +91,7 @@ printf 'frames = 145\nseed = 0\nscale = 0.5\ntrain_share = 0.31\n' > "$WORK/quic
 
 cat > "$OUT/provenance.json" <<EOF
 {
-  "what": "PSMNet of configs/psmnet-quick.toml pretrained on synthetic dense disparity (the paper's SceneFlow step)",
+  "what": "PSMNet of configs/psmnet-quick-half.toml pretrained on synthetic dense disparity (the paper's SceneFlow step)",
   "command": "data-scripts/pretrain-psmnet-quick.sh",
   "training_configs": ["configs/psmnet-pretrain-quick.toml", "configs/psmnet-pretrain-quick-stage2.toml", "configs/psmnet-pretrain-quick-half.toml"],
   "stage1_run": "$stage1_label",

@@ -690,9 +690,22 @@ mod tests {
             file.train.epochs + 3
         );
         shipped("synthetic-full.toml").unwrap();
-        // The entanglement study: the quick study's frames, two noises at one target MAE.
+        // The quick study runs full-size frames; the studies below run its half-resolution
+        // version: the same frames at scale 0.5, the same arms with the half-size network.
+        let mut half = quick.data.clone();
+        let synthetic = half.synthetic.as_mut().unwrap();
+        assert_eq!(synthetic.scale, 1.0);
+        synthetic.scale = 0.5;
+        let half_arms: Vec<UpstreamConfig> = quick.upstream[2..]
+            .iter()
+            .map(|u| UpstreamConfig {
+                train: Some("configs/psmnet-quick-half.toml".into()),
+                ..u.clone()
+            })
+            .collect();
+        // The entanglement study: those frames, two noises at one target MAE.
         let tangle = shipped("synthetic-entanglement.toml").unwrap();
-        assert_eq!(tangle.data, quick.data);
+        assert_eq!(tangle.data, half);
         let specs: Vec<_> = tangle
             .upstream
             .iter()
@@ -704,16 +717,16 @@ mod tests {
         // The quick study's question under detector-training noise: its arms, three detector seeds.
         let seeds = shipped("synthetic-quick-seeds.toml").unwrap();
         assert_eq!(seeds.downstream_seeds, Some(vec![0, 1, 2]));
-        assert_eq!(seeds.data, quick.data);
-        assert_eq!(seeds.upstream[..], quick.upstream[2..]);
+        assert_eq!(seeds.data, half);
+        assert_eq!(seeds.upstream[..], half_arms[..]);
         // The same question about the change: the arms under three upstream seeds.
         let useeds = shipped("synthetic-quick-upstream-seeds.toml").unwrap();
         assert_eq!(
             (useeds.seeds.clone(), useeds.downstream_seeds),
             (vec![0, 1, 2], None)
         );
-        assert_eq!(useeds.data, quick.data);
-        assert_eq!(useeds.upstream[..], quick.upstream[2..]);
+        assert_eq!(useeds.data, half);
+        assert_eq!(useeds.upstream[..], half_arms[..]);
         assert_eq!(useeds.downstream[..], quick.downstream[..1]);
         // The paper's study needs the KITTI download; everything else in it checks out.
         let err = format!("{:#}", shipped("kitti-paper.toml").unwrap_err());
@@ -788,9 +801,10 @@ class = "Car"
         );
         let cfg: ExperimentConfig = toml::from_str(&text).unwrap();
         cfg.validate().unwrap();
-        let quick =
-            disparity::psmnet::training::TrainConfig::load(&root.join("configs/psmnet-quick.toml"))
-                .unwrap();
+        let quick = disparity::psmnet::training::TrainConfig::load(
+            &root.join("configs/psmnet-quick-half.toml"),
+        )
+        .unwrap();
         let start = cfg.upstream[0].train_config().unwrap();
         assert_eq!(start.model, quick.model);
         assert_ne!(

@@ -85,8 +85,9 @@ fn stage_count(cfg: &ExperimentConfig) -> usize {
     data + variants
 }
 
-/// Every seed and upstream variant (trained, its clouds made), then every detector retrained on
-/// every cloud and evaluated: each of the two rounds `jobs` at a time.
+/// Every seed and upstream variant (trained, its clouds made: the untrained ones one at a time,
+/// the trainings `jobs` at a time), then every detector retrained on every cloud and evaluated,
+/// `jobs` at a time.
 fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
     let cfg = study.cfg;
     let variants: Vec<(u64, &config::UpstreamConfig)> = cfg
@@ -98,19 +99,25 @@ fn run_variants(study: &stages::Study, jobs: usize) -> Result<report::Results> {
     // stages run once, under the first seed, and every seed reads that output (two workers never write
     // one `fixed/` folder at once).
     let first = cfg.seeds[0];
-    let runs: Vec<(u64, &config::UpstreamConfig)> = variants
+    // Variants without training (the LiDAR, SGM, perturbations: their frames are predicted in
+    // parallel) run first, one at a time on every core; then the trainings, `jobs` at a time. An
+    // SGM beside a training had one core and held up the training that waited for its worker.
+    let (mut runs, trained): (Vec<_>, Vec<_>) = variants
         .iter()
         .copied()
         .filter(|(seed, u)| u.seeded() || *seed == first)
-        .collect();
-    let outputs = parallel::map(&runs, jobs, |&(seed, u)| {
+        .partition(|(_, u)| !u.trained());
+    let stage = |&(seed, u): &(u64, &config::UpstreamConfig)| {
         let up = study.upstream(u, seed)?;
         let clouds = cfg.points.clouds.iter();
         let points = clouds
             .map(|&cloud| Ok((cloud, study.points(u, seed, &up, cloud)?)))
             .collect::<Result<Vec<_>>>()?;
         Ok((up, points))
-    })?;
+    };
+    let mut outputs = parallel::map(&runs, 1, stage)?;
+    outputs.extend(parallel::map(&trained, jobs, stage)?);
+    runs.extend(trained);
     let mut upstream = Vec::with_capacity(variants.len());
     for (seed, u) in &variants {
         let run_seed = if u.seeded() { *seed } else { first };

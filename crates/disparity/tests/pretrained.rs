@@ -1,5 +1,6 @@
-//! The shipped start weights of the quick study's PSMNet (models/psmnet-quick-pretrained/)
-//! still reproduce the metrics their provenance file recorded on the recorded frames: a stale,
+//! The shipped start weights of the quick study's PSMNet (models/psmnet-quick-pretrained-full/,
+//! and the half-resolution stage it was made from, models/psmnet-quick-pretrained/) still
+//! reproduce the metrics their provenance files recorded on the recorded frames: a stale,
 //! retrained or corrupted file fails here.
 
 use burn::tensor::Device;
@@ -15,7 +16,17 @@ fn repo(path: &str) -> std::path::PathBuf {
 
 #[test]
 fn the_shipped_pretrained_psmnet_reproduces_its_recorded_metrics() {
-    let model_dir = repo("models/psmnet-quick-pretrained");
+    reproduces_recorded_metrics("models/psmnet-quick-pretrained");
+}
+
+#[test]
+fn the_shipped_full_resolution_start_reproduces_its_recorded_metrics() {
+    reproduces_recorded_metrics("models/psmnet-quick-pretrained-full");
+}
+
+/// Regenerates the recorded frames of `model`'s provenance, predicts them and compares.
+fn reproduces_recorded_metrics(model: &str) {
+    let model_dir = repo(model);
     let provenance: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model_dir.join("provenance.json")).unwrap())
             .unwrap();
@@ -72,7 +83,7 @@ fn the_shipped_pretrained_psmnet_reproduces_its_recorded_metrics() {
             let want = recorded[&row][field].as_f64().unwrap();
             assert!(
                 (value - want).abs() <= 1e-4 * want.abs().max(1.0),
-                "{row} {field}: {value} now, {want} recorded"
+                "{model}, {row} {field}: {value} now, {want} recorded"
             );
         }
     }
@@ -81,5 +92,5 @@ fn the_shipped_pretrained_psmnet_reproduces_its_recorded_metrics() {
     let heldout_epe = provenance["heldout_val"]["pretrained"]["all"]["epe"]
         .as_f64()
         .unwrap();
-    assert!(heldout_epe < 2.0, "held-out EPE {heldout_epe} px");
+    assert!(heldout_epe < 2.0, "{model}: held-out EPE {heldout_epe} px");
 }

@@ -287,7 +287,10 @@ pub type TakeSetting = fn(&mut PsmNetConfig, &PsmNetConfig);
 /// The architecture settings `init_may_differ` may name, each with how the start's value is
 /// taken over: they change no parameter's shape, so the start's weights load into the network
 /// unchanged.
-pub const INIT_MAY_DIFFER: [(&str, TakeSetting); 3] = [
+pub const INIT_MAY_DIFFER: [(&str, TakeSetting); 4] = [
+    ("model.max_disparity", |ours, theirs| {
+        ours.max_disparity = theirs.max_disparity
+    }),
     ("model.cost_volume_scale", |ours, theirs| {
         ours.cost_volume_scale = theirs.cost_volume_scale
     }),

@@ -395,7 +395,7 @@ mod tests {
         // shipped weights of that network.
         let refine = read("psmnet-pretrain-quick-refine.toml");
         refine.validate().unwrap();
-        let quick = read("psmnet-quick.toml");
+        let quick = read("psmnet-quick-half.toml");
         assert_eq!(
             refine.model,
             PsmNetConfig {
@@ -421,6 +421,25 @@ mod tests {
         let half = read("psmnet-pretrain-quick-half.toml");
         half.validate().unwrap();
         assert_eq!(half.model, quick.model);
+        // The fourth stage: the third stage's weights in the full-resolution study's network.
+        let full = read("psmnet-pretrain-quick-full.toml");
+        full.validate().unwrap();
+        let quick_full = read("psmnet-quick.toml");
+        quick_full.validate().unwrap();
+        assert_eq!(full.model, quick_full.model);
+        assert_eq!(
+            PsmNetConfig {
+                max_disparity: 64,
+                cost_volume_scale: 2,
+                ..full.model.clone()
+            },
+            quick.model
+        );
+        assert_eq!(full.init, quick.init);
+        assert_eq!(
+            quick_full.init.as_deref(),
+            Some(std::path::Path::new("models/psmnet-quick-pretrained-full"))
+        );
         let stage2 = read("psmnet-pretrain-quick-stage2.toml");
         assert_eq!(
             PsmNetConfig {
