@@ -24,9 +24,10 @@ fn the_shipped_full_resolution_start_reproduces_its_recorded_metrics() {
     reproduces_recorded_metrics("models/psmnet-quick-pretrained-full");
 }
 
-/// Regenerates the recorded frames of `model`'s provenance, predicts them and compares.
-fn reproduces_recorded_metrics(model: &str) {
-    let model_dir = repo(model);
+/// Regenerates the recorded frames of the `shipped` weights' provenance, predicts them and
+/// compares.
+fn reproduces_recorded_metrics(shipped: &str) {
+    let model_dir = repo(shipped);
     let provenance: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model_dir.join("provenance.json")).unwrap())
             .unwrap();
@@ -83,7 +84,7 @@ fn reproduces_recorded_metrics(model: &str) {
             let want = recorded[&row][field].as_f64().unwrap();
             assert!(
                 (value - want).abs() <= 1e-4 * want.abs().max(1.0),
-                "{model}, {row} {field}: {value} now, {want} recorded"
+                "{shipped}, {row} {field}: {value} now, {want} recorded"
             );
         }
     }
@@ -92,5 +93,8 @@ fn reproduces_recorded_metrics(model: &str) {
     let heldout_epe = provenance["heldout_val"]["pretrained"]["all"]["epe"]
         .as_f64()
         .unwrap();
-    assert!(heldout_epe < 2.0, "{model}: held-out EPE {heldout_epe} px");
+    assert!(
+        heldout_epe < 2.0,
+        "{shipped}: held-out EPE {heldout_epe} px"
+    );
 }

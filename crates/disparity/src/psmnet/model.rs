@@ -31,7 +31,9 @@ pub struct PsmNetConfig {
     pub aggregation_channels: usize,
     /// Corner alignment of the bilinear and trilinear upsampling (PyTorch's default is false).
     pub align_corners: bool,
-    /// How the cost volume's levels are spaced in disparity (`"uniform"`: the reference's).
+    /// How the cost volume's levels are spaced in disparity (`"uniform"`: the reference's, left
+    /// out of written configs so that those of earlier builds read back unchanged).
+    #[serde(skip_serializing_if = "LevelSpacing::is_uniform")]
     pub levels: LevelSpacing,
     /// A refinement stage at 1/2 resolution after the regression (`[model.refine]`; none in
     /// the reference network).
@@ -73,6 +75,11 @@ pub enum LevelSpacing {
 }
 
 impl LevelSpacing {
+    /// Whether the spacing is the reference's.
+    pub fn is_uniform(&self) -> bool {
+        *self == LevelSpacing::Uniform
+    }
+
     /// Its name in configs.
     pub fn name(self) -> &'static str {
         match self {
