@@ -24,12 +24,12 @@ if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
 fi
 cd "$(dirname "$0")/.."
 FTF=${FTF:-target/release/ftf}
+source data-scripts/pretrain-common.sh
 WORK=${1:-runs/pretrain-quick}
 OUT=models/psmnet-quick-pretrained
 DATA=$WORK/data
 
 "$FTF" synth --config configs/synth-pretrain.toml --out "$DATA"
-epoch_seconds() { awk -F": " '/"seconds"/ {s += $2} END {printf "%.0f", s}' "$1"; }
 STAGE1=${STAGE1_RUN:-$WORK/run}
 STAGE2=${STAGE2_RUN:-$WORK/stage2}
 stage1_label=$STAGE1
@@ -70,24 +70,9 @@ cp "$WORK/half/checkpoints/$model" "$OUT/checkpoints/$model"
 cp "$WORK/half/checkpoints/state.json" "$OUT/checkpoints/state.json"
 cp "$WORK/histories/stage1-state.json" "$WORK/histories/stage2-state.json" "$OUT/checkpoints/"
 
-# Held-out frames of the pretraining set, and the first four of them, which the test re-checks.
-head -n 4 "$DATA/ImageSets/val.txt" > "$DATA/ImageSets/check.txt"
-for split in val check; do
-  "$FTF" disparity predict --model trained --run "$OUT" --root "$DATA" --split "$split" \
-    --out "$WORK/maps" --device cpu
-  "$FTF" disparity eval --gt "$DATA/training/disparity_2" --pred "pretrained=$WORK/maps" \
-    --root "$DATA" --split "$split" --json "$WORK/$split.json"
-done
-
-# Against SGM on the quick study's val frames (its [data.synthetic] settings), on the pixels
-# both predict.
-STUDY=$WORK/quick-study-data
-printf 'frames = 145\nseed = 0\nscale = 0.5\ntrain_share = 0.31\n' > "$WORK/quick-study.toml"
-"$FTF" synth --config "$WORK/quick-study.toml" --out "$STUDY"
-"$FTF" disparity predict --model trained --run "$OUT" --root "$STUDY" --split val --out "$WORK/study-maps" --device cpu
-"$FTF" disparity predict --model sgm --max-disparity 96 --root "$STUDY" --split val --out "$WORK/study-sgm"
-"$FTF" disparity eval --gt "$STUDY/training/disparity_2" --root "$STUDY" --split val --common \
-  --pred "pretrained=$WORK/study-maps" --pred "sgm=$WORK/study-sgm" --json "$WORK/study.json"
+# Held-out frames of the pretraining set (and the four the test re-checks), and against SGM
+# on the quick study's val frames.
+measure_start "$OUT" "$DATA" "$WORK" 0.5 96
 
 cat > "$OUT/provenance.json" <<EOF
 {
@@ -100,12 +85,7 @@ cat > "$OUT/provenance.json" <<EOF
   "data_seed": $(sed -n 's/^seed = //p' configs/synth-pretrain.toml),
   "training_seconds": $seconds,
   "stage_seconds": [$stage1_seconds, $stage2_seconds, $stage3_seconds],
-  "machine": "$(nproc) CPU cores, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)",
-  "ftf_commit": "$(git describe --always --dirty 2>/dev/null || echo unknown)",
-  "heldout_val": $(cat "$WORK/val.json"),
-  "check_frames": $(printf '"%s",' $(cat "$DATA/ImageSets/check.txt") | sed 's/,$//; s/^/[/; s/$/]/'),
-  "check_metrics": $(cat "$WORK/check.json"),
-  "quick_study_val_common_pixels": $(cat "$WORK/study.json")
+$(provenance_measurements "$DATA" "$WORK")
 }
 EOF
 echo "wrote $OUT (training took ${seconds} s)"
