@@ -850,6 +850,21 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
     );
     assert_fails_naming(&o, &["psmnet-tiny.toml", "levels", "geometric"]);
     assert!(!tmp.path().join("bad-levels").exists(), "work started");
+    // An object weight that is not a positive number, and one on SDN (whose loss has none).
+    for (value, allowed) in [("0.0", "above 0"), ("-2.0", "above 0"), ("inf", "finite")] {
+        let line = format!("seed = 7\nobject_weight = {value}");
+        let o = train_with(&[("seed = 7", line.as_str())], "bad-weight");
+        assert_fails_naming(&o, &["psmnet-tiny.toml", "object_weight", allowed]);
+    }
+    let o = train_with(
+        &[(
+            "seed = 7",
+            "seed = 7\nnetwork = \"sdn\"\nobject_weight = 4.0",
+        )],
+        "bad-weight",
+    );
+    assert_fails_naming(&o, &["psmnet-tiny.toml", "object_weight = 4", "\"sdn\""]);
+    assert!(!tmp.path().join("bad-weight").exists(), "work started");
     // A value serde refuses is named by its line and key.
     let o = train_with(&[("seed = 7", "seed = 7\nbatch_norm = \"fro\"")], "bad-bn");
     assert_fails_naming(

@@ -690,19 +690,12 @@ mod tests {
             file.train.epochs + 3
         );
         shipped("synthetic-full.toml").unwrap();
-        // The quick study runs full-size frames; the studies below run its half-resolution
-        // version: the same frames at scale 0.5, the same arms with the half-size network.
+        // The entanglement study runs the quick study's half-resolution version: the same
+        // frames at scale 0.5.
         let mut half = quick.data.clone();
         let synthetic = half.synthetic.as_mut().unwrap();
         assert_eq!(synthetic.scale, 1.0);
         synthetic.scale = 0.5;
-        let half_arms: Vec<UpstreamConfig> = quick.upstream[2..]
-            .iter()
-            .map(|u| UpstreamConfig {
-                train: Some("configs/psmnet-quick-half.toml".into()),
-                ..u.clone()
-            })
-            .collect();
         // The entanglement study: those frames, two noises at one target MAE.
         let tangle = shipped("synthetic-entanglement.toml").unwrap();
         assert_eq!(tangle.data, half);
@@ -714,20 +707,22 @@ mod tests {
         assert_eq!(specs.len(), 3);
         assert_eq!(specs[1].spread, specs[2].spread);
         assert_ne!(specs[1].noise, specs[2].noise);
-        // The quick study's question under detector-training noise: its arms, three detector seeds.
+        // The quick study's question under detector-training noise: its frames, arms and
+        // detectors, three detector seeds.
         let seeds = shipped("synthetic-quick-seeds.toml").unwrap();
         assert_eq!(seeds.downstream_seeds, Some(vec![0, 1, 2]));
-        assert_eq!(seeds.data, half);
-        assert_eq!(seeds.upstream[..], half_arms[..]);
+        assert_eq!(seeds.data, quick.data);
+        assert_eq!(seeds.upstream[..], quick.upstream[2..]);
+        assert_eq!(seeds.downstream[..], quick.downstream[..]);
         // The same question about the change: the arms under three upstream seeds.
         let useeds = shipped("synthetic-quick-upstream-seeds.toml").unwrap();
         assert_eq!(
             (useeds.seeds.clone(), useeds.downstream_seeds),
             (vec![0, 1, 2], None)
         );
-        assert_eq!(useeds.data, half);
-        assert_eq!(useeds.upstream[..], half_arms[..]);
-        assert_eq!(useeds.downstream[..], quick.downstream[..1]);
+        assert_eq!(useeds.data, quick.data);
+        assert_eq!(useeds.upstream[..], quick.upstream[2..]);
+        assert_eq!(useeds.downstream[..], quick.downstream[..]);
         // The paper's study needs the KITTI download; everything else in it checks out.
         let err = format!("{:#}", shipped("kitti-paper.toml").unwrap_err());
         assert!(

@@ -56,9 +56,14 @@ pub fn valid_mask(gt: &Tensor<3>, below: Option<f64>) -> Tensor<3, Bool> {
 
 /// Smooth-L1 of `diff` averaged over the pixels of `mask` (0 when the mask is empty).
 pub fn masked_smooth_l1(diff: Tensor<3>, mask: Tensor<3, Bool>) -> Tensor<1> {
-    let weights = mask.float();
-    let count = weights.clone().sum().clamp_min(1.0);
-    (smooth_l1(diff) * weights).sum() / count
+    weighted_smooth_l1(diff, mask.float())
+}
+
+/// Smooth-L1 of `diff` averaged with per-pixel `weights` (Σ w·l / Σ w; 0 when every weight is
+/// 0).
+pub fn weighted_smooth_l1(diff: Tensor<3>, weights: Tensor<3>) -> Tensor<1> {
+    let total = weights.clone().sum().clamp_min(1.0);
+    (smooth_l1(diff) * weights).sum() / total
 }
 
 /// Σ wᵢ·loss(outputᵢ) with PSMNet's weights 0.5 / 0.7 / 1.0 over three outputs (and 1.0 for a
@@ -80,12 +85,13 @@ pub fn weighted_over_outputs(
         .expect("at least one output")
 }
 
-/// The loss of one prediction `[B, H, W]` against ground truth, averaged over valid pixels.
-/// `fb` holds f_u·B of each sample `[B]` (used by the depth loss).
+/// The loss of one prediction `[B, H, W]` against ground truth, averaged over valid pixels with
+/// their `weights` (0 on pixels that do not count). `fb` holds f_u·B of each sample `[B]` (used
+/// by the depth loss).
 pub fn output_loss(
     pred: Tensor<3>,
     gt: Tensor<3>,
-    mask: Tensor<3, Bool>,
+    weights: Tensor<3>,
     fb: Tensor<1>,
     kind: LossKind,
 ) -> Tensor<1> {
@@ -97,7 +103,7 @@ pub fn output_loss(
             fb.clone() / pred.clamp_min(MIN_DISPARITY) - fb / gt.clamp_min(MIN_DISPARITY)
         }
     };
-    masked_smooth_l1(diff, mask)
+    weighted_smooth_l1(diff, weights)
 }
 
 /// PSMNet's training loss: 0.5·L₁ + 0.7·L₂ + 1.0·L₃ over the three outputs (or the plain loss of
@@ -109,9 +115,26 @@ pub fn psm_loss(
     kind: LossKind,
     below: Option<f64>,
 ) -> Tensor<1> {
-    let mask = valid_mask(&gt, below);
+    weighted_psm_loss(preds, gt, fb, kind, below, None)
+}
+
+/// [`psm_loss`] with per-pixel weights `[B, H, W]` on the valid pixels (a weighted mean over
+/// them; None: every valid pixel alike).
+pub fn weighted_psm_loss(
+    preds: &[Tensor<3>],
+    gt: Tensor<3>,
+    fb: Tensor<1>,
+    kind: LossKind,
+    below: Option<f64>,
+    pixel_weights: Option<Tensor<3>>,
+) -> Tensor<1> {
+    let valid = valid_mask(&gt, below).float();
+    let weights = match pixel_weights {
+        Some(w) => valid * w,
+        None => valid,
+    };
     weighted_over_outputs(preds, |p| {
-        output_loss(p, gt.clone(), mask.clone(), fb.clone(), kind)
+        output_loss(p, gt.clone(), weights.clone(), fb.clone(), kind)
     })
 }
 
@@ -162,6 +185,35 @@ mod tests {
         assert!(depth[1] / depth[0] > 200.0);
         // No ground truth, no gradient.
         assert_eq!((disp[2], depth[2]), (0.0, 0.0));
+    }
+
+    #[test]
+    fn object_weights_give_a_weighted_mean_over_the_valid_pixels() {
+        let device = Device::flex();
+        let t = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [1, 1, 4]), &device);
+        // Errors 0.5, 2, 3 px on valid pixels, the last pixel without ground truth.
+        let pred = t(vec![10.5, 12.0, 3.0, 7.0]);
+        let gt = t(vec![10.0, 10.0, 6.0, 0.0]);
+        let fb = Tensor::<1>::from_data(TensorData::new(vec![400.0f32], [1]), &device);
+        // Smooth-L1: 0.125, 1.5, 2.5; the second and last pixels on an object, weight 4.
+        let weights = t(vec![1.0, 4.0, 1.0, 4.0]);
+        let loss = |w: Option<Tensor<3>>| -> f32 {
+            weighted_psm_loss(
+                std::slice::from_ref(&pred),
+                gt.clone(),
+                fb.clone(),
+                LossKind::Disparity,
+                None,
+                w,
+            )
+            .into_scalar()
+        };
+        let expected = (0.125 + 4.0 * 1.5 + 2.5) / (1.0 + 4.0 + 1.0);
+        assert!((loss(Some(weights)) - expected).abs() < 1e-6);
+        // Unit weights are the plain loss.
+        let plain = (0.125 + 1.5 + 2.5) / 3.0;
+        assert!((loss(Some(t(vec![1.0; 4]))) - plain).abs() < 1e-6);
+        assert!((loss(None) - plain).abs() < 1e-6);
     }
 
     #[test]

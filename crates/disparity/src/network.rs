@@ -2,7 +2,7 @@
 //! share them.
 
 use crate::error::Result;
-use crate::loss::{psm_loss, LossKind};
+use crate::loss::{weighted_psm_loss, LossKind};
 use crate::psmnet::data::Batch;
 use crate::psmnet::run::StartWeights;
 use crate::psmnet::training::load_model;
@@ -32,12 +32,13 @@ fn regression_loss(
     kind: LossKind,
     below: Option<f64>,
 ) -> Tensor<1> {
-    psm_loss(
+    weighted_psm_loss(
         preds,
         batch.disparity.clone(),
         batch.focal_baseline.clone(),
         kind,
         below,
+        batch.pixel_weights.clone(),
     )
 }
 

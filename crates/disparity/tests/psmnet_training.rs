@@ -289,9 +289,23 @@ fn root_with_start(epochs: usize) -> (tempfile::TempDir, KittiRoot, std::path::P
 /// The first batch of epoch 0 of `cfg`, built here from the public pieces (order, crop
 /// stream, batcher) rather than by the training loop.
 fn first_batch(cfg: &TrainConfig, root: &KittiRoot) -> disparity::psmnet::data::Batch {
-    use disparity::psmnet::data::{batch, random_crop};
-    let device = Device::flex().autodiff();
+    first_batch_weighting_objects(cfg, root, false)
+}
+
+/// [`first_batch`], with the pixels of labelled objects weighted `cfg.object_weight` times
+/// (read from the frames' instance masks) when `objects`.
+fn first_batch_weighting_objects(
+    cfg: &TrainConfig,
+    root: &KittiRoot,
+    objects: bool,
+) -> disparity::psmnet::data::Batch {
+    use disparity::psmnet::data::{random_crop, weighted_batch};
     let (train_set, _) = datasets(root);
+    let (train_set, weight) = if objects {
+        (train_set.with_objects(), cfg.object_weight)
+    } else {
+        (train_set, 1.0)
+    };
     let order = burn_support::shuffle::epoch_order(train_set.len(), cfg.seed, 0);
     let mut rng = kitti::rng::Rng::new(kitti::rng::hash(&[cfg.seed, 0, 0, 1]));
     let examples: Vec<_> = order[..cfg.batch_size]
@@ -305,7 +319,71 @@ fn first_batch(cfg: &TrainConfig, root: &KittiRoot) -> disparity::psmnet::data::
             )
         })
         .collect();
-    batch(&examples, &device)
+    weighted_batch(&examples, weight, &Device::flex().autodiff())
+}
+
+#[test]
+fn object_weight_weighs_the_objects_pixels_from_the_instance_masks() {
+    let _seeded = SEEDED.lock().unwrap_or_else(|e| e.into_inner());
+    let (dir, root, pre) = root_with_start(1);
+    let cfg = TrainConfig {
+        seed: 8,
+        epochs: 1,
+        lr_steps: vec![],
+        init: Some(pre.clone()),
+        object_weight: 6.0,
+        ..tiny_run(1)
+    };
+    let first = train_run(&cfg, &root, &dir.path().join("weighted"));
+    let device = Device::flex().autodiff();
+    let start = || load_model(cfg.model.init(&device), &RunFiles::new(&pre).model()).unwrap();
+    let weighted = first_batch_weighting_objects(&cfg, &root, true);
+    // The weights are the instance masks': 6 on object pixels, 1 elsewhere, objects present.
+    let w = weighted
+        .pixel_weights
+        .clone()
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let on_objects = w.iter().filter(|v| **v == 6.0).count();
+    assert!(
+        on_objects > 0 && w.iter().all(|v| *v == 6.0 || *v == 1.0),
+        "{on_objects}"
+    );
+    use disparity::network::StereoNet;
+    let by_weights: f32 = start()
+        .training_loss(&weighted, cfg.loss, None)
+        .into_scalar();
+    let plain = first_batch_loss(&start(), &cfg, &root);
+    assert!(
+        (first - by_weights as f64).abs() <= 1e-5 * first.abs(),
+        "first step {first} vs the start's weighted loss {by_weights}"
+    );
+    assert!(
+        (first - plain).abs() > 1e-3 * plain.abs(),
+        "the weighted loss equals the plain one ({plain}): the check proves nothing"
+    );
+    // Frames without instance masks (real KITTI) are refused, naming the file.
+    let id = &root.split("train").unwrap().ids[0];
+    let mask = root.path(kitti::Part::Training, kitti::FileKind::Instance, id);
+    std::fs::remove_file(&mask).unwrap();
+    let (train_set, val_set) = datasets(&root);
+    let err = train(
+        &cfg,
+        &train_set,
+        &val_set,
+        &dir.path().join("no-masks"),
+        &device,
+        false,
+        &|_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(&mask.display().to_string()) && err.contains("object_weight"),
+        "{err}"
+    );
 }
 
 /// The loss of `model` on the first batch of epoch 0 of `cfg`.

@@ -23,6 +23,9 @@ pub struct Example {
     pub disparity: DisparityMap,
     /// f_u · B of the frame, for the depth loss.
     pub focal_baseline: f32,
+    /// Which pixels of the left image lie on a labelled object (row-major; empty unless the
+    /// dataset reads instance masks, see [`StereoDataset::with_objects`]).
+    pub objects: Vec<bool>,
 }
 
 /// The frames of a split with their ground truth in `<gt_dir>/<id>.png`.
@@ -32,6 +35,7 @@ pub struct StereoDataset {
     ids: Vec<String>,
     gt_dir: PathBuf,
     baseline: Baseline,
+    objects: bool,
 }
 
 impl StereoDataset {
@@ -42,7 +46,15 @@ impl StereoDataset {
             ids,
             gt_dir: gt_dir.into(),
             baseline,
+            objects: false,
         }
+    }
+
+    /// The same frames, each example also carrying which pixels lie on a labelled object (from
+    /// the synthetic sets' `instance_2/` masks), for a loss that weights them.
+    pub fn with_objects(mut self) -> Self {
+        self.objects = true;
+        self
     }
 
     /// Number of frames.
@@ -105,17 +117,57 @@ impl StereoDataset {
                     .path(Part::Training, kitti::FileKind::LeftImage, id),
             });
         }
+        let objects = if self.objects {
+            self.object_pixels(id, &pair)?
+        } else {
+            Vec::new()
+        };
         Ok(Example {
             pair,
             disparity,
             focal_baseline: (calib.fu() * self.baseline.metres(&calib)) as f32,
+            objects,
         })
+    }
+
+    /// Which pixels of frame `id` lie on a labelled object, from its instance mask.
+    fn object_pixels(&self, id: &str, pair: &StereoPair) -> Result<Vec<bool>> {
+        let path = self
+            .root
+            .path(Part::Training, kitti::FileKind::Instance, id);
+        if !path.is_file() {
+            return Err(DisparityError::MissingInput {
+                id: id.to_string(),
+                what: "instance mask (object_weight weights the pixels of labelled objects: the synthetic sets write instance_2/)",
+                path,
+            });
+        }
+        let mask = kitti::InstanceMask::read(&path)?;
+        if (mask.width, mask.height) != (pair.width, pair.height) {
+            return Err(DisparityError::SizeMismatch {
+                path,
+                found: format!("{}x{}", mask.width, mask.height),
+                expected: format!("{}x{}", pair.width, pair.height),
+                other: self
+                    .root
+                    .path(Part::Training, kitti::FileKind::LeftImage, id),
+            });
+        }
+        Ok(mask.data.iter().map(|&v| v > 0).collect())
     }
 }
 
 /// A `height` × `width` window of an example at (top, left).
 pub fn crop(e: &Example, top: usize, left: usize, height: usize, width: usize) -> Example {
     let w = e.pair.width as usize;
+    let window = |data: &[bool]| -> Vec<bool> {
+        if data.is_empty() {
+            return Vec::new();
+        }
+        (top..top + height)
+            .flat_map(|v| data[v * w + left..v * w + left + width].iter().copied())
+            .collect()
+    };
     let rows = |data: &[u8]| -> Vec<u8> {
         (top..top + height)
             .flat_map(|v| {
@@ -144,6 +196,7 @@ pub fn crop(e: &Example, top: usize, left: usize, height: usize, width: usize) -
                 .collect(),
         },
         focal_baseline: e.focal_baseline,
+        objects: window(&e.objects),
     }
 }
 
@@ -180,10 +233,19 @@ pub struct Batch {
     pub focal_baseline: Tensor<1>,
     /// The same values on the host.
     pub focal_baseline_values: Vec<f32>,
+    /// Per-pixel loss weights `[B, H, W]` (None: every pixel alike).
+    pub pixel_weights: Option<Tensor<3>>,
 }
 
 /// Stacks examples of equal size into a batch.
 pub fn batch(examples: &[Example], device: &Device) -> Batch {
+    weighted_batch(examples, 1.0, device)
+}
+
+/// Stacks examples of equal size into a batch whose loss weights the pixels of labelled objects
+/// `object_weight` times the others (when the examples carry their objects and the weight is
+/// not 1).
+pub fn weighted_batch(examples: &[Example], object_weight: f64, device: &Device) -> Batch {
     let b = examples.len();
     let (h, w) = (
         examples[0].pair.height as usize,
@@ -201,12 +263,22 @@ pub fn batch(examples: &[Example], device: &Device) -> Batch {
         .flat_map(|e| e.disparity.data.iter().copied())
         .collect();
     let fb: Vec<f32> = examples.iter().map(|e| e.focal_baseline).collect();
+    let weighted = object_weight != 1.0 && examples.iter().all(|e| !e.objects.is_empty());
+    let pixel_weights = weighted.then(|| {
+        let weight = object_weight as f32;
+        let data: Vec<f32> = examples
+            .iter()
+            .flat_map(|e| e.objects.iter().map(move |&o| if o { weight } else { 1.0 }))
+            .collect();
+        Tensor::<3>::from_data(TensorData::new(data, [b, h, w]), device)
+    });
     Batch {
         left: images(|p| &p.left),
         right: images(|p| &p.right),
         disparity: Tensor::<3>::from_data(TensorData::new(disparity, [b, h, w]), device),
         focal_baseline: Tensor::<1>::from_data(TensorData::new(fb.clone(), [b]), device),
         focal_baseline_values: fb,
+        pixel_weights,
     }
 }
 
@@ -229,6 +301,7 @@ mod tests {
                 data: (0..w * h).map(|i| i as f32).collect(),
             },
             focal_baseline: 400.0,
+            objects: (0..w * h).map(|i| i % 5 == 0).collect(),
         }
     }
 
@@ -241,6 +314,34 @@ mod tests {
         let mut rng = Rng::new(1);
         let r = random_crop(&example(), 10, 10, &mut rng);
         assert_eq!(r, example());
+        // The object pixels come with the window: pixels 6, 7, 10, 11 (every fifth is one).
+        assert_eq!(c.objects, vec![false, false, true, false]);
+    }
+
+    #[test]
+    fn object_pixels_weigh_as_configured_and_only_when_known() {
+        let device = Device::flex();
+        let e = example();
+        let weights = |b: Batch| {
+            b.pixel_weights
+                .map(|w| w.into_data().try_to_vec::<f32>().unwrap())
+        };
+        let expected: Vec<f32> = (0..12)
+            .map(|i| if i % 5 == 0 { 8.0 } else { 1.0 })
+            .collect();
+        assert_eq!(
+            weights(weighted_batch(std::slice::from_ref(&e), 8.0, &device)),
+            Some(expected)
+        );
+        assert_eq!(
+            weights(weighted_batch(std::slice::from_ref(&e), 1.0, &device)),
+            None
+        );
+        let unknown = Example {
+            objects: Vec::new(),
+            ..e
+        };
+        assert_eq!(weights(weighted_batch(&[unknown], 8.0, &device)), None);
     }
 
     #[test]

@@ -113,6 +113,20 @@ impl TrainConfig {
         if self.epochs == 0 {
             return bad("epochs", "0".into(), "at least 1");
         }
+        if !(self.object_weight.is_finite() && self.object_weight > 0.0) {
+            return bad(
+                "object_weight",
+                self.object_weight.to_string(),
+                "a finite number above 0 (1: every pixel alike)",
+            );
+        }
+        if self.network == NetworkKind::Sdn && self.object_weight != 1.0 {
+            return bad(
+                "object_weight",
+                self.object_weight.to_string(),
+                "1 for network = \"sdn\" (its depth loss weights every pixel alike)",
+            );
+        }
         if self.batch_size == 0 {
             return bad("batch_size", "0".into(), "at least 1");
         }

@@ -2,7 +2,7 @@
 //! disparity or depth loss, validation after every epoch, atomic checkpoints of the model and
 //! the optimiser state, the best model kept, and exact resumption.
 
-use super::data::{batch, random_crop, StereoDataset};
+use super::data::{random_crop, weighted_batch, StereoDataset};
 use super::inference::predict_pair;
 use super::model::PsmNetConfig;
 use crate::error::Result;
@@ -86,6 +86,16 @@ pub struct TrainConfig {
     /// common fine-tuning choice at small batch; their scale and shift still train).
     #[serde(skip_serializing_if = "BatchNormMode::is_train")]
     pub batch_norm: BatchNormMode,
+    /// Loss weight of the ground-truth pixels on labelled objects (cars, vans, pedestrians, …)
+    /// relative to the others: a weighted mean over the valid pixels, from the training frames'
+    /// instance masks (the synthetic sets write them). 1 (the default, the reference): every
+    /// pixel alike; left out of written configs then.
+    #[serde(skip_serializing_if = "is_one")]
+    pub object_weight: f64,
+}
+
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
 }
 
 /// How batch norm behaves while training.
@@ -136,6 +146,7 @@ impl Default for TrainConfig {
             init: None,
             init_may_differ: Vec::new(),
             batch_norm: BatchNormMode::Train,
+            object_weight: 1.0,
         }
     }
 }
@@ -287,6 +298,13 @@ fn train_network<N: StereoNet>(
     progress: &dyn Fn(Progress),
 ) -> Result<TrainState> {
     train.check_crop(cfg.crop)?;
+    let with_objects;
+    let train = if cfg.object_weight != 1.0 {
+        with_objects = train.clone().with_objects();
+        &with_objects
+    } else {
+        train
+    };
     let files = RunFiles::new(out);
     let start = super::run::start_weights(cfg)?;
     let mut model = burn_support::seeded_init(device, cfg.seed, build);
@@ -327,7 +345,7 @@ fn train_network<N: StereoNet>(
                         .map(|e| random_crop(&e, cfg.crop[0], cfg.crop[1], &mut crop_rng))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let b = batch(&examples, device);
+            let b = weighted_batch(&examples, cfg.object_weight, device);
             let loss = model.training_loss(&b, cfg.loss, below);
             let value: f32 = loss.clone().into_scalar();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -436,6 +454,15 @@ mod tests {
             quick.model
         );
         assert_eq!(full.init, quick.init);
+        // The object-weighted try: the fourth stage's weights in the same network.
+        let objects = read("psmnet-pretrain-quick-objects.toml");
+        objects.validate().unwrap();
+        assert_eq!(objects.model, quick_full.model);
+        assert_eq!(
+            objects.init.as_deref(),
+            Some(std::path::Path::new("models/psmnet-quick-pretrained-full"))
+        );
+        assert!(objects.object_weight > 1.0 && full.object_weight == 1.0);
         assert_eq!(
             quick_full.init.as_deref(),
             Some(std::path::Path::new("models/psmnet-quick-pretrained-full"))
