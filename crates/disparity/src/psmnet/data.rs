@@ -99,24 +99,9 @@ impl StereoDataset {
         let pair = read_pair(&self.root, Part::Training, id)?;
         let calib = self.root.calib(Part::Training, id)?;
         let gt_path = self.gt_dir.join(format!("{id}.png"));
-        if !gt_path.is_file() {
-            return Err(DisparityError::MissingInput {
-                id: id.clone(),
-                what: "ground-truth disparity",
-                path: gt_path,
-            });
-        }
+        require_file(id, "ground-truth disparity", &gt_path)?;
         let disparity = DisparityMap::read(&gt_path)?;
-        if (disparity.width, disparity.height) != (pair.width, pair.height) {
-            return Err(DisparityError::SizeMismatch {
-                path: gt_path,
-                found: format!("{}x{}", disparity.width, disparity.height),
-                expected: format!("{}x{}", pair.width, pair.height),
-                other: self
-                    .root
-                    .path(Part::Training, kitti::FileKind::LeftImage, id),
-            });
-        }
+        self.check_size(id, &gt_path, (disparity.width, disparity.height), &pair)?;
         let objects = if self.objects {
             self.object_pixels(id, &pair)?
         } else {
@@ -135,68 +120,85 @@ impl StereoDataset {
         let path = self
             .root
             .path(Part::Training, kitti::FileKind::Instance, id);
-        if !path.is_file() {
-            return Err(DisparityError::MissingInput {
-                id: id.to_string(),
-                what: "instance mask (object_weight weights the pixels of labelled objects: the synthetic sets write instance_2/)",
-                path,
-            });
-        }
+        require_file(
+            id,
+            "instance mask (object_weight weights the pixels of labelled objects: the synthetic sets write instance_2/)",
+            &path,
+        )?;
         let mask = kitti::InstanceMask::read(&path)?;
-        if (mask.width, mask.height) != (pair.width, pair.height) {
-            return Err(DisparityError::SizeMismatch {
-                path,
-                found: format!("{}x{}", mask.width, mask.height),
-                expected: format!("{}x{}", pair.width, pair.height),
-                other: self
-                    .root
-                    .path(Part::Training, kitti::FileKind::LeftImage, id),
-            });
-        }
+        self.check_size(id, &path, (mask.width, mask.height), pair)?;
         Ok(mask.data.iter().map(|&v| v > 0).collect())
     }
+
+    /// An error naming `path` and frame `id`'s left image when the map read from `path` is not
+    /// `size` = the pair's width × height.
+    fn check_size(&self, id: &str, path: &Path, size: (u32, u32), pair: &StereoPair) -> Result<()> {
+        if size == (pair.width, pair.height) {
+            return Ok(());
+        }
+        Err(DisparityError::SizeMismatch {
+            path: path.to_path_buf(),
+            found: format!("{}x{}", size.0, size.1),
+            expected: format!("{}x{}", pair.width, pair.height),
+            other: self
+                .root
+                .path(Part::Training, kitti::FileKind::LeftImage, id),
+        })
+    }
+}
+
+/// An error naming the input `what` of frame `id` when `path` is not a file.
+fn require_file(id: &str, what: &'static str, path: &Path) -> Result<()> {
+    if path.is_file() {
+        return Ok(());
+    }
+    Err(DisparityError::MissingInput {
+        id: id.to_string(),
+        what,
+        path: path.to_path_buf(),
+    })
 }
 
 /// A `height` × `width` window of an example at (top, left).
 pub fn crop(e: &Example, top: usize, left: usize, height: usize, width: usize) -> Example {
     let w = e.pair.width as usize;
-    let window = |data: &[bool]| -> Vec<bool> {
+    // The window's rows of a row-major map of `channels` values a pixel (an empty map, such as
+    // absent object pixels, stays empty).
+    fn window<T: Copy>(
+        data: &[T],
+        channels: usize,
+        w: usize,
+        rows: [usize; 2],
+        cols: [usize; 2],
+    ) -> Vec<T> {
         if data.is_empty() {
             return Vec::new();
         }
-        (top..top + height)
-            .flat_map(|v| data[v * w + left..v * w + left + width].iter().copied())
-            .collect()
-    };
-    let rows = |data: &[u8]| -> Vec<u8> {
+        let [top, height] = rows;
+        let [left, width] = cols;
         (top..top + height)
             .flat_map(|v| {
-                data[(v * w + left) * 3..(v * w + left + width) * 3]
+                data[(v * w + left) * channels..(v * w + left + width) * channels]
                     .iter()
                     .copied()
             })
             .collect()
-    };
+    }
+    let (rows, cols) = ([top, height], [left, width]);
     Example {
         pair: StereoPair {
             width: width as u32,
             height: height as u32,
-            left: rows(&e.pair.left),
-            right: rows(&e.pair.right),
+            left: window(&e.pair.left, 3, w, rows, cols),
+            right: window(&e.pair.right, 3, w, rows, cols),
         },
         disparity: DisparityMap {
             width: width as u32,
             height: height as u32,
-            data: (top..top + height)
-                .flat_map(|v| {
-                    e.disparity.data[v * w + left..v * w + left + width]
-                        .iter()
-                        .copied()
-                })
-                .collect(),
+            data: window(&e.disparity.data, 1, w, rows, cols),
         },
         focal_baseline: e.focal_baseline,
-        objects: window(&e.objects),
+        objects: window(&e.objects, 1, w, rows, cols),
     }
 }
 
