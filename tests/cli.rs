@@ -607,7 +607,7 @@ fn disparity_predict_and_eval_commands() {
     // Per object: the ground truth places every car and pedestrian exactly; as many objects
     // as the frames have labels of those classes with 10 mask pixels of ground truth in range.
     assert!(text(&o).contains("Per object"), "{}", text(&o));
-    let mut expected = [0u64; 2];
+    let (mut expected, mut outline) = ([0u64; 2], [0u64; 2]);
     for id in ["000000", "000001", "000002"] {
         let at = |dir: &str, ext: &str| root.join(format!("training/{dir}/{id}.{ext}"));
         let mask = kitti::InstanceMask::read(&at("instance_2", "png")).unwrap();
@@ -632,7 +632,45 @@ fn disparity_predict_and_eval_commands() {
                 .count();
             expected[class] += (pixels >= 10) as u64;
         }
+        // Outlines, counted pixel by pixel: ground-truth pixels that show no labelled object
+        // but have a car (else a pedestrian) pixel within 4 px.
+        let (w, h) = (mask.width as i64, mask.height as i64);
+        let class_at = |x: i64, y: i64| match mask.data[(y * w + x) as usize] {
+            0 => None,
+            id => Some(labels[id as usize - 1].kind),
+        };
+        for y in 0..h {
+            for x in 0..w {
+                if mask.data[(y * w + x) as usize] != 0 || gt.data[(y * w + x) as usize] <= 0.0 {
+                    continue;
+                }
+                let near = |kind| {
+                    (y - 4..=y + 4).any(|v| {
+                        (x - 4..=x + 4).any(|u| {
+                            u >= 0 && v >= 0 && u < w && v < h && class_at(u, v) == Some(kind)
+                        })
+                    })
+                };
+                if near(kitti::ObjectType::Car) {
+                    outline[0] += 1;
+                } else if near(kitti::ObjectType::Pedestrian) {
+                    outline[1] += 1;
+                }
+            }
+        }
     }
+    for (class, n) in [
+        ("Car outline", outline[0]),
+        ("Pedestrian outline", outline[1]),
+    ] {
+        let m = &v["exact"][class];
+        assert_eq!(
+            (m["pixels"].as_u64(), m["epe"].as_f64()),
+            (Some(n), Some(0.0)),
+            "{class}"
+        );
+    }
+    assert!(outline[0] > 0, "no car outline to count");
     for (class, n) in [("Car", expected[0]), ("Pedestrian", expected[1])] {
         let bins = v["exact"]["objects"][class].as_object();
         let counted: u64 = bins

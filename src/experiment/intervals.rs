@@ -14,10 +14,12 @@ use std::collections::BTreeMap;
 pub type Pixels = fn(&Breakdown) -> &Sums;
 
 /// The upstream errors given intervals: (report key, the pixels' sums in a breakdown).
-pub const UPSTREAM_ERRORS: [(&str, Pixels); 3] = [
+pub const UPSTREAM_ERRORS: [(&str, Pixels); 5] = [
     ("depth_mae", |b| &b.all),
     ("car_depth_mae", |b| &b.classes[0]),
     ("pedestrian_depth_mae", |b| &b.classes[1]),
+    ("car_outline_depth_mae", |b| &b.outlines[0]),
+    ("pedestrian_outline_depth_mae", |b| &b.outlines[1]),
 ];
 
 /// The decision rule, as the report's header states it.

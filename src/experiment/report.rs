@@ -47,7 +47,8 @@ pub struct Results {
     pub training_fit: BTreeMap<(String, String, String), Vec<DetectorEval>>,
 }
 
-/// The upstream numbers of a variant: depth MAE overall, on cars, on pedestrians, EPE and D1
+/// The upstream numbers of a variant: depth MAE overall, on cars, on pedestrians, on the
+/// outlines of cars and pedestrians ([`disparity::outline`]; null without instance masks), EPE and D1
 /// on the pixels every variant predicts (`common_pixels`, the ones compared) and on all its own
 /// (`all_pixels`, with its density: the share of ground-truth pixels it predicts).
 fn upstream_json(runs: &[UpstreamMetrics]) -> Value {
@@ -55,10 +56,20 @@ fn upstream_json(runs: &[UpstreamMetrics]) -> Value {
         let pick = |f: &dyn Fn(&disparity::Breakdown) -> f64| {
             stats(&runs.iter().map(|r| f(b(r))).collect::<Vec<_>>())
         };
+        // Outlines are known only where the frames have instance masks (synthetic data).
+        let outline = |c: usize| {
+            if runs.iter().all(|r| b(r).outlines[c].gt_pixels > 0) {
+                pick(&|b| b.outlines[c].metrics().mae)
+            } else {
+                Value::Null
+            }
+        };
         json!({
             "depth_mae": pick(&|b| b.all.metrics().mae),
             "car_depth_mae": pick(&|b| b.classes[0].metrics().mae),
             "pedestrian_depth_mae": pick(&|b| b.classes[1].metrics().mae),
+            "car_outline_depth_mae": outline(0),
+            "pedestrian_outline_depth_mae": outline(1),
             "epe": pick(&|b| b.all.metrics().epe),
             "d1": pick(&|b| b.all.metrics().d1),
             "density": pick(&|b| b.all.metrics().density),
@@ -485,7 +496,7 @@ fn training_noise_note(cfg: &ExperimentConfig) -> Option<String> {
 pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
     let boot = &report["bootstrap"];
     let mut s = format!(
-        "# Experiment `{}`\n\n{}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over the trained models; Δ is against the baseline, with its 95 % interval: a paired bootstrap over the {} val frames ({} resamples, seed {}{}).\n\n**Decision rule.** {}\n\n## Upstream: disparity and depth error on val\n\nErrors on the ground-truth pixels that every variant predicts (so that a sparse model is not flattered by the pixels it leaves out); density: the share of all ground-truth pixels the variant predicts (all / car / pedestrian pixels). {}\n\n| variant | depth MAE m | car depth MAE m | pedestrian depth MAE m | EPE px | D1 | density | car density | pedestrian density |\n|---|---|---|---|---|---|---|---|---|\n",
+        "# Experiment `{}`\n\n{}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over the trained models; Δ is against the baseline, with its 95 % interval: a paired bootstrap over the {} val frames ({} resamples, seed {}{}).\n\n**Decision rule.** {}\n\n## Upstream: disparity and depth error on val\n\nErrors on the ground-truth pixels that every variant predicts (so that a sparse model is not flattered by the pixels it leaves out); density: the share of all ground-truth pixels the variant predicts (all / car / pedestrian pixels); outline: the background within {} px of a labelled car or pedestrian (known where the frames have instance masks), which a network that smears an object over its surroundings places at the object's depth, widening the object's points. {}\n\n| variant | depth MAE m | car depth MAE m | pedestrian depth MAE m | car outline depth MAE m | pedestrian outline depth MAE m | EPE px | D1 | density | car density | pedestrian density |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
         cfg.name,
         seeds_note(cfg),
         cfg.baseline,
@@ -496,6 +507,7 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
             .as_f64()
             .map_or(String::new(), |t| format!("; {t:.1} s for every interval of the report")),
         intervals::RULE,
+        disparity::outline::OUTLINE_RADIUS,
         [selection_note(cfg), controlled_note(cfg, report)]
             .iter()
             .filter(|s| !s.is_empty())
@@ -508,11 +520,13 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
             Some(v) => {
                 let own = &v["all_pixels"];
                 s += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                     u.name,
                     fmt_ms(&v["depth_mae"]),
                     fmt_ms(&v["car_depth_mae"]),
                     fmt_ms(&v["pedestrian_depth_mae"]),
+                    fmt_ms(&v["car_outline_depth_mae"]),
+                    fmt_ms(&v["pedestrian_outline_depth_mae"]),
                     fmt_ms(&v["epe"]),
                     fmt_ms(&v["d1"]),
                     fmt_ms(&own["density"]),
@@ -520,7 +534,7 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
                     fmt_ms(&own["pedestrian_density"]),
                 )
             }
-            None => s += &format!("| {} | (real LiDAR) | | | | | | | |\n", u.name),
+            None => s += &format!("| {} | (real LiDAR) | | | | | | | | | |\n", u.name),
         }
     }
     if let Some(changes) = report["upstream_changes"]
@@ -528,7 +542,7 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
         .filter(|m| !m.is_empty())
     {
         s += &format!(
-            "\nChange against `{}`, m, with 95 % intervals (negative: lower error):\n\n| variant | Δ depth MAE | Δ car depth MAE | Δ pedestrian depth MAE |\n|---|---|---|---|\n",
+            "\nChange against `{}`, m, with 95 % intervals (negative: lower error):\n\n| variant | Δ depth MAE | Δ car depth MAE | Δ pedestrian depth MAE | Δ car outline depth MAE | Δ pedestrian outline depth MAE |\n|---|---|---|---|---|---|\n",
             cfg.baseline
         );
         for u in cfg
@@ -538,11 +552,13 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
         {
             let c = &changes[&u.name];
             s += &format!(
-                "| {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} |\n",
                 u.name,
                 change_cell(&c["depth_mae"], 3),
                 change_cell(&c["car_depth_mae"], 3),
-                change_cell(&c["pedestrian_depth_mae"], 3)
+                change_cell(&c["pedestrian_depth_mae"], 3),
+                change_cell(&c["car_outline_depth_mae"], 3),
+                change_cell(&c["pedestrian_outline_depth_mae"], 3)
             );
         }
     }
@@ -870,6 +886,62 @@ class = "Pedestrian"
             common,
             frames: m.frames,
         }
+    }
+
+    #[test]
+    fn outline_errors_and_their_change_are_reported_where_outlines_are_known() {
+        // Car outlines of 50 pixels a frame placed `mae` m off on average; no pedestrian
+        // outline (as without instance masks).
+        let with_outline = |mae: f64| {
+            let mut m = upstream(2.0);
+            for (f, b) in m.frames.iter_mut().enumerate() {
+                let o = &mut b.outlines[0];
+                (o.gt_pixels, o.pixels, o.depth_pixels) = (50, 50, 50);
+                o.abs_depth = 50.0 * (mae + 0.1 * ((f % 4) as f64 - 1.5));
+            }
+            let mut common = disparity::Breakdown::default();
+            m.frames.iter().for_each(|b| common.add(b));
+            UpstreamMetrics {
+                own: common.clone(),
+                common,
+                frames: m.frames,
+            }
+        };
+        let cfg = four_variant_config();
+        let mut r = Results {
+            frames: 40,
+            ..Results::default()
+        };
+        r.upstream.insert("disp".into(), vec![with_outline(3.0)]);
+        r.upstream.insert("depth".into(), vec![with_outline(3.5)]);
+        let report = build(&cfg, &r, 1.0);
+        let depth = &report["upstream"]["depth"];
+        assert!(
+            (depth["car_outline_depth_mae"]["mean"].as_f64().unwrap() - 3.5).abs() < 1e-9,
+            "{depth}"
+        );
+        assert!(depth["pedestrian_outline_depth_mae"].is_null(), "{depth}");
+        // Higher on every frame: the change's interval lies above zero; none without outlines.
+        let changes = &report["upstream_changes"]["depth"];
+        let car = &changes["car_outline_depth_mae"];
+        assert!(
+            (car["estimate"].as_f64().unwrap() - 0.5).abs() < 1e-9,
+            "{car}"
+        );
+        assert!(car["lo"].as_f64().unwrap() > 0.0, "{car}");
+        assert!(
+            changes["pedestrian_outline_depth_mae"].is_null(),
+            "{changes}"
+        );
+        let md = markdown(&cfg, &report);
+        assert!(
+            md.contains("| depth | 2.00 | 2.00 | 2.00 | 3.50 | – |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| +0.500 [+0.") && md.contains("] | – |\n"),
+            "{md}"
+        );
     }
 
     #[test]

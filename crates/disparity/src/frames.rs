@@ -1,9 +1,10 @@
 //! Running a model over the frames of a KITTI root, and evaluating a folder of predictions.
 
 use crate::error::{DisparityError, Result};
-use crate::metrics::{frame_breakdown, Breakdown};
+use crate::metrics::{frame_breakdown, Breakdown, ClassMap};
 use crate::model::{DisparityModel, StereoPair};
 use crate::objects::{frame_objects, ObjectMap};
+use crate::outline::{outline_map, OUTLINE_RADIUS};
 use kitti::npy::MapFormat;
 use kitti::{
     read_labels, read_velodyne, Baseline, Calibration, DisparityMap, FileKind, InstanceMask,
@@ -199,8 +200,9 @@ pub fn evaluate_frames(
                     keep_predicted(&mut g, &p);
                 }
                 let c = Calibration::read(&input(txt(calib), id, "calibration")?)?;
-                let object_map: Option<ObjectMap> = match classes {
-                    ClassSource::None => None,
+                // The objects' pixels, and their outlines where the pixels are dense.
+                let (object_map, outlines): (Option<ObjectMap>, Option<ClassMap>) = match classes {
+                    ClassSource::None => (None, None),
                     ClassSource::Instances { masks, labels } => {
                         let mask_path =
                             input(masks.join(format!("{id}.png")), id, "instance mask")?;
@@ -213,10 +215,12 @@ pub fn evaluate_frames(
                                 other: gt_path.clone(),
                             });
                         }
-                        Some(ObjectMap::from_instances(
+                        let objects = ObjectMap::from_instances(
                             &m,
                             &read_labels(&input(txt(labels), id, "label")?)?,
-                        ))
+                        );
+                        let outlines = outline_map(&m, &objects.class_map(), OUTLINE_RADIUS);
+                        (Some(objects), Some(outlines))
                     }
                     ClassSource::Lidar { velodyne, labels } => {
                         let pts = read_velodyne(&input(
@@ -225,12 +229,13 @@ pub fn evaluate_frames(
                             "velodyne",
                         )?)?;
                         let l = read_labels(&input(txt(labels), id, "label")?)?;
-                        Some(ObjectMap::from_lidar(&pts, &l, &c, g.width, g.height))
+                        let objects = ObjectMap::from_lidar(&pts, &l, &c, g.width, g.height);
+                        (Some(objects), None)
                     }
                 };
                 let fb = c.fu() * baseline.metres(&c);
                 let classes = object_map.as_ref().map(ObjectMap::class_map);
-                let mut b = frame_breakdown(&p, &g, fb, classes.as_ref());
+                let mut b = frame_breakdown(&p, &g, fb, classes.as_ref(), outlines.as_ref());
                 if let Some(objects) = &object_map {
                     b.objects = frame_objects(&p, &g, fb, objects);
                 }

@@ -13,6 +13,7 @@ pub mod model;
 pub mod network;
 pub mod objects;
 pub mod ops;
+pub mod outline;
 pub mod perturb;
 pub mod psmnet;
 pub mod report;

@@ -142,6 +142,9 @@ pub struct Breakdown {
     pub bins: [Sums; 4],
     /// By [`CLASSES`].
     pub classes: [Sums; 2],
+    /// The background around each of [`CLASSES`] ([`crate::outline`]; filled where the
+    /// frames' instance masks are known).
+    pub outlines: [Sums; 2],
     /// [all, car, pedestrian] × 5 m depth bins.
     pub curves: [[Sums; CURVE_BINS]; 3],
     /// Per-object errors by class and the object's distance bin (filled where the objects of
@@ -155,6 +158,7 @@ impl Default for Breakdown {
             all: Sums::default(),
             bins: [Sums::default(); 4],
             classes: [Sums::default(); 2],
+            outlines: [Sums::default(); 2],
             curves: [[Sums::default(); CURVE_BINS]; 3],
             objects: ObjectBins::default(),
         }
@@ -177,6 +181,7 @@ impl Breakdown {
         }
         for i in 0..2 {
             self.classes[i].add(&o.classes[i]);
+            self.outlines[i].add(&o.outlines[i]);
         }
         for c in 0..3 {
             for b in 0..CURVE_BINS {
@@ -193,7 +198,8 @@ impl Breakdown {
         }
     }
 
-    /// Rows of the report: (name, metrics).
+    /// Rows of the report: (name, metrics); a class's outline row ("Car outline") only where
+    /// outlines were evaluated.
     pub fn rows(&self) -> Vec<(String, Metrics)> {
         let mut rows = vec![("all".to_string(), self.all.metrics())];
         for (i, (lo, hi)) in BINS.iter().enumerate() {
@@ -201,6 +207,14 @@ impl Breakdown {
         }
         for (i, c) in CLASSES.iter().enumerate() {
             rows.push((c.as_str().to_string(), self.classes[i].metrics()));
+        }
+        for (i, c) in CLASSES.iter().enumerate() {
+            if self.outlines[i].gt_pixels > 0 {
+                rows.push((
+                    format!("{} outline", c.as_str()),
+                    self.outlines[i].metrics(),
+                ));
+            }
         }
         rows
     }
@@ -211,13 +225,15 @@ impl Breakdown {
 pub type ClassMap = Vec<u8>;
 
 /// Errors of one frame's prediction. `fb` = f_u · B turns disparity into depth; `classes`
-/// optionally tells each pixel's class. Pixels without ground truth are skipped; a
-/// prediction of 0 (or less, or non-finite) counts as missing (lowering the density).
+/// optionally tells each pixel's class, `outlines` each pixel's outline class
+/// ([`crate::outline::outline_map`]). Pixels without ground truth are skipped; a prediction of
+/// 0 (or less, or non-finite) counts as missing (lowering the density).
 pub fn frame_breakdown(
     pred: &DisparityMap,
     gt: &DisparityMap,
     fb: f64,
     classes: Option<&ClassMap>,
+    outlines: Option<&ClassMap>,
 ) -> Breakdown {
     let mut b = Breakdown::default();
     for (i, (&g, &p)) in gt.data.iter().zip(&pred.data).enumerate() {
@@ -236,6 +252,9 @@ pub fn frame_breakdown(
         if let Some(c) = classes.map(|m| m[i]).filter(|c| *c > 0) {
             b.classes[c as usize - 1].push(g, pred, fb);
             b.curves[c as usize][bin].push(g, pred, fb);
+        }
+        if let Some(c) = outlines.map(|m| m[i]).filter(|c| *c > 0) {
+            b.outlines[c as usize - 1].push(g, pred, fb);
         }
     }
     b
@@ -258,7 +277,7 @@ mod tests {
             height: 1,
             data: vec![16.0, 40.5, 4.0, 7.0],
         };
-        let b = frame_breakdown(&pred, &gt, 400.0, None);
+        let b = frame_breakdown(&pred, &gt, 400.0, None, None);
         let m = b.all.metrics();
         assert_eq!((m.pixels, m.density), (3, 1.0));
         assert!((m.epe - 4.5 / 3.0).abs() < 1e-12);
@@ -288,7 +307,7 @@ mod tests {
             height: 1,
             data: vec![20.0, 0.0],
         };
-        let m = frame_breakdown(&pred, &gt, 400.0, None).all.metrics();
+        let m = frame_breakdown(&pred, &gt, 400.0, None, None).all.metrics();
         assert_eq!((m.pixels, m.density, m.epe), (1, 0.5, 0.0));
     }
 }

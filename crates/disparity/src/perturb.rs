@@ -209,7 +209,7 @@ pub fn depth_mae(frames: &[PreparedFrame], space: NoiseSpace, sigma: f64) -> f64
     let (abs, n) = frames
         .par_iter()
         .map(|f| {
-            let b = frame_breakdown(&f.at(space, sigma), &f.exact, f.fb, None);
+            let b = frame_breakdown(&f.at(space, sigma), &f.exact, f.fb, None, None);
             (b.all.abs_depth, b.all.depth_pixels)
         })
         .reduce(|| (0.0, 0), |a, b| (a.0 + b.0, a.1 + b.1));

@@ -7,14 +7,14 @@ use plot::{Chart, Figure, LineChart, Series, PALETTE};
 /// A table of every row (all pixels, distance bins, classes) of each model.
 pub fn table(models: &[(String, Breakdown)]) -> String {
     let mut out = format!(
-        "| {:<14} | {:<12} | {:>9} | {:>7} | {:>7} | {:>6} | {:>7} | {:>7} | {:>7} | {:>7} |\n|{}|\n",
+        "| {:<14} | {:<18} | {:>9} | {:>7} | {:>7} | {:>6} | {:>7} | {:>7} | {:>7} | {:>7} |\n|{}|\n",
         "model", "pixels of", "pixels", "density", "EPE px", "D1 %", "MAE m", "RMSE m", "AbsRel", "δ<1.25",
-        ["-"; 10].iter().enumerate().map(|(i, _)| "-".repeat([16, 14, 11, 9, 9, 8, 9, 9, 9, 9][i])).collect::<Vec<_>>().join("|")
+        ["-"; 10].iter().enumerate().map(|(i, _)| "-".repeat([16, 20, 11, 9, 9, 8, 9, 9, 9, 9][i])).collect::<Vec<_>>().join("|")
     );
     for (name, b) in models {
         for (row, m) in b.rows() {
             out.push_str(&format!(
-                "| {:<14} | {:<12} | {:>9} | {:>6.1}% | {:>7.3} | {:>6.2} | {:>7.3} | {:>7.3} | {:>7.4} | {:>6.1}% |\n",
+                "| {:<14} | {:<18} | {:>9} | {:>6.1}% | {:>7.3} | {:>6.2} | {:>7.3} | {:>7.3} | {:>7.4} | {:>6.1}% |\n",
                 name, row, m.pixels, 100.0 * m.density, m.epe, 100.0 * m.d1, m.mae, m.rmse, m.abs_rel, 100.0 * m.delta1
             ));
         }

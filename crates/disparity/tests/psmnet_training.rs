@@ -90,13 +90,13 @@ fn a_tiny_network_learns_disparity() {
         let e = val_set.get(i).unwrap();
         let pred = predict_pair(&model, &e.pair, e.focal_baseline, &Device::flex());
         let fb = e.focal_baseline as f64;
-        net.add(&frame_breakdown(&pred, &e.disparity, fb, None).all);
+        net.add(&frame_breakdown(&pred, &e.disparity, fb, None, None).all);
         let c = DisparityMap {
             width: pred.width,
             height: pred.height,
             data: vec![constant; pred.data.len()],
         };
-        flat.add(&frame_breakdown(&c, &e.disparity, fb, None).all);
+        flat.add(&frame_breakdown(&c, &e.disparity, fb, None, None).all);
     }
     let (net, flat) = (net.metrics(), flat.metrics());
     eprintln!(

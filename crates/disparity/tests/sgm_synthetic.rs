@@ -50,7 +50,13 @@ fn sgm_matches_textured_synthetic_pixels() {
         );
         let fb = f.rig.calib.fu() * f.rig.calib.baseline();
         let classes = ObjectMap::from_instances(&f.mask, &f.labels).class_map();
-        all.add(&frame_breakdown(&pred, &f.disparity, fb, Some(&classes)));
+        all.add(&frame_breakdown(
+            &pred,
+            &f.disparity,
+            fb,
+            Some(&classes),
+            None,
+        ));
         let mask = textured(&left, 4.0);
         let gt_tex = DisparityMap {
             width: f.disparity.width,
@@ -63,7 +69,7 @@ fn sgm_matches_textured_synthetic_pixels() {
                 .map(|(d, t)| if *t { *d } else { 0.0 })
                 .collect(),
         };
-        tex.add(&frame_breakdown(&pred, &gt_tex, fb, Some(&classes)));
+        tex.add(&frame_breakdown(&pred, &gt_tex, fb, Some(&classes), None));
     }
     let (a, t) = (all.all.metrics(), tex.all.metrics());
     eprintln!(

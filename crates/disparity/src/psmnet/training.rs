@@ -237,7 +237,7 @@ fn validate<N: StereoNet>(
     for i in 0..n.min(val.len()) {
         let e = val.get(i)?;
         let pred = predict_pair(&model, &e.pair, e.focal_baseline, device);
-        sums.add(&frame_breakdown(&pred, &e.disparity, e.focal_baseline as f64, None).all);
+        sums.add(&frame_breakdown(&pred, &e.disparity, e.focal_baseline as f64, None, None).all);
     }
     let m = sums.metrics();
     Ok((m.epe, m.d1))
