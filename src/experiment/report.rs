@@ -716,8 +716,12 @@ mod tests {
                 b
             })
             .collect();
-        let mut common = disparity::Breakdown::default();
-        frames.iter().for_each(|b| common.add(b));
+        from_frames(frames)
+    }
+
+    /// A variant's metrics from its per-frame breakdowns (every pixel common to all variants).
+    fn from_frames(frames: Vec<disparity::Breakdown>) -> UpstreamMetrics {
+        let common = disparity::Breakdown::total(&frames);
         UpstreamMetrics {
             own: common.clone(),
             common,
@@ -879,13 +883,7 @@ class = "Pedestrian"
             let near = &mut b.objects[0][0];
             (near.objects, near.placed, near.within) = (1, 1, 1);
         }
-        let mut common = disparity::Breakdown::default();
-        m.frames.iter().for_each(|b| common.add(b));
-        UpstreamMetrics {
-            own: common.clone(),
-            common,
-            frames: m.frames,
-        }
+        from_frames(m.frames)
     }
 
     #[test]
@@ -899,13 +897,7 @@ class = "Pedestrian"
                 (o.gt_pixels, o.pixels, o.depth_pixels) = (50, 50, 50);
                 o.abs_depth = 50.0 * (mae + 0.1 * ((f % 4) as f64 - 1.5));
             }
-            let mut common = disparity::Breakdown::default();
-            m.frames.iter().for_each(|b| common.add(b));
-            UpstreamMetrics {
-                own: common.clone(),
-                common,
-                frames: m.frames,
-            }
+            from_frames(m.frames)
         };
         let cfg = four_variant_config();
         let mut r = Results {
