@@ -671,6 +671,25 @@ fn disparity_predict_and_eval_commands() {
         );
     }
     assert!(outline[0] > 0, "no car outline to count");
+    // Object pixels from LiDAR points are samples, not silhouettes: no outline rows then.
+    let o = eval(&[
+        "--pred",
+        &exact_arg,
+        "--classes",
+        "lidar",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let by_lidar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let exact_by_lidar = &by_lidar["exact"];
+    assert!(
+        exact_by_lidar["Car"]["pixels"].as_u64().unwrap() > 0,
+        "{exact_by_lidar}"
+    );
+    assert!(exact_by_lidar["Car outline"].is_null(), "{exact_by_lidar}");
+    assert!(!text(&o).contains("outline"), "{}", text(&o));
     for (class, n) in [("Car", expected[0]), ("Pedestrian", expected[1])] {
         let bins = v["exact"]["objects"][class].as_object();
         let counted: u64 = bins
