@@ -13,13 +13,22 @@ use std::collections::BTreeMap;
 /// The pixels of a breakdown an error is computed on.
 pub type Pixels = fn(&Breakdown) -> &Sums;
 
-/// The upstream errors given intervals: (report key, the pixels' sums in a breakdown).
-pub const UPSTREAM_ERRORS: [(&str, Pixels); 5] = [
-    ("depth_mae", |b| &b.all),
-    ("car_depth_mae", |b| &b.classes[0]),
-    ("pedestrian_depth_mae", |b| &b.classes[1]),
-    ("car_outline_depth_mae", |b| &b.outlines[0]),
-    ("pedestrian_outline_depth_mae", |b| &b.outlines[1]),
+/// The upstream errors given intervals: (report key, column name in report.md, the pixels' sums
+/// in a breakdown).
+pub const UPSTREAM_ERRORS: [(&str, &str, Pixels); 5] = [
+    ("depth_mae", "depth MAE", |b| &b.all),
+    ("car_depth_mae", "car depth MAE", |b| &b.classes[0]),
+    ("pedestrian_depth_mae", "pedestrian depth MAE", |b| {
+        &b.classes[1]
+    }),
+    ("car_outline_depth_mae", "car outline depth MAE", |b| {
+        &b.outlines[0]
+    }),
+    (
+        "pedestrian_outline_depth_mae",
+        "pedestrian outline depth MAE",
+        |b| &b.outlines[1],
+    ),
 ];
 
 /// The decision rule, as the report's header states it.
@@ -35,7 +44,7 @@ pub type FrameRatio = Box<dyn Fn(&Breakdown) -> (f64, f64)>;
 pub fn upstream_errors() -> Vec<(String, FrameRatio)> {
     let mut errors: Vec<(String, FrameRatio)> = UPSTREAM_ERRORS
         .iter()
-        .map(|&(key, pick)| {
+        .map(|&(key, _, pick)| {
             let ratio: FrameRatio =
                 Box::new(move |b: &Breakdown| (pick(b).abs_depth, pick(b).depth_pixels as f64));
             (key.to_string(), ratio)

@@ -495,8 +495,20 @@ fn training_noise_note(cfg: &ExperimentConfig) -> Option<String> {
 /// Builds report.md from report.json.
 pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
     let boot = &report["bootstrap"];
+    // The depth errors given intervals: a column of each table below, in this order.
+    let errors: Vec<(&str, &str)> = intervals::UPSTREAM_ERRORS
+        .iter()
+        .map(|&(key, label, _)| (key, label))
+        .collect();
+    let cells = |v: &Value, cell: &dyn Fn(&Value) -> String| -> String {
+        errors
+            .iter()
+            .map(|(key, _)| cell(&v[*key]))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
     let mut s = format!(
-        "# Experiment `{}`\n\n{}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over the trained models; Δ is against the baseline, with its 95 % interval: a paired bootstrap over the {} val frames ({} resamples, seed {}{}).\n\n**Decision rule.** {}\n\n## Upstream: disparity and depth error on val\n\nErrors on the ground-truth pixels that every variant predicts (so that a sparse model is not flattered by the pixels it leaves out); density: the share of all ground-truth pixels the variant predicts (all / car / pedestrian pixels); outline: the background within {} px of a labelled car or pedestrian (known where the frames have instance masks), which a network that smears an object over its surroundings places at the object's depth, widening the object's points. {}\n\n| variant | depth MAE m | car depth MAE m | pedestrian depth MAE m | car outline depth MAE m | pedestrian outline depth MAE m | EPE px | D1 | density | car density | pedestrian density |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "# Experiment `{}`\n\n{}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over the trained models; Δ is against the baseline, with its 95 % interval: a paired bootstrap over the {} val frames ({} resamples, seed {}{}).\n\n**Decision rule.** {}\n\n## Upstream: disparity and depth error on val\n\nErrors on the ground-truth pixels that every variant predicts (so that a sparse model is not flattered by the pixels it leaves out); density: the share of all ground-truth pixels the variant predicts (all / car / pedestrian pixels); outline: the background within {} px of a labelled car or pedestrian (known where the frames have instance masks), which a network that smears an object over its surroundings places at the object's depth, widening the object's points. {}\n\n| variant | {} | EPE px | D1 | density | car density | pedestrian density |\n|---|{}---|---|---|---|---|\n",
         cfg.name,
         seeds_note(cfg),
         cfg.baseline,
@@ -513,20 +525,18 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
             .filter(|s| !s.is_empty())
             .cloned()
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" "),
+        errors.iter().map(|(_, label)| format!("{label} m")).collect::<Vec<_>>().join(" | "),
+        "---|".repeat(errors.len()),
     );
     for u in &cfg.upstream {
         match report["upstream"].get(&u.name) {
             Some(v) => {
                 let own = &v["all_pixels"];
                 s += &format!(
-                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                    "| {} | {} | {} | {} | {} | {} | {} |\n",
                     u.name,
-                    fmt_ms(&v["depth_mae"]),
-                    fmt_ms(&v["car_depth_mae"]),
-                    fmt_ms(&v["pedestrian_depth_mae"]),
-                    fmt_ms(&v["car_outline_depth_mae"]),
-                    fmt_ms(&v["pedestrian_outline_depth_mae"]),
+                    cells(v, &fmt_ms),
                     fmt_ms(&v["epe"]),
                     fmt_ms(&v["d1"]),
                     fmt_ms(&own["density"]),
@@ -534,7 +544,13 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
                     fmt_ms(&own["pedestrian_density"]),
                 )
             }
-            None => s += &format!("| {} | (real LiDAR) | | | | | | | | | |\n", u.name),
+            None => {
+                s += &format!(
+                    "| {} | (real LiDAR) |{}\n",
+                    u.name,
+                    " |".repeat(errors.len() + 4)
+                )
+            }
         }
     }
     if let Some(changes) = report["upstream_changes"]
@@ -542,8 +558,10 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
         .filter(|m| !m.is_empty())
     {
         s += &format!(
-            "\nChange against `{}`, m, with 95 % intervals (negative: lower error):\n\n| variant | Δ depth MAE | Δ car depth MAE | Δ pedestrian depth MAE | Δ car outline depth MAE | Δ pedestrian outline depth MAE |\n|---|---|---|---|---|---|\n",
-            cfg.baseline
+            "\nChange against `{}`, m, with 95 % intervals (negative: lower error):\n\n| variant | {} |\n|---|{}\n",
+            cfg.baseline,
+            errors.iter().map(|(_, label)| format!("Δ {label}")).collect::<Vec<_>>().join(" | "),
+            "---|".repeat(errors.len()),
         );
         for u in cfg
             .upstream
@@ -551,15 +569,7 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
             .filter(|u| changes.contains_key(&u.name))
         {
             let c = &changes[&u.name];
-            s += &format!(
-                "| {} | {} | {} | {} | {} | {} |\n",
-                u.name,
-                change_cell(&c["depth_mae"], 3),
-                change_cell(&c["car_depth_mae"], 3),
-                change_cell(&c["pedestrian_depth_mae"], 3),
-                change_cell(&c["car_outline_depth_mae"], 3),
-                change_cell(&c["pedestrian_outline_depth_mae"], 3)
-            );
+            s += &format!("| {} | {} |\n", u.name, cells(c, &|v| change_cell(v, 3)));
         }
     }
     s += &super::objects::markdown(cfg, report);

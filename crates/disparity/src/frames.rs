@@ -1,7 +1,7 @@
 //! Running a model over the frames of a KITTI root, and evaluating a folder of predictions.
 
 use crate::error::{DisparityError, Result};
-use crate::metrics::{frame_breakdown, Breakdown, ClassMap};
+use crate::metrics::{frame_breakdown, Breakdown};
 use crate::model::{DisparityModel, StereoPair};
 use crate::objects::{frame_objects, ObjectMap};
 use crate::outline::{outline_map, OUTLINE_RADIUS};
@@ -200,8 +200,9 @@ pub fn evaluate_frames(
                     keep_predicted(&mut g, &p);
                 }
                 let c = Calibration::read(&input(txt(calib), id, "calibration")?)?;
-                // The objects' pixels, and their outlines where the pixels are dense.
-                let (object_map, outlines): (Option<ObjectMap>, Option<ClassMap>) = match classes {
+                // The objects' pixels, with the instance mask where they come from one (dense
+                // pixels: their outlines are known too).
+                let (object_map, mask): (Option<ObjectMap>, Option<InstanceMask>) = match classes {
                     ClassSource::None => (None, None),
                     ClassSource::Instances { masks, labels } => {
                         let mask_path =
@@ -219,8 +220,7 @@ pub fn evaluate_frames(
                             &m,
                             &read_labels(&input(txt(labels), id, "label")?)?,
                         );
-                        let outlines = outline_map(&m, &objects.class_map(), OUTLINE_RADIUS);
-                        (Some(objects), Some(outlines))
+                        (Some(objects), Some(m))
                     }
                     ClassSource::Lidar { velodyne, labels } => {
                         let pts = read_velodyne(&input(
@@ -235,6 +235,9 @@ pub fn evaluate_frames(
                 };
                 let fb = c.fu() * baseline.metres(&c);
                 let classes = object_map.as_ref().map(ObjectMap::class_map);
+                let outlines = mask
+                    .zip(classes.as_ref())
+                    .map(|(m, c)| outline_map(&m, c, OUTLINE_RADIUS));
                 let mut b = frame_breakdown(&p, &g, fb, classes.as_ref(), outlines.as_ref());
                 if let Some(objects) = &object_map {
                     b.objects = frame_objects(&p, &g, fb, objects);
