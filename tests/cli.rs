@@ -463,6 +463,51 @@ fn gt_disparity_and_pseudo_lidar_commands() {
     closer.extend(["--close", "20"]);
     let o = ftf(&closer);
     assert_fails_naming(&o, &["pseudo-lidar.toml"]);
+    // Depth edges dropped: the exact maps step at every object's silhouette, so some of the
+    // points go, and every point kept is one of the unfiltered cloud's.
+    let edged = tmp.path().join("edges");
+    let edge_args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "pseudo-lidar".to_string(),
+            "--disparity".into(),
+            r("training/disparity_2"),
+            "--calib".into(),
+            r("training/calib"),
+            "--out".into(),
+            edged.display().to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run_edges = |extra: &[&'static str]| {
+        let a = edge_args(extra);
+        ftf(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = run_edges(&["--edge-ratio", "0.15"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let kept = read_velodyne(&edged.join("dense/000002.bin")).unwrap();
+    let key = |p: &kitti::LidarPoint| (p.x.to_bits(), p.y.to_bits(), p.z.to_bits());
+    let all: std::collections::HashSet<_> = dense.iter().map(key).collect();
+    assert!(
+        kept.len() < dense.len() && kept.len() > dense.len() / 2,
+        "{} of {}",
+        kept.len(),
+        dense.len()
+    );
+    assert!(kept.iter().all(|p| all.contains(&key(p))));
+    std::fs::remove_dir_all(&edged).unwrap();
+    for (extra, needle) in [
+        (&["--edge-ratio", "-1"][..], "--edge-ratio = -1"),
+        (&["--edge-ratio", "NaN"][..], "--edge-ratio = NaN"),
+        (
+            &["--edge-ratio", "0.1", "--edge-radius", "0"][..],
+            "--edge-radius = 0",
+        ),
+        (&["--edge-radius", "3"][..], "--edge-ratio"),
+    ] {
+        assert_fails_naming(&run_edges(extra), &[needle]);
+        assert!(!edged.exists(), "work started for {extra:?}");
+    }
     // A bad grid and a map whose calibration is missing are named.
     let o = ftf(&[
         "pseudo-lidar",

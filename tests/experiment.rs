@@ -523,6 +523,28 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
         ("scale = 0.25", "scale = 0.1"),
         &["upstream.psmnet-depth", "crop = [64, 128]", "124 x 38"],
     );
+    // The depth-edge filter of the points stage.
+    let edges = |table: &str| {
+        (
+            "baseline = \"sgm\"",
+            format!("baseline = \"sgm\"\n[points]\nedges = {{ {table} }}"),
+        )
+    };
+    for (table, needles) in [
+        (
+            "radius = 0, ratio = 0.15",
+            &["points.edges.radius = 0", "1 to 16"][..],
+        ),
+        (
+            "radius = 2, ratio = nan",
+            &["points.edges.ratio = NaN", "above 0"],
+        ),
+        ("radius = 2", &["ratio"]),
+        ("radius = 2, ratio = 0.1, size = 3", &["size"]),
+    ] {
+        let (from, to) = edges(table);
+        check((from, &to), needles);
+    }
     check(
         (
             "name = \"car\"\nclass = \"Car\"",

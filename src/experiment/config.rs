@@ -253,12 +253,18 @@ pub struct PointsConfig {
     /// Any of "sparse" (64-beam sparsified; the default, what pillar detectors want), "dense"
     /// and "close" (sparse, velodyne x below 20 m). Each is a separate downstream input.
     pub clouds: Vec<Cloud>,
+    /// Drop depth edges ("flying pixels") from every disparity variant's maps before converting
+    /// them, e.g. `edges = { radius = 2, ratio = 0.15 }`; the real LiDAR's clouds are not
+    /// maps and stay as they are. Not the paper's pipeline (which keeps every pixel): unset by
+    /// default.
+    pub edges: Option<pseudo_lidar::EdgeFilter>,
 }
 
 impl Default for PointsConfig {
     fn default() -> Self {
         PointsConfig {
             clouds: vec![Cloud::Sparse],
+            edges: None,
         }
     }
 }
@@ -577,6 +583,9 @@ impl ExperimentConfig {
         }
         if self.upstream.is_empty() || self.downstream.is_empty() || self.points.clouds.is_empty() {
             bail!("upstream, downstream and points.clouds must not be empty");
+        }
+        if let Some(e) = &self.points.edges {
+            e.check().map_err(|m| anyhow::anyhow!("points.edges.{m}"))?;
         }
         self.validate_eval()
     }

@@ -595,10 +595,14 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
         .collect();
         for cloud in &cfg.points.clouds {
             s += &format!(
-                "\n## Downstream `{}` ({}), retrained on each variant's {} clouds, {} IoU\n\n| variant | {} | Δ {} [95 % CI] |\n|---|{}---|\n",
+                "\n## Downstream `{}` ({}), retrained on each variant's {} clouds{}, {} IoU\n\n| variant | {} | Δ {} [95 % CI] |\n|---|{}---|\n",
                 d.name,
                 class.name(),
                 cloud.name(),
+                cfg.points.edges.map_or(String::new(), |e| format!(
+                    " (depth edges dropped from the disparity variants' maps: window radius {} px, share {})",
+                    e.radius, e.ratio
+                )),
                 iou.name(),
                 columns.iter().map(|c| c.0.clone()).collect::<Vec<_>>().join(" | "),
                 cfg.eval.primary,
@@ -840,6 +844,18 @@ class = "Pedestrian"
         assert!(md.contains("-0.500 [-"), "{md}");
         // Two upstream seeds, a detector each: the intervals cover training noise, no caveat.
         assert!(!md.contains("not training noise"), "{md}");
+        // The clouds' depth-edge filter, when set, is named where the detectors' APs are.
+        assert!(!md.contains("depth edges"), "{md}");
+        let mut edged = cfg.clone();
+        edged.points.edges = Some(pseudo_lidar::EdgeFilter {
+            radius: 2,
+            ratio: 0.15,
+        });
+        let md = markdown(&edged, &report);
+        assert!(
+            md.contains("sparse clouds (depth edges dropped from the disparity variants' maps: window radius 2 px, share 0.15), official IoU"),
+            "{md}"
+        );
         let mut one = cfg.clone();
         one.seeds = vec![0];
         let note = training_noise_note(&one).unwrap();

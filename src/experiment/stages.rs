@@ -547,7 +547,11 @@ impl<'a> Study<'a> {
             .join(&u.name)
             .join(seed_folder(u.seeded(), seed))
             .join(cloud.name());
-        let key = hash(&["points", cloud.name(), &up.id]);
+        let mut key = hash(&["points", cloud.name(), &up.id]);
+        if let Some(e) = &self.cfg.points.edges {
+            // Only when set, so that folders made before the setting existed stay cached.
+            key = hash(&[&key, "edges", &toml::to_string(e)?]);
+        }
         let ids = self.all_ids();
         let what = format!("{} seed {seed} {}", u.name, cloud.name());
         match (&up.disparity, cloud) {
@@ -573,6 +577,7 @@ impl<'a> Study<'a> {
                     input: InputKind::Disparity,
                     convert: ConvertConfig {
                         close: (cloud == Cloud::Close).then_some(CLOSE_RANGE),
+                        edges: self.cfg.points.edges,
                         ..ConvertConfig::default()
                     },
                     sparsify: (cloud != Cloud::Dense).then(SparsifyConfig::default),

@@ -1,5 +1,6 @@
 //! Settings of the conversion and the sparsification, with the reference defaults.
 
+pub use crate::edges::EdgeFilter;
 pub use kitti::Baseline;
 
 /// Disparity/depth → cloud settings.
@@ -17,6 +18,9 @@ pub struct ConvertConfig {
     pub max_height: f64,
     /// The "close" variant: keep only points with velodyne x below this, metres.
     pub close: Option<f64>,
+    /// Drop depth-edge pixels before converting ([`EdgeFilter`]; not the paper's pipeline,
+    /// which keeps every pixel).
+    pub edges: Option<EdgeFilter>,
 }
 
 /// Baselines in settings files: a number of metres, or the string "calibration".
@@ -57,6 +61,7 @@ impl Default for ConvertConfig {
             min_x: 0.0,
             max_height: 1.0,
             close: None,
+            edges: None,
         }
     }
 }

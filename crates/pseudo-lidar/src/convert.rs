@@ -89,8 +89,17 @@ impl Converter {
     }
 
     /// Converts a map whose values are depths (`depth = true`, metres) or disparities (pixels),
-    /// in row-major pixel order; invalid values are skipped.
+    /// in row-major pixel order; invalid values (and depth edges, when the settings drop them)
+    /// are skipped.
     fn cloud(&self, map: &DisparityMap, depth: bool) -> Vec<LidarPoint> {
+        let filtered;
+        let map = match &self.cfg.edges {
+            Some(f) => {
+                filtered = f.apply(map);
+                &filtered
+            }
+            None => map,
+        };
         let w = map.width as usize;
         let col: Vec<f64> = (0..w).map(|u| (u as f64 - self.cu) / self.fu).collect();
         let mut out = Vec::with_capacity(map.data.len() / 2);
@@ -178,6 +187,49 @@ mod tests {
         assert!(
             close.point(600.0, 180.0, 20.0).is_none() && close.point(600.0, 180.0, 19.0).is_some()
         );
+    }
+
+    #[test]
+    fn depth_edges_are_dropped_alike_from_disparity_and_depth_maps() {
+        // A block at 10 m (disparity 37.8) in front of a wall at 30 m (12.6), its sides drawn as
+        // a network draws them: a 3-pixel ramp of disparity between the two.
+        let fb = 378.0f32;
+        let d = |x: u32, y: u32| {
+            let inside = |x: i64| (500..700).contains(&x) && (150..250).contains(&(y as i64));
+            let near = (-1..=1).filter(|dx| inside(x as i64 + dx)).count() as f32;
+            fb / 30.0 + near / 3.0 * (fb / 10.0 - fb / 30.0)
+        };
+        let (mut disp, mut depth) = (DisparityMap::new(1200, 360), DisparityMap::new(1200, 360));
+        for y in 0..360 {
+            for x in 0..1200 {
+                disp.set(x, y, d(x, y));
+                depth.set(x, y, fb / d(x, y));
+            }
+        }
+        let strung = |c: &[LidarPoint]| c.iter().filter(|p| p.x > 11.0 && p.x < 29.0).count();
+        let all = Converter::new(&calib(), exact()).disparity_cloud(&disp);
+        assert!(strung(&all) > 100, "{}", strung(&all));
+        let c = Converter::new(
+            &calib(),
+            ConvertConfig {
+                edges: Some(crate::EdgeFilter {
+                    radius: 2,
+                    ratio: 0.15,
+                }),
+                ..exact()
+            },
+        );
+        let kept = c.disparity_cloud(&disp);
+        assert_eq!(strung(&kept), 0);
+        assert!(
+            kept.len() > all.len() * 9 / 10,
+            "{} of {}",
+            kept.len(),
+            all.len()
+        );
+        let from_depth = c.depth_cloud(&depth);
+        assert_eq!(from_depth.len(), kept.len());
+        assert_eq!(strung(&from_depth), 0);
     }
 
     #[test]
