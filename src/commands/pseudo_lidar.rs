@@ -54,7 +54,12 @@ pub struct PseudoLidarArgs {
     #[arg(long, allow_negative_numbers = true)]
     edge_ratio: Option<f64>,
     /// The window of --edge-ratio: (2·R + 1)² pixels around each pixel.
-    #[arg(long, default_value_t = 2, requires = "edge_ratio")]
+    #[arg(
+        long,
+        default_value_t = 2,
+        requires = "edge_ratio",
+        allow_negative_numbers = true
+    )]
     edge_radius: u32,
     /// Draw this frame's clouds from above next to its LiDAR scan (needs --lidar and --labels).
     #[arg(long)]

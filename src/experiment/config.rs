@@ -723,6 +723,20 @@ mod tests {
         assert_eq!(seeds.data, quick.data);
         assert_eq!(seeds.upstream[..], quick.upstream[2..]);
         assert_eq!(seeds.downstream[..], quick.downstream[..]);
+        // The detector-seeds question with the depth edges dropped: the main job's variants.
+        let edges = shipped("synthetic-quick-edges.toml").unwrap();
+        assert_eq!(
+            edges.points.edges,
+            Some(pseudo_lidar::EdgeFilter {
+                radius: 2,
+                ratio: 0.15
+            })
+        );
+        assert_eq!(edges.downstream_seeds, Some(vec![0, 1, 2]));
+        assert_eq!(
+            (&edges.data, &edges.upstream, &edges.downstream, &edges.eval),
+            (&quick.data, &quick.upstream, &quick.downstream, &quick.eval)
+        );
         // The same question about the change: the arms under three upstream seeds.
         let useeds = shipped("synthetic-quick-upstream-seeds.toml").unwrap();
         assert_eq!(
