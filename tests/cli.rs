@@ -735,6 +735,54 @@ fn disparity_predict_and_eval_commands() {
     );
     assert!(exact_by_lidar["Car outline"].is_null(), "{exact_by_lidar}");
     assert!(!text(&o).contains("outline"), "{}", text(&o));
+    // Depth edges dropped first: the exact map loses the pixels whose 5 x 5 window spans more
+    // than 15 % (counted here window by window), and what is kept is still exact.
+    let o = eval(&[
+        "--pred",
+        &exact_arg,
+        "--edge-ratio",
+        "0.15",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let edged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let mut dropped = 0u64;
+    for id in ["000000", "000001", "000002"] {
+        let gt =
+            kitti::DisparityMap::read_any(&root.join(format!("training/disparity_2/{id}.png")))
+                .unwrap();
+        let (w, h) = (gt.width as i64, gt.height as i64);
+        let at = |x: i64, y: i64| gt.data[(y * w + x) as usize];
+        for y in 0..h {
+            for x in 0..w {
+                if at(x, y) <= 0.0 {
+                    continue;
+                }
+                let window: Vec<f32> = (y - 2..=y + 2)
+                    .flat_map(|v| (x - 2..=x + 2).map(move |u| (u, v)))
+                    .filter(|&(u, v)| u >= 0 && v >= 0 && u < w && v < h)
+                    .map(|(u, v)| at(u, v))
+                    .filter(|d| *d > 0.0)
+                    .collect();
+                let lo = window.iter().cloned().fold(f32::INFINITY, f32::min) as f64;
+                let hi = window.iter().cloned().fold(0.0, f32::max) as f64;
+                dropped += (hi > 1.15 * lo) as u64;
+            }
+        }
+    }
+    let (all, kept) = (&v["exact"]["all"], &edged["exact"]["all"]);
+    assert!(dropped > 0, "no depth edge in the frames");
+    assert_eq!(
+        (kept["pixels"].as_u64(), kept["epe"].as_f64()),
+        (Some(all["pixels"].as_u64().unwrap() - dropped), Some(0.0)),
+        "{kept}"
+    );
+    let density = kept["density"].as_f64().unwrap();
+    assert!(density < 1.0 && density > 0.5, "{kept}");
+    let o = eval(&["--pred", &exact_arg, "--edge-ratio", "0"]);
+    assert_fails_naming(&o, &["--edge-ratio = 0"]);
     for (class, n) in [("Car", expected[0]), ("Pedestrian", expected[1])] {
         let bins = v["exact"]["objects"][class].as_object();
         let counted: u64 = bins

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use disparity::frames::{evaluate_frames, predict_frames, ClassSource};
+use disparity::frames::{evaluate_frames, predict_frames, ClassSource, MapTransform};
 use disparity::{report, DisparityModel, Sgm, SgmConfig};
 use kitti::{KittiRoot, Split};
 use std::path::{Path, PathBuf};
@@ -148,6 +148,10 @@ pub struct EvalArgs {
     /// density on the same pixels; each model's own density is then 1).
     #[arg(long)]
     common: bool,
+    /// Every prediction's depth edges dropped first, as `ftf pseudo-lidar` drops them (the
+    /// errors of the pixels that become points; density counts what is kept).
+    #[command(flatten)]
+    edges: super::EdgeArgs,
     /// Also write the metrics as JSON.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -363,6 +367,10 @@ fn eval(a: EvalArgs) -> Result<()> {
     let root = KittiRoot::open(&a.root)?;
     let split: Split = root.split(&a.split)?;
     let baseline = super::pseudo_lidar::parse_baseline(&a.baseline)?;
+    let drop_edges = a
+        .edges
+        .filter()?
+        .map(|f| move |m: &kitti::DisparityMap| f.apply(m));
     let part = kitti::Part::Training;
     let labels = root.dir(part, kitti::FileKind::Label);
     let masks = root.dir(part, kitti::FileKind::Instance);
@@ -414,6 +422,7 @@ fn eval(a: EvalArgs) -> Result<()> {
             baseline,
             ids,
             &common,
+            drop_edges.as_ref().map(|f| f as &MapTransform),
             &|| bar.inc(1),
         )?;
         bar.finish_and_clear();

@@ -7,7 +7,7 @@ use kitti::{read_labels, read_velodyne, Calibration, KittiRoot, Part, Split};
 use pseudo_lidar::frames::{
     convert_frames, gt_disparity_frames, output_paths, ConvertSettings, InputKind,
 };
-use pseudo_lidar::{Baseline, ConvertConfig, EdgeFilter, SparsifyConfig};
+use pseudo_lidar::{Baseline, ConvertConfig, SparsifyConfig};
 use std::path::{Path, PathBuf};
 
 /// Parses `--baseline`: `calib` or a number of metres.
@@ -49,18 +49,9 @@ pub struct PseudoLidarArgs {
     /// Do not round disparities to 1/256 px first.
     #[arg(long)]
     no_quantize: bool,
-    /// Drop depth edges ("flying pixels") first: a pixel whose window's largest value exceeds
-    /// its smallest by more than this share, e.g. 0.15 (not the paper's pipeline).
-    #[arg(long, allow_negative_numbers = true)]
-    edge_ratio: Option<f64>,
-    /// The window of --edge-ratio: (2·R + 1)² pixels around each pixel.
-    #[arg(
-        long,
-        default_value_t = 2,
-        requires = "edge_ratio",
-        allow_negative_numbers = true
-    )]
-    edge_radius: u32,
+    /// Depth edges dropped first.
+    #[command(flatten)]
+    edges: super::EdgeArgs,
     /// Draw this frame's clouds from above next to its LiDAR scan (needs --lidar and --labels).
     #[arg(long)]
     plot_frame: Option<String>,
@@ -127,17 +118,7 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
             quantize: !a.no_quantize,
             max_height: a.max_height,
             close: a.close,
-            edges: match a.edge_ratio {
-                Some(ratio) => {
-                    let f = EdgeFilter {
-                        radius: a.edge_radius,
-                        ratio,
-                    };
-                    f.check().map_err(|m| anyhow::anyhow!("--edge-{m}"))?;
-                    Some(f)
-                }
-                None => None,
-            },
+            edges: a.edges.filter()?,
             ..Default::default()
         },
         sparsify,

@@ -511,6 +511,7 @@ impl<'a> Study<'a> {
                 kitti::Baseline::REFERENCE,
                 &self.val_ids,
                 common,
+                None,
                 &|| {},
             )
         };

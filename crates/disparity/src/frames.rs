@@ -152,12 +152,17 @@ pub enum ClassSource {
     },
 }
 
+/// A change made to each predicted map before it is scored.
+pub type MapTransform = dyn Fn(&DisparityMap) -> DisparityMap + Sync;
+
 /// Evaluates the predictions `<pred>/<id>.png` against ground truth `<gt>/<id>.png` over `ids`,
 /// frame by frame: one breakdown per id, in order ([`Breakdown::total`] gives the whole set's;
 /// a bootstrap over frames resamples them). Depth uses f_u from `<calib>/<id>.txt` and
 /// `baseline`. With `common` prediction folders, only the ground-truth pixels that every one of
 /// them (and `pred`) predicts are counted, so that models of different density are compared on
-/// the same pixels.
+/// the same pixels. With `prepare`, every prediction (and every `common` map) is passed through
+/// it first (e.g. the pseudo-LiDAR stage's depth-edge filter, so that the errors are those of
+/// the pixels that become points).
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate_frames(
     pred: &Path,
@@ -167,8 +172,16 @@ pub fn evaluate_frames(
     baseline: Baseline,
     ids: &[String],
     common: &[PathBuf],
+    prepare: Option<&MapTransform>,
     progress: &(dyn Fn() + Sync),
 ) -> Result<Vec<Breakdown>> {
+    let read_prediction = |path: &Path| -> Result<DisparityMap> {
+        let m = DisparityMap::read_any(path)?;
+        Ok(match prepare {
+            Some(f) => f(&m),
+            None => m,
+        })
+    };
     ids.par_iter()
         .map(|id| {
             let r = (|| {
@@ -176,7 +189,7 @@ pub fn evaluate_frames(
                 let gt_path = map_input(gt, id, "ground-truth disparity")?;
                 let pred_path = map_input(pred, id, "predicted disparity")?;
                 let mut g = DisparityMap::read_any(&gt_path)?;
-                let p = DisparityMap::read_any(&pred_path)?;
+                let p = read_prediction(&pred_path)?;
                 let size = (g.width, g.height);
                 let same_size = |path: PathBuf, m: &DisparityMap| {
                     if size == (m.width, m.height) {
@@ -192,7 +205,7 @@ pub fn evaluate_frames(
                 same_size(pred_path.clone(), &p)?;
                 for dir in common {
                     let path = map_input(dir, id, "predicted disparity")?;
-                    let other = DisparityMap::read_any(&path)?;
+                    let other = read_prediction(&path)?;
                     same_size(path, &other)?;
                     keep_predicted(&mut g, &other);
                 }

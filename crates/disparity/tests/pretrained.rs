@@ -74,6 +74,7 @@ fn reproduces_recorded_metrics(shipped: &str) {
         kitti::Baseline::REFERENCE,
         &ids,
         &[],
+        None,
         &|| {},
     )
     .unwrap();
