@@ -257,7 +257,7 @@ fn bench_eval(a: &BenchArgs) -> Result<()> {
 }
 
 fn bench_pseudo_lidar(a: &BenchArgs) -> Result<()> {
-    use pseudo_lidar::{sparsify, ConvertConfig, Converter, SparsifyConfig};
+    use pseudo_lidar::{sparsify, ConvertConfig, Converter, EdgeFilter, SparsifyConfig};
     let fc = synth::SynthConfig {
         scale: a.scale,
         ..Default::default()
@@ -274,6 +274,15 @@ fn bench_pseudo_lidar(a: &BenchArgs) -> Result<()> {
     let sparse = time_ms(a.repeat, |_| {
         n.1 = std::hint::black_box(sparsify(&dense, &cfg)).len()
     });
+    let filter = EdgeFilter {
+        radius: 2,
+        ratio: 0.15,
+    };
+    let mut kept = 0;
+    let edges = time_ms(a.repeat, |_| {
+        let m = std::hint::black_box(filter.apply(&frame.disparity));
+        kept = m.data.iter().filter(|d| **d > 0.0).count();
+    });
     print_table(
         &format!(
             "pseudo-LiDAR, {}x{} disparity (exact synthetic, {} valid pixels), {} thread(s), {} repetitions",
@@ -286,6 +295,10 @@ fn bench_pseudo_lidar(a: &BenchArgs) -> Result<()> {
         &[
             (format!("disparity -> cloud ({} pts)", n.0), convert),
             (format!("sparsify 64x512 ({} pts)", n.1), sparse),
+            (
+                format!("drop depth edges, 5x5 window, share 0.15 ({kept} pixels kept)"),
+                edges,
+            ),
         ],
     );
     Ok(())
