@@ -51,34 +51,55 @@ impl EdgeFilter {
         let (w, h) = (map.width as usize, map.height as usize);
         let r = self.radius as usize;
         let valid = |v: f32| v.is_finite() && v > 0.0;
-        // Separable window: the extremes along each row's window, then along each column's.
-        let mut row_min = vec![f32::INFINITY; w * h];
-        let mut row_max = vec![0.0f32; w * h];
+        // Invalid pixels as neutral values: +∞ for the smallest, 0 for the largest.
+        let lows: Vec<f32> = map
+            .data
+            .iter()
+            .map(|&v| if valid(v) { v } else { f32::INFINITY })
+            .collect();
+        let highs: Vec<f32> = map
+            .data
+            .iter()
+            .map(|&v| if valid(v) { v } else { 0.0 })
+            .collect();
+        // Separable window: the extremes along each row's window (shifted slices, one offset at
+        // a time), then along each column's (whole rows at a time).
+        let mut row_min = lows.clone();
+        let mut row_max = highs.clone();
         for y in 0..h {
-            let row = &map.data[y * w..(y + 1) * w];
-            for x in 0..w {
-                let (lo, hi) = (x.saturating_sub(r), (x + r).min(w - 1));
-                for &v in row[lo..=hi].iter().filter(|&&v| valid(v)) {
-                    row_min[y * w + x] = row_min[y * w + x].min(v);
-                    row_max[y * w + x] = row_max[y * w + x].max(v);
+            let span = y * w..(y + 1) * w;
+            let (lo_row, hi_row) = (&lows[span.clone()], &highs[span.clone()]);
+            let (mins, maxs) = (&mut row_min[span.clone()], &mut row_max[span]);
+            for d in 1..=r.min(w.saturating_sub(1)) {
+                for x in 0..w - d {
+                    // Pixel x sees x + d, and pixel x + d sees x.
+                    mins[x] = mins[x].min(lo_row[x + d]);
+                    maxs[x] = maxs[x].max(hi_row[x + d]);
+                    mins[x + d] = mins[x + d].min(lo_row[x]);
+                    maxs[x + d] = maxs[x + d].max(hi_row[x]);
                 }
             }
         }
         let limit = 1.0 + self.ratio;
         let mut out = map.clone();
+        let (mut min, mut max) = (vec![0.0f32; w], vec![0.0f32; w]);
         for y in 0..h {
-            let (lo, hi) = (y.saturating_sub(r), (y + r).min(h - 1));
-            for x in 0..w {
-                if !valid(map.data[y * w + x]) {
-                    continue;
+            min.fill(f32::INFINITY);
+            max.fill(0.0);
+            for yy in y.saturating_sub(r)..=(y + r).min(h - 1) {
+                let span = yy * w..(yy + 1) * w;
+                for ((m, n), (&a, &b)) in min
+                    .iter_mut()
+                    .zip(max.iter_mut())
+                    .zip(row_min[span.clone()].iter().zip(&row_max[span]))
+                {
+                    *m = m.min(a);
+                    *n = n.max(b);
                 }
-                let (mut min, mut max) = (f32::INFINITY, 0.0f32);
-                for yy in lo..=hi {
-                    min = min.min(row_min[yy * w + x]);
-                    max = max.max(row_max[yy * w + x]);
-                }
-                if max as f64 > limit * min as f64 {
-                    out.data[y * w + x] = 0.0;
+            }
+            for (x, v) in out.data[y * w..(y + 1) * w].iter_mut().enumerate() {
+                if valid(*v) && max[x] as f64 > limit * min[x] as f64 {
+                    *v = 0.0;
                 }
             }
         }
