@@ -620,19 +620,24 @@ fn disparity_predict_and_eval_commands() {
         a.extend_from_slice(extra);
         ftf(&a)
     };
-    let o = eval(&[
+    // A run that succeeds, with the metrics it wrote as JSON.
+    let eval_json = |extra: &[&str]| {
+        let mut a = extra.to_vec();
+        a.extend(["--json", json.to_str().unwrap()]);
+        let o = eval(&a);
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (o, v)
+    };
+    let (o, v) = eval_json(&[
         "--pred",
         &sgm_arg,
         "--pred",
         &exact_arg,
-        "--json",
-        json.to_str().unwrap(),
         "--plot",
         png.to_str().unwrap(),
     ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     // The ground truth against itself: no error, every pixel predicted.
     let exact = &v["exact"]["all"];
     assert_eq!(
@@ -717,17 +722,7 @@ fn disparity_predict_and_eval_commands() {
     }
     assert!(outline[0] > 0, "no car outline to count");
     // Object pixels from LiDAR points are samples, not silhouettes: no outline rows then.
-    let o = eval(&[
-        "--pred",
-        &exact_arg,
-        "--classes",
-        "lidar",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let by_lidar: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (o, by_lidar) = eval_json(&["--pred", &exact_arg, "--classes", "lidar"]);
     let exact_by_lidar = &by_lidar["exact"];
     assert!(
         exact_by_lidar["Car"]["pixels"].as_u64().unwrap() > 0,
@@ -737,17 +732,7 @@ fn disparity_predict_and_eval_commands() {
     assert!(!text(&o).contains("outline"), "{}", text(&o));
     // Depth edges dropped first: the exact map loses the pixels whose 5 x 5 window spans more
     // than 15 % (counted here window by window), and what is kept is still exact.
-    let o = eval(&[
-        "--pred",
-        &exact_arg,
-        "--edge-ratio",
-        "0.15",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    let edged: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (_, edged) = eval_json(&["--pred", &exact_arg, "--edge-ratio", "0.15"]);
     let mut dropped = 0u64;
     for id in ["000000", "000001", "000002"] {
         let gt =

@@ -203,7 +203,8 @@ pub fn evaluate_frames(
                     })
                 };
                 same_size(pred_path.clone(), &p)?;
-                for dir in common {
+                // `pred` itself, usually one of `common`, is already read (and prepared).
+                for dir in common.iter().filter(|d| d.as_path() != pred) {
                     let path = map_input(dir, id, "predicted disparity")?;
                     let other = read_prediction(&path)?;
                     same_size(path, &other)?;

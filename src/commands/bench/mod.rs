@@ -278,11 +278,15 @@ fn bench_pseudo_lidar(a: &BenchArgs) -> Result<()> {
         radius: 2,
         ratio: 0.15,
     };
-    let mut kept = 0;
     let edges = time_ms(a.repeat, |_| {
-        let m = std::hint::black_box(filter.apply(&frame.disparity));
-        kept = m.data.iter().filter(|d| **d > 0.0).count();
+        std::hint::black_box(filter.apply(&frame.disparity));
     });
+    let kept = filter
+        .apply(&frame.disparity)
+        .data
+        .iter()
+        .filter(|d| **d > 0.0)
+        .count();
     print_table(
         &format!(
             "pseudo-LiDAR, {}x{} disparity (exact synthetic, {} valid pixels), {} thread(s), {} repetitions",
@@ -296,7 +300,10 @@ fn bench_pseudo_lidar(a: &BenchArgs) -> Result<()> {
             (format!("disparity -> cloud ({} pts)", n.0), convert),
             (format!("sparsify 64x512 ({} pts)", n.1), sparse),
             (
-                format!("drop depth edges, 5x5 window, share 0.15 ({kept} pixels kept)"),
+                format!(
+                    "drop depth edges, radius {}, share {} ({kept} pixels kept)",
+                    filter.radius, filter.ratio
+                ),
                 edges,
             ),
         ],
