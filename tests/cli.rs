@@ -40,9 +40,11 @@ fn arg(root: &Path, p: &str) -> String {
 /// Asserts that a command failed and that its output names every needle.
 fn assert_fails_naming(o: &Output, needles: &[&str]) {
     let t = text(o);
+    assert!(!o.status.success(), "succeeded:\n{t}");
+    let missing: Vec<_> = needles.iter().filter(|n| !t.contains(*n)).collect();
     assert!(
-        !o.status.success() && needles.iter().all(|n| t.contains(n)),
-        "{t}"
+        missing.is_empty(),
+        "the error does not name {missing:?}:\n{t}"
     );
 }
 
@@ -802,6 +804,120 @@ fn disparity_predict_and_eval_commands() {
     assert_fails_naming(&o, &["000002.png"]);
 }
 
+/// Lines replaced in a config (old, new), and what the error must name.
+type BadConfig = (
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
+
+/// Training configs that must fail before any work: lines of psmnet-tiny.toml replaced, and
+/// what the error must name besides the file.
+const BAD_TRAINING_CONFIGS: &[BadConfig] = &[
+    // Values the hourglasses cannot take.
+    (
+        &[("max_disparity = 32", "max_disparity = 40")],
+        &["model.max_disparity = 40", "multiple of 16"],
+    ),
+    (
+        &[(
+            "max_disparity = 32",
+            "max_disparity = 32\ncost_volume_scale = 3",
+        )],
+        &["model.cost_volume_scale = 3", "or 2"],
+    ),
+    (
+        &[
+            ("seed = 7", "seed = 7\nnetwork = \"sdn\""),
+            (
+                "max_disparity = 32",
+                "max_disparity = 32\ncost_volume_scale = 2",
+            ),
+        ],
+        &["model.cost_volume_scale = 2", "\"sdn\""],
+    ),
+    // A start may differ only in settings that change no parameter.
+    (
+        &[("seed = 7", "seed = 7\ninit_may_differ = [\"model.width\"]")],
+        &["init_may_differ = [\"model.width\"]", "change no parameter"],
+    ),
+    // The refinement stage's values, and the stage on SDN, which has no disparity regression.
+    (
+        &[(
+            "align_corners = false",
+            "align_corners = false\n\n[model.refine]\nstep = 0.0",
+        )],
+        &["model.refine.step = 0"],
+    ),
+    (
+        &[(
+            "align_corners = false",
+            "align_corners = false\n\n[model.refine]\noffsets = 0",
+        )],
+        &["model.refine.offsets = 0"],
+    ),
+    (
+        &[(
+            "align_corners = false",
+            "align_corners = false\n\n[model.refine]\nchannels = 0",
+        )],
+        &["model.refine.channels = 0"],
+    ),
+    (
+        &[
+            ("seed = 7", "seed = 7\nnetwork = \"sdn\""),
+            (
+                "align_corners = false",
+                "align_corners = false\n\n[model.refine]",
+            ),
+        ],
+        &["model.refine", "network = \"sdn\""],
+    ),
+    // Geometric levels on SDN (which resamples a uniform volume), and a spacing not offered.
+    (
+        &[
+            ("seed = 7", "seed = 7\nnetwork = \"sdn\""),
+            (
+                "align_corners = false",
+                "align_corners = false\nlevels = \"geometric\"",
+            ),
+        ],
+        &["model.levels = \"geometric\"", "\"sdn\""],
+    ),
+    (
+        &[(
+            "align_corners = false",
+            "align_corners = false\nlevels = \"log\"",
+        )],
+        &["levels", "geometric"],
+    ),
+    // An object weight that is not a positive number, and one on SDN (whose loss has none).
+    (
+        &[("seed = 7", "seed = 7\nobject_weight = 0.0")],
+        &["object_weight", "above 0"],
+    ),
+    (
+        &[("seed = 7", "seed = 7\nobject_weight = -2.0")],
+        &["object_weight", "above 0"],
+    ),
+    (
+        &[("seed = 7", "seed = 7\nobject_weight = inf")],
+        &["object_weight", "finite"],
+    ),
+    (
+        &[(
+            "seed = 7",
+            "seed = 7\nnetwork = \"sdn\"\nobject_weight = 4.0",
+        )],
+        &["object_weight = 4", "\"sdn\""],
+    ),
+    // A value serde refuses is named by its line and key.
+    (
+        &[("seed = 7", "seed = 7\nbatch_norm = \"fro\"")],
+        &["(`batch_norm = \"fro\"`)", "expected `train` or `frozen`"],
+    ),
+    (&[("crop = [64, 128]", "crop = [0, 0]")], &["crop = [0, 0]"]),
+];
+
 #[test]
 fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
     let (tmp, root) = synthetic_root("2");
@@ -882,137 +998,14 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
     let o = predict(&tmp.path().join("pred2"));
     assert_fails_naming(&o, &["model-0000.bpk", "config.toml"]);
 
-    // Values the hourglasses cannot take fail before any work, naming the file and field.
-    let o = train_with(&[("max_disparity = 32", "max_disparity = 40")], "bad1");
-    assert_fails_naming(
-        &o,
-        &[
-            "psmnet-tiny.toml",
-            "model.max_disparity = 40",
-            "multiple of 16",
-        ],
-    );
-    let o = train_with(
-        &[(
-            "max_disparity = 32",
-            "max_disparity = 32\ncost_volume_scale = 3",
-        )],
-        "bad-scale",
-    );
-    assert_fails_naming(
-        &o,
-        &["psmnet-tiny.toml", "model.cost_volume_scale = 3", "or 2"],
-    );
-    let o = train_with(
-        &[
-            ("seed = 7", "seed = 7\nnetwork = \"sdn\""),
-            (
-                "max_disparity = 32",
-                "max_disparity = 32\ncost_volume_scale = 2",
-            ),
-        ],
-        "bad-scale",
-    );
-    assert_fails_naming(
-        &o,
-        &["psmnet-tiny.toml", "model.cost_volume_scale = 2", "\"sdn\""],
-    );
-    assert!(!tmp.path().join("bad-scale").exists(), "work started");
-    // A start may differ only in settings that change no parameter.
-    let o = train_with(
-        &[("seed = 7", "seed = 7\ninit_may_differ = [\"model.width\"]")],
-        "bad-scale",
-    );
-    assert_fails_naming(
-        &o,
-        &[
-            "psmnet-tiny.toml",
-            "init_may_differ = [\"model.width\"]",
-            "change no parameter",
-        ],
-    );
-    assert!(!tmp.path().join("bad-scale").exists(), "work started");
-    // The refinement stage's values, and the stage on SDN, which has no disparity regression.
-    for (table, named) in [
-        ("[model.refine]\nstep = 0.0", "model.refine.step = 0"),
-        ("[model.refine]\noffsets = 0", "model.refine.offsets = 0"),
-        ("[model.refine]\nchannels = 0", "model.refine.channels = 0"),
-    ] {
-        let cfg = format!("align_corners = false\n\n{table}");
-        let o = train_with(&[("align_corners = false", cfg.as_str())], "bad-refine");
-        assert_fails_naming(&o, &["psmnet-tiny.toml", named]);
+    // Values the network or its training cannot take fail before any work, naming the file and
+    // the field.
+    for (i, (replace, named)) in BAD_TRAINING_CONFIGS.iter().enumerate() {
+        let out = format!("bad-config-{i}");
+        let o = train_with(replace, &out);
+        assert_fails_naming(&o, &[&["psmnet-tiny.toml"], *named].concat());
+        assert!(!tmp.path().join(&out).exists(), "work started: {replace:?}");
     }
-    let o = train_with(
-        &[
-            ("seed = 7", "seed = 7\nnetwork = \"sdn\""),
-            (
-                "align_corners = false",
-                "align_corners = false\n\n[model.refine]",
-            ),
-        ],
-        "bad-refine",
-    );
-    assert_fails_naming(
-        &o,
-        &["psmnet-tiny.toml", "model.refine", "network = \"sdn\""],
-    );
-    assert!(!tmp.path().join("bad-refine").exists(), "work started");
-    // Geometric levels on SDN (which resamples a uniform volume), and a spacing not offered.
-    let o = train_with(
-        &[
-            ("seed = 7", "seed = 7\nnetwork = \"sdn\""),
-            (
-                "align_corners = false",
-                "align_corners = false\nlevels = \"geometric\"",
-            ),
-        ],
-        "bad-levels",
-    );
-    assert_fails_naming(
-        &o,
-        &[
-            "psmnet-tiny.toml",
-            "model.levels = \"geometric\"",
-            "\"sdn\"",
-        ],
-    );
-    let o = train_with(
-        &[(
-            "align_corners = false",
-            "align_corners = false\nlevels = \"log\"",
-        )],
-        "bad-levels",
-    );
-    assert_fails_naming(&o, &["psmnet-tiny.toml", "levels", "geometric"]);
-    assert!(!tmp.path().join("bad-levels").exists(), "work started");
-    // An object weight that is not a positive number, and one on SDN (whose loss has none).
-    for (value, allowed) in [("0.0", "above 0"), ("-2.0", "above 0"), ("inf", "finite")] {
-        let line = format!("seed = 7\nobject_weight = {value}");
-        let o = train_with(&[("seed = 7", line.as_str())], "bad-weight");
-        assert_fails_naming(&o, &["psmnet-tiny.toml", "object_weight", allowed]);
-    }
-    let o = train_with(
-        &[(
-            "seed = 7",
-            "seed = 7\nnetwork = \"sdn\"\nobject_weight = 4.0",
-        )],
-        "bad-weight",
-    );
-    assert_fails_naming(&o, &["psmnet-tiny.toml", "object_weight = 4", "\"sdn\""]);
-    assert!(!tmp.path().join("bad-weight").exists(), "work started");
-    // A value serde refuses is named by its line and key.
-    let o = train_with(&[("seed = 7", "seed = 7\nbatch_norm = \"fro\"")], "bad-bn");
-    assert_fails_naming(
-        &o,
-        &[
-            "psmnet-tiny.toml",
-            "(`batch_norm = \"fro\"`)",
-            "expected `train` or `frozen`",
-        ],
-    );
-    assert!(!tmp.path().join("bad-bn").exists(), "work started");
-    let o = train_with(&[("crop = [64, 128]", "crop = [0, 0]")], "bad2");
-    assert_fails_naming(&o, &["psmnet-tiny.toml", "crop = [0, 0]"]);
     // A crop larger than the frames (the reference's 256 x 512 on 311 x 94 frames) names a
     // frame and the crop instead of failing inside the network.
     let o = train_with(&[("crop = [64, 128]", "crop = [256, 512]")], "bad-crop");
