@@ -1,14 +1,17 @@
 //! What the network crates (disparity, detector) share on top of burn: choosing a device
 //! ([`device`]), checkpoint files written atomically with the optimiser state so a run resumes
-//! exactly ([`checkpoint`]), the seeded epoch order ([`shuffle`]), and reference networks'
-//! weights read from PyTorch checkpoints through an explicit table ([`import`]).
+//! exactly ([`checkpoint`]), the seeded epoch order ([`shuffle`]), reference networks'
+//! weights read from PyTorch checkpoints through an explicit table ([`import`]), and the
+//! element-wise comparison of two runs' numbers ([`compare`]).
 
 pub mod checkpoint;
+pub mod compare;
 pub mod device;
 pub mod import;
 pub mod shuffle;
 
 pub use checkpoint::{load_model, CheckpointFiles};
+pub use compare::largest_difference;
 pub use device::{is_cpu, select, wgpu_available, DeviceChoice};
 
 use burn::module::{Module, ModuleVisitor, Param};

@@ -79,10 +79,7 @@ fn largest(a: &Tensor<3>, reference: &str) -> f32 {
     let r = array(reference);
     assert_eq!(a.dims().to_vec(), r.shape, "{reference}");
     let ours = a.clone().into_data().try_to_vec::<f32>().unwrap();
-    ours.iter()
-        .zip(&r.values)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    burn_support::largest_difference(&ours, &r.values)
 }
 
 /// The largest differences of the class, box and direction outputs.

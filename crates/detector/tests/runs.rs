@@ -45,13 +45,9 @@ fn a_resumed_run_matches_an_uninterrupted_one() {
     assert_eq!(resumed.history.len(), 3);
     assert_eq!(resumed.history[1..], full.history[1..]);
     let (a, b) = (weights(&cfg, &whole), weights(&cfg, &parts));
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = burn_support::largest_difference(&a, &b);
     assert!(
-        a.len() == b.len() && worst == 0.0,
+        worst == 0.0,
         "resumed weights or batch-norm statistics differ by up to {worst}"
     );
     // What a user sees: the two final models predict the same boxes with the same scores.

@@ -62,12 +62,7 @@ fn a_forward_pass_on_wgpu_matches_the_cpu() {
         (on_cpu.class_logits, on_gpu.class_logits),
         (on_cpu.boxes, on_gpu.boxes),
     ] {
-        let (a, b) = (host(a), host(b));
-        let worst = a
-            .iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max);
+        let worst = burn_support::largest_difference(&host(a), &host(b));
         assert!(worst < 1e-3, "largest CPU/wgpu difference {worst}");
     }
 }

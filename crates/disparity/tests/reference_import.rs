@@ -54,10 +54,7 @@ fn largest_difference(weights: &ReferenceWeights) -> f32 {
     let ours = out[0].clone().into_data().try_to_vec::<f32>().unwrap();
     let reference = kitti::npy::read_f32(&fixture("disparity.npy")).unwrap();
     assert_eq!(out[0].dims().to_vec(), reference.shape);
-    ours.iter()
-        .zip(&reference.values)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max)
+    burn_support::largest_difference(&ours, &reference.values)
 }
 
 #[test]
@@ -223,11 +220,7 @@ fn an_imported_run_predicts_as_the_imported_network() {
     );
     let ours = out[0].clone().into_data().try_to_vec::<f32>().unwrap();
     let reference = kitti::npy::read_f32(&fixture("disparity.npy")).unwrap();
-    let diff = ours
-        .iter()
-        .zip(&reference.values)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f32::max);
+    let diff = burn_support::largest_difference(&ours, &reference.values);
     assert!(diff < 1e-3, "{diff}");
     // A training of the same network accepts it as its start (`init =`); another width does not.
     let start = TrainConfig {

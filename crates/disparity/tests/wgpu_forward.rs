@@ -32,11 +32,7 @@ fn a_forward_pass_on_wgpu_matches_the_cpu() {
         on_cpu.into_data().try_to_vec::<f32>().unwrap(),
         on_gpu.into_data().try_to_vec::<f32>().unwrap(),
     );
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0f32, f32::max);
+    let worst = burn_support::largest_difference(&a, &b);
     assert!(worst < 1e-2, "largest CPU/wgpu difference {worst} px");
 }
 
