@@ -626,6 +626,13 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
         &["eval.resamples", "200", "1000"],
     );
     check(
+        (
+            "[[downstream]]",
+            "[eval]\nresamples = 100000000000\n\n[[downstream]]",
+        ),
+        &["eval.resamples", "100000000000", "at most 100000"],
+    );
+    check(
         ("baseline = \"sgm\"", "baseline = \"lidar\""),
         &["baseline", "lidar", "no upstream error"],
     );

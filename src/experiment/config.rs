@@ -378,6 +378,10 @@ impl Default for EvalSettings {
 /// The fewest bootstrap resamples an interval is drawn from.
 pub const MIN_RESAMPLES: usize = 1000;
 
+/// The most: every resample re-scores the val frames of each compared pair (each 1000 took about
+/// 2 s for the main job's whole report), and the resampled changes are kept in memory.
+pub const MAX_RESAMPLES: usize = 100_000;
+
 /// The confidence of every interval of the report.
 pub const CONFIDENCE: f64 = 0.95;
 
@@ -639,6 +643,13 @@ impl ExperimentConfig {
         if self.eval.resamples < MIN_RESAMPLES {
             bail!(
                 "eval.resamples: {} is too few for a 95 % interval; give at least {MIN_RESAMPLES}",
+                self.eval.resamples
+            );
+        }
+        if self.eval.resamples > MAX_RESAMPLES {
+            bail!(
+                "eval.resamples: {} is more than the intervals can afford; give at most \
+                 {MAX_RESAMPLES} (each 1000 take about 2 s of the main job's report)",
                 self.eval.resamples
             );
         }
