@@ -1086,6 +1086,32 @@ fn detect_train_predict_draw_and_evaluate() {
         ],
     );
     std::fs::write(&image, kept).unwrap();
+    // A pillar size whose grid the process could not allocate (it aborted), refused before any
+    // work, naming the file, the field and the grid.
+    let huge = tmp.path().join("huge-grid.toml");
+    let tiny = std::fs::read_to_string(&cfg).unwrap();
+    assert!(tiny.contains("size = [0.4, 0.4]"));
+    std::fs::write(
+        &huge,
+        tiny.replace("size = [0.4, 0.4]", "size = [0.0001, 0.0001]"),
+    )
+    .unwrap();
+    let o = ftf(&[
+        "detect",
+        "train",
+        "--points",
+        &r("training/velodyne"),
+        "--labels",
+        &r("training/label_2"),
+        "--split",
+        &r("ImageSets/train.txt"),
+        "--config",
+        huge.to_str().unwrap(),
+        "--out",
+        tmp.path().join("huge").to_str().unwrap(),
+    ]);
+    assert_fails_naming(&o, &["huge-grid.toml: pillars.size", "512000 x 512000"]);
+    assert!(!tmp.path().join("huge").exists(), "work started");
     for f in [
         "config.toml",
         "checkpoints/model-0000.bpk",

@@ -7,6 +7,11 @@ use kitti::label::ObjectType;
 use std::collections::BTreeMap;
 use std::f64::consts::{FRAC_PI_2, FRAC_PI_4};
 
+mod validate;
+pub use validate::{
+    MAX_CHANNELS, MAX_GRID_SIDE, MAX_LAYERS_PER_BLOCK, MAX_POINTS_PER_PILLAR, MAX_STRIDE,
+};
+
 /// The whole detector configuration.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -357,7 +362,12 @@ impl DetectorConfig {
         let text = kitti::io::read_text(path)?;
         let cfg: DetectorConfig = toml::from_str(&text)
             .map_err(|e| DetectorError::config(path.display().to_string(), e.to_string()))?;
-        cfg.validate()?;
+        cfg.validate().map_err(|e| match e {
+            DetectorError::Config { field, message } => {
+                DetectorError::config(format!("{}: {field}", path.display()), message)
+            }
+            other => other,
+        })?;
         Ok(cfg)
     }
 
@@ -387,134 +397,6 @@ impl DetectorConfig {
             .collect()
     }
 
-    /// Checks that the settings fit together (grid divisible by the strides, list lengths
-    /// agree, thresholds ordered).
-    pub fn validate(&self) -> Result<()> {
-        let specs = self.class_specs()?;
-        for s in &specs {
-            let a = &s.anchor;
-            if a.rotations.is_empty() || a.size.iter().any(|&v| v <= 0.0) {
-                return Err(DetectorError::config(
-                    format!("anchors.{}", s.name),
-                    "needs positive sizes and at least one rotation",
-                ));
-            }
-            if a.negative_iou > a.positive_iou {
-                return Err(DetectorError::config(
-                    format!("anchors.{}.negative_iou", s.name),
-                    "must not exceed positive_iou",
-                ));
-            }
-        }
-        let p = &self.pillars;
-        if p.size.iter().any(|&v| v <= 0.0)
-            || p.range[3] <= p.range[0]
-            || p.range[4] <= p.range[1]
-            || p.range[5] <= p.range[2]
-        {
-            return Err(DetectorError::config(
-                "pillars",
-                "range must be increasing and pillar size positive",
-            ));
-        }
-        let n = &self.network;
-        let k = n.layer_nums.len();
-        if k == 0
-            || [
-                n.layer_strides.len(),
-                n.filters.len(),
-                n.upsample_strides.len(),
-                n.upsample_filters.len(),
-            ]
-            .iter()
-            .any(|&l| l != k)
-        {
-            return Err(DetectorError::config(
-                "network",
-                "layer_nums, layer_strides, filters, upsample_strides and upsample_filters need the same, non-zero length",
-            ));
-        }
-        let mut stride = 1;
-        for (i, (&s, &u)) in n.layer_strides.iter().zip(&n.upsample_strides).enumerate() {
-            stride *= s.max(1);
-            if u == 0 || stride % u != 0 || stride / u != n.output_stride() {
-                return Err(DetectorError::config(
-                    "network.upsample_strides",
-                    format!("block {i} (stride {stride}) upsampled by {u} does not reach the common output stride"),
-                ));
-            }
-        }
-        let [nx, ny] = p.grid();
-        if nx % stride != 0 || ny % stride != 0 {
-            return Err(DetectorError::config(
-                "pillars",
-                format!("the {nx} x {ny} pillar grid must be divisible by the backbone's total stride {stride}"),
-            ));
-        }
-        if self.train.batch_size == 0 || self.train.epochs == 0 {
-            return Err(DetectorError::config(
-                "train",
-                "batch_size and epochs must be positive",
-            ));
-        }
-        for (field, value) in [
-            ("pillars.max_points", p.max_points),
-            ("pillars.max_pillars_train", p.max_pillars_train),
-            ("pillars.max_pillars_test", p.max_pillars_test),
-        ] {
-            if value == 0 {
-                return Err(DetectorError::config(field, "0 given; must be at least 1"));
-            }
-        }
-        let t = &self.train;
-        for (field, value, ok, allowed) in [
-            (
-                "train.learning_rate",
-                t.learning_rate,
-                t.learning_rate > 0.0,
-                "a finite number above 0",
-            ),
-            (
-                "train.weight_decay",
-                t.weight_decay,
-                t.weight_decay >= 0.0,
-                "a finite number, 0 or more",
-            ),
-            (
-                "train.div_factor",
-                t.div_factor,
-                t.div_factor > 0.0,
-                "a finite number above 0",
-            ),
-            (
-                "train.pct_start",
-                t.pct_start,
-                (0.0..=1.0).contains(&t.pct_start),
-                "between 0 and 1",
-            ),
-            (
-                "train.grad_norm_clip",
-                t.grad_norm_clip,
-                t.grad_norm_clip >= 0.0,
-                "a finite number, 0 or more",
-            ),
-            (
-                "network.batch_norm_momentum",
-                self.network.batch_norm_momentum,
-                self.network.batch_norm_momentum > 0.0 && self.network.batch_norm_momentum <= 1.0,
-                "above 0 and at most 1",
-            ),
-        ] {
-            if !(value.is_finite() && ok) {
-                return Err(DetectorError::config(
-                    field,
-                    format!("{value} given; must be {allowed}"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// The head's feature-map size [width (x), height (y)].
     pub fn feature_map(&self) -> [usize; 2] {
         let [nx, ny] = self.pillars.grid();
@@ -526,37 +408,6 @@ impl DetectorConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn zero_pillar_limits_and_non_finite_rates_are_refused_by_field() {
-        let bad = |edit: &dyn Fn(&mut DetectorConfig), field: &str, value: &str| {
-            let mut c = DetectorConfig::default();
-            edit(&mut c);
-            let err = c.validate().unwrap_err().to_string();
-            assert!(err.contains(field) && err.contains(value), "{err}");
-        };
-        bad(
-            &|c| c.pillars.max_points = 0,
-            "pillars.max_points",
-            "0 given",
-        );
-        bad(
-            &|c| c.pillars.max_pillars_train = 0,
-            "pillars.max_pillars_train",
-            "0 given",
-        );
-        bad(
-            &|c| c.train.learning_rate = f64::NAN,
-            "train.learning_rate",
-            "NaN given",
-        );
-        bad(&|c| c.train.pct_start = 1.5, "train.pct_start", "1.5 given");
-        bad(
-            &|c| c.network.batch_norm_momentum = 0.0,
-            "network.batch_norm_momentum",
-            "0 given",
-        );
-    }
 
     #[test]
     fn the_defaults_are_the_reference_recipe() {
@@ -584,27 +435,5 @@ mod tests {
         assert_eq!(ped.network, NetworkConfig::default());
         let tiny = DetectorConfig::load(&dir.join("pointpillars-tiny.toml")).unwrap();
         assert_eq!(tiny.feature_map(), [64, 64]);
-    }
-
-    #[test]
-    fn inconsistent_settings_name_the_field() {
-        let mut c = DetectorConfig {
-            classes: vec!["Truck".into(), "Tram".into()],
-            ..DetectorConfig::default()
-        };
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("anchors.Truck"));
-        c.classes = vec!["Lorry".into()];
-        assert!(c
-            .validate()
-            .unwrap_err()
-            .to_string()
-            .contains("not a KITTI object type"));
-        c.classes = vec!["Car".into()];
-        c.pillars.size = [0.5, 0.5];
-        assert!(c.validate().unwrap_err().to_string().contains("divisible"));
     }
 }
