@@ -835,6 +835,22 @@ const BAD_TRAINING_CONFIGS: &[BadConfig] = &[
         ],
         &["model.cost_volume_scale = 2", "\"sdn\""],
     ),
+    // Sizes the process could not allocate (it aborted).
+    (
+        &[("width = 8", "width = 100000000")],
+        &["model.width = 100000000", "1 to 512"],
+    ),
+    (
+        &[("blocks = [1, 1, 1, 1]", "blocks = [1, 1, 1, 100000000]")],
+        &["model.blocks = [1, 1, 1, 100000000]", "at most 64"],
+    ),
+    (
+        &[
+            ("max_disparity = 32", "max_disparity = 2048"),
+            ("crop = [64, 128]", "crop = [64, 2048]"),
+        ],
+        &["model.max_disparity = 2048", "at most 1024"],
+    ),
     // A start may differ only in settings that change no parameter.
     (
         &[("seed = 7", "seed = 7\ninit_may_differ = [\"model.width\"]")],

@@ -19,6 +19,14 @@ fn where_in(text: &str, span: Option<std::ops::Range<usize>>) -> String {
     format!("line {} (`{shown}`): ", line + 1)
 }
 
+/// The largest disparity range (and count of depth bins or refinement offsets) a config may
+/// ask for, in pixels: the cost volume grows with it (the reference's is 192).
+pub const MAX_DISPARITY: usize = 1024;
+/// The most channels of a layer group (the reference's are 32).
+pub const MAX_CHANNELS: usize = 512;
+/// The most residual blocks of a feature-extractor stage (the reference's deepest has 16).
+pub const MAX_BLOCKS: usize = 64;
+
 impl TrainConfig {
     /// Reads and checks a training config (TOML); every error names the file and the field.
     pub fn load(path: &Path) -> Result<TrainConfig> {
@@ -77,14 +85,34 @@ impl TrainConfig {
                 ),
             );
         }
+        if m.max_disparity > MAX_DISPARITY {
+            return bad(
+                "model.max_disparity",
+                m.max_disparity.to_string(),
+                &format!("at most {MAX_DISPARITY} pixels (the reference's 192)"),
+            );
+        }
         for (field, v) in [
             ("model.width", m.width),
             ("model.feature_channels", m.feature_channels),
             ("model.aggregation_channels", m.aggregation_channels),
         ] {
-            if v == 0 {
-                return bad(field, v.to_string(), "at least 1");
+            if !(1..=MAX_CHANNELS).contains(&v) {
+                return bad(
+                    field,
+                    v.to_string(),
+                    &format!("1 to {MAX_CHANNELS} channels (the reference's 32)"),
+                );
             }
+        }
+        if m.blocks.iter().any(|&b| b > MAX_BLOCKS) {
+            return bad(
+                "model.blocks",
+                format!("{:?}", m.blocks),
+                &format!(
+                    "at most {MAX_BLOCKS} residual blocks a stage (the reference's [3, 16, 3, 3])"
+                ),
+            );
         }
         if m.pyramid_pools.is_empty() || m.pyramid_pools.contains(&0) {
             return bad(
@@ -165,11 +193,19 @@ impl TrainConfig {
                     "absent for network = \"sdn\" (the refinement stage follows PSMNet's disparity regression)",
                 );
             }
-            if r.offsets == 0 {
-                return bad("model.refine.offsets", "0".into(), "at least 1");
+            if !(1..=MAX_DISPARITY).contains(&r.offsets) {
+                return bad(
+                    "model.refine.offsets",
+                    r.offsets.to_string(),
+                    &format!("1 to {MAX_DISPARITY}"),
+                );
             }
-            if r.channels == 0 {
-                return bad("model.refine.channels", "0".into(), "at least 1");
+            if !(1..=MAX_CHANNELS).contains(&r.channels) {
+                return bad(
+                    "model.refine.channels",
+                    r.channels.to_string(),
+                    &format!("1 to {MAX_CHANNELS}"),
+                );
             }
             if !(r.step.is_finite() && r.step > 0.0) {
                 return bad(
@@ -189,13 +225,16 @@ impl TrainConfig {
                 );
             }
             let bins = self.sdn_max_depth as f64 / step;
-            if self.sdn_max_depth == 0 || bins.fract() != 0.0 || !(bins as usize).is_multiple_of(4)
+            if self.sdn_max_depth == 0
+                || bins.fract() != 0.0
+                || !(bins as usize).is_multiple_of(4)
+                || bins > MAX_DISPARITY as f64
             {
                 return bad(
                     "sdn_max_depth",
                     self.sdn_max_depth.to_string(),
                     &format!(
-                        "a positive multiple of 4 × sdn_depth_step ({step}): the hourglasses halve its bins twice"
+                        "a positive multiple of 4 × sdn_depth_step ({step}): the hourglasses halve its bins twice; at most {MAX_DISPARITY} bins"
                     ),
                 );
             }
