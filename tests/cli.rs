@@ -231,7 +231,23 @@ fn bad_arguments_are_named() {
         "--scale",
         "0",
     ]);
-    assert_fails_naming(&o, &["`scale`"]);
+    assert_fails_naming(&o, &["--scale", "`scale` = 0"]);
+    // A settings file's value that would never finish generating: the file, the field, the
+    // allowed range; nothing written.
+    let settings = tmp.path().join("crowded.toml");
+    std::fs::write(&settings, "[scene]\ncars = [3, 100000000]\n").unwrap();
+    let o = ftf(&[
+        "synth",
+        "--config",
+        settings.to_str().unwrap(),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+    ]);
+    assert_fails_naming(
+        &o,
+        &["crowded.toml", "`scene.cars` = [3, 100000000]", "<= 64"],
+    );
+    assert!(!tmp.path().join("x").exists(), "work started");
     let missing = tmp.path().join("nowhere");
     let o = ftf(&["inspect", missing.to_str().unwrap()]);
     assert_fails_naming(&o, &["nowhere"]);

@@ -625,6 +625,14 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
         ),
         &["eval.resamples", "200", "1000"],
     );
+    // The synthetic set's settings go through the same checks as `ftf synth --config`.
+    check(
+        (
+            "seed = 1\n",
+            "seed = 1\n\n[data.synthetic.lidar]\nrange_noise = -1.0\n",
+        ),
+        &["data.synthetic", "`lidar.range_noise` = -1"],
+    );
     check(
         (
             "[[downstream]]",

@@ -45,6 +45,23 @@ pub fn run(a: SynthArgs) -> Result<()> {
     if let Some(v) = a.scale {
         cfg.scale = v;
     }
+    // An error names where the settings came from: the file and the flags that override it.
+    let sources: Vec<String> = a
+        .config
+        .iter()
+        .map(|p| p.display().to_string())
+        .chain(
+            [
+                ("--frames", a.frames.is_some()),
+                ("--seed", a.seed.is_some()),
+                ("--scale", a.scale.is_some()),
+            ]
+            .into_iter()
+            .filter(|(_, given)| *given)
+            .map(|(flag, _)| flag.to_string()),
+        )
+        .collect();
+    cfg.validate().with_context(|| sources.join(" and "))?;
     let bar = crate::terminal::progress::bar(cfg.frames as u64, "synth");
     let summary = synth::generate_root(&cfg, &a.out, &|| bar.inc(1))?;
     bar.finish_and_clear();

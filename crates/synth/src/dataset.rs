@@ -60,41 +60,6 @@ impl SynthConfig {
             lidar: self.lidar,
         }
     }
-
-    /// Checks value ranges, naming the field at fault.
-    pub fn validate(&self) -> Result<(), SynthError> {
-        let bad = |field: &'static str, why: String| Err(SynthError::Config { field, why });
-        if self.frames == 0 {
-            return bad("frames", "must be at least 1".into());
-        }
-        if !(self.scale > 0.0 && self.scale <= 4.0) {
-            return bad("scale", format!("{} is not in (0, 4]", self.scale));
-        }
-        if !(0.0..=1.0).contains(&self.train_share) {
-            return bad(
-                "train_share",
-                format!("{} is not in [0, 1]", self.train_share),
-            );
-        }
-        if self.lidar.azimuth_step_deg.is_nan()
-            || self.lidar.azimuth_step_deg <= 0.0
-            || self.lidar.beams == 0
-        {
-            return bad(
-                "lidar",
-                "needs at least one beam and a positive azimuth step".into(),
-            );
-        }
-        if self.scene.cars.0 > self.scene.cars.1
-            || self.scene.pedestrians.0 > self.scene.pedestrians.1
-        {
-            return bad(
-                "scene",
-                "count ranges must be (min, max) with min <= max".into(),
-            );
-        }
-        Ok(())
-    }
 }
 
 /// Errors of generating a synthetic set.
@@ -106,8 +71,8 @@ pub enum SynthError {
     /// A setting is out of range.
     #[error("synthetic config: field `{field}` {why}")]
     Config {
-        /// The field at fault.
-        field: &'static str,
+        /// The field at fault (its TOML path).
+        field: String,
         /// What is wrong.
         why: String,
     },

@@ -17,6 +17,7 @@ pub mod rig;
 pub use kitti::rng;
 pub mod shapes;
 pub mod texture;
+pub mod validate;
 pub mod world;
 
 pub use dataset::{generate_root, write_frame, SynthConfig, SynthError};
