@@ -522,6 +522,16 @@ fn gt_disparity_and_pseudo_lidar_commands() {
             "--edge-radius = 0",
         ),
         (&["--edge-radius", "3"][..], "--edge-ratio"),
+        // A grid the process could not allocate (it aborted), and a drawing that could not be
+        // made (it failed after converting every frame).
+        (
+            &["--sparsify", "100000000x100000000"][..],
+            "is larger than 1024x16384",
+        ),
+        (
+            &["--plot-frame", "000002"][..],
+            "needs --lidar and --labels",
+        ),
     ] {
         assert_fails_naming(&run_edges(extra), &[needle]);
         assert!(!edged.exists(), "work started for {extra:?}");

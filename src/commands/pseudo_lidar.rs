@@ -90,16 +90,18 @@ fn frame_ids(split: Option<&Path>, dir: &Path) -> Result<Vec<String>> {
 /// Runs `ftf pseudo-lidar`.
 pub fn run(a: PseudoLidarArgs) -> Result<()> {
     let sparsify = match &a.sparsify {
-        Some(s) => Some(
-            SparsifyConfig::with_grid(s)
-                .with_context(|| format!("--sparsify: `{s}` is not ROWSxCOLS, e.g. 64x512"))?,
-        ),
+        Some(s) => {
+            Some(SparsifyConfig::with_grid(s).map_err(|m| anyhow::anyhow!("--sparsify: {m}"))?)
+        }
         None => None,
     };
     if let Some(c) = a.close {
         if c.is_nan() || c <= 0.0 {
             bail!("--close must be a positive distance, got {c}");
         }
+    }
+    if a.plot_frame.is_some() && (a.lidar.is_none() || a.labels.is_none()) {
+        bail!("--plot-frame needs --lidar and --labels");
     }
     if !a.max_height.is_finite() {
         bail!(
@@ -124,6 +126,14 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
         sparsify,
     };
     let ids = frame_ids(a.split.as_deref(), &a.disparity)?;
+    if let Some(id) = a.plot_frame.as_ref().filter(|id| !ids.contains(id)) {
+        bail!(
+            "--plot-frame: frame `{id}` is not among the frames to convert ({} of them, {} to {})",
+            ids.len(),
+            ids[0],
+            ids[ids.len() - 1]
+        );
+    }
     let bar = crate::terminal::progress::bar(ids.len() as u64, "pseudo-lidar");
     let s = convert_frames(&a.disparity, &a.calib, &a.out, &ids, &settings, &|| {
         bar.inc(1)
@@ -143,9 +153,8 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
         }
     );
     if let Some(id) = &a.plot_frame {
-        let (lidar, labels) = match (&a.lidar, &a.labels) {
-            (Some(l), Some(g)) => (l, g),
-            _ => bail!("--plot-frame needs --lidar and --labels"),
+        let (Some(lidar), Some(labels)) = (&a.lidar, &a.labels) else {
+            bail!("--plot-frame needs --lidar and --labels");
         };
         let calib = Calibration::read(&a.calib.join(format!("{id}.txt")))?;
         let gt = read_labels(&labels.join(format!("{id}.txt")))?;

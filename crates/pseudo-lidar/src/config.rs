@@ -104,14 +104,31 @@ impl Default for SparsifyConfig {
 }
 
 impl SparsifyConfig {
-    /// Parses a grid size like `64x512`.
-    pub fn with_grid(spec: &str) -> Option<Self> {
-        let (r, c) = spec.split_once(['x', 'X'])?;
-        let (rows, cols) = (r.trim().parse().ok()?, c.trim().parse().ok()?);
-        (rows > 0 && cols > 0).then_some(SparsifyConfig {
+    /// Parses a grid size like `64x512`; the error says what is wrong with `spec`.
+    pub fn with_grid(spec: &str) -> Result<Self, String> {
+        let parsed = spec.split_once(['x', 'X']).and_then(|(r, c)| {
+            Some((
+                r.trim().parse::<usize>().ok()?,
+                c.trim().parse::<usize>().ok()?,
+            ))
+        });
+        let Some((rows, cols)) = parsed.filter(|&(r, c)| r > 0 && c > 0) else {
+            return Err(format!("`{spec}` is not ROWSxCOLS, e.g. 64x512"));
+        };
+        let (max_rows, max_cols) = MAX_GRID;
+        if rows > max_rows || cols > max_cols {
+            return Err(format!(
+                "`{spec}` is larger than {max_rows}x{max_cols} (the reference's grid is 64x512)"
+            ));
+        }
+        Ok(SparsifyConfig {
             rows,
             cols,
             ..Default::default()
         })
     }
 }
+
+/// The most rows and columns of a sparsifying grid: each cell keeps one point, and the grid is
+/// held in memory whole.
+pub const MAX_GRID: (usize, usize) = (1024, 16384);
