@@ -796,6 +796,12 @@ fn disparity_predict_and_eval_commands() {
     assert!(density < 1.0 && density > 0.5, "{kept}");
     let o = eval(&["--pred", &exact_arg, "--edge-ratio", "0"]);
     assert_fails_naming(&o, &["--edge-ratio = 0"]);
+    // Two models of one name would share a row label and a JSON key; a name or folder left
+    // out of NAME=DIR is named too.
+    let o = eval(&["--pred", &exact_arg, "--pred", &exact_arg]);
+    assert_fails_naming(&o, &["a second model named", "NAME=DIR"]);
+    let o = eval(&["--pred", &format!("={exact_arg}")]);
+    assert_fails_naming(&o, &["needs both a name and a folder"]);
     for (class, n) in [("Car", expected[0]), ("Pedestrian", expected[1])] {
         let bins = v["exact"]["objects"][class].as_object();
         let counted: u64 = bins

@@ -392,8 +392,11 @@ fn eval(a: EvalArgs) -> Result<()> {
     let calib = root.dir(part, kitti::FileKind::Calib);
     let mut folders = Vec::new();
     for spec in &a.pred {
-        folders.push(match spec.split_once('=') {
-            Some((n, d)) => (n.to_string(), PathBuf::from(d)),
+        let (name, dir) = match spec.split_once('=') {
+            Some((n, d)) if !n.trim().is_empty() && !d.is_empty() => {
+                (n.to_string(), PathBuf::from(d))
+            }
+            Some(_) => bail!("--pred `{spec}`: NAME=DIR needs both a name and a folder"),
             None => {
                 let d = PathBuf::from(spec);
                 let n = d
@@ -403,7 +406,14 @@ fn eval(a: EvalArgs) -> Result<()> {
                     .with_context(|| format!("--pred `{spec}` has no folder name; use NAME=DIR"))?;
                 (n, d)
             }
-        });
+        };
+        if folders.iter().any(|(n, _)| *n == name) {
+            bail!(
+                "--pred `{spec}`: a second model named `{name}` (a folder's name is its model's \
+                 name unless given as NAME=DIR); give each a name of its own"
+            );
+        }
+        folders.push((name, dir));
     }
     let common: Vec<PathBuf> = if a.common {
         folders.iter().map(|(_, d)| d.clone()).collect()
