@@ -2,13 +2,16 @@
 //! the best weights so far and the run's JSON state) is one atomic unit: the epoch's files are
 //! written under new names first, then the state file, written last and atomically, names the
 //! files it covers ([`CheckpointSet`]); only then are files that no state names removed. A kill
-//! at any point leaves either the previous checkpoint or the new one, whole.
+//! at any point leaves either the previous checkpoint or the new one, whole. The state also
+//! records each file's CRC-32, checked whenever a file is loaded, so a file damaged or replaced
+//! since is an error naming it rather than other weights.
 
 use burn::module::Module;
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::store::ModuleRecord;
 use kitti::io::replace_atomic;
 use kitti::KittiError;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The key of the state file under which it names the files of its checkpoint.
@@ -24,6 +27,10 @@ pub struct CheckpointSet {
     pub optimizer: Option<String>,
     /// The best weights so far (the weights file of that epoch), if a validation chose one.
     pub best: Option<String>,
+    /// Each file's CRC-32 as written (`crc32:` and 8 hex digits); runs written before checksums
+    /// were recorded have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, String>,
 }
 
 impl CheckpointSet {
@@ -34,7 +41,17 @@ impl CheckpointSet {
             model: "last.bpk".into(),
             optimizer: Some("last-optim.bpk".into()),
             best: dir.join("best.bpk").is_file().then(|| "best.bpk".into()),
+            checksums: BTreeMap::new(),
         }
+    }
+
+    /// The set with the checksums of its files as they are now in `dir`.
+    fn with_checksums(mut self, dir: &Path) -> Result<Self, KittiError> {
+        self.checksums = self
+            .names()
+            .map(|name| Ok((name.to_string(), checksum(&dir.join(name))?)))
+            .collect::<Result<_, KittiError>>()?;
+        Ok(self)
     }
 
     fn names(&self) -> impl Iterator<Item = &str> {
@@ -138,12 +155,12 @@ impl CheckpointFiles {
             } else {
                 previous.as_ref().and_then(|p| p.best.clone())
             },
+            checksums: BTreeMap::new(),
         };
-        let text = self.state_text(state, &set)?;
         let writes: [&dyn Fn() -> Result<(), KittiError>; 3] = [
             &|| save_model(model, &self.dir.join(&set.model)),
             &|| save_optimizer(optim, &self.dir.join(&optim_name)),
-            &|| kitti::io::write_atomic(&self.state(), text.as_bytes()),
+            &|| self.write_state(state, &set),
         ];
         for write in writes.iter().take(steps) {
             write()?;
@@ -165,11 +182,23 @@ impl CheckpointFiles {
             model: "model-imported.bpk".into(),
             optimizer: None,
             best: None,
+            checksums: BTreeMap::new(),
         };
-        let text = self.state_text(state, &set)?;
         save_model(model, &self.dir.join(&set.model))?;
-        kitti::io::write_atomic(&self.state(), text.as_bytes())?;
+        self.write_state(state, &set)?;
         self.remove_unnamed(&set)
+    }
+
+    /// Writes `state` atomically with the names and checksums of the files of `set`, which
+    /// must be written already.
+    fn write_state<S: serde::Serialize>(
+        &self,
+        state: &S,
+        set: &CheckpointSet,
+    ) -> Result<(), KittiError> {
+        let set = set.clone().with_checksums(&self.dir)?;
+        let text = self.state_text(state, &set)?;
+        kitti::io::write_atomic(&self.state(), text.as_bytes())
     }
 
     /// `state` as JSON with the names of the checkpoint files it covers.
@@ -210,6 +239,42 @@ fn record_error(path: &Path, e: impl std::fmt::Display) -> KittiError {
     KittiError::malformed(path, None, format!("checkpoint: {e}"))
 }
 
+/// A file's CRC-32 as a checkpoint's state records it.
+fn checksum(path: &Path) -> Result<String, KittiError> {
+    let bytes = std::fs::read(path).map_err(|e| KittiError::io(path, e))?;
+    Ok(format!("crc32:{:08x}", crc32fast::hash(&bytes)))
+}
+
+/// Checks a checkpoint file against the checksum the state beside it recorded, if any (files
+/// outside a run's checkpoint folder, and runs written before checksums were recorded, have
+/// none).
+fn verify(path: &Path) -> Result<(), KittiError> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Ok(());
+    };
+    let files = CheckpointFiles {
+        dir: dir.to_path_buf(),
+    };
+    if !files.state().is_file() {
+        return Ok(());
+    }
+    let Some(recorded) = files.set().checksums.get(name).cloned() else {
+        return Ok(());
+    };
+    let found = checksum(path)?;
+    if found == recorded {
+        return Ok(());
+    }
+    Err(record_error(
+        path,
+        format!(
+            "the file's checksum is {found}, not the {recorded} that {} recorded when it was \
+             written: it was damaged or replaced since",
+            files.state().display()
+        ),
+    ))
+}
+
 /// Writes a network's weights to `path` atomically (fsynced), batch-norm running statistics
 /// included with their latest update: burn keeps that update pending (per thread) until a
 /// sync, and a record written without one is one update stale, so a resumed run would predict
@@ -224,11 +289,12 @@ pub fn save_model<N: Module>(model: &N, path: &Path) -> Result<(), KittiError> {
     })
 }
 
-/// Loads a network's weights from a checkpoint file; weights of another architecture are an
-/// error naming the file. Any lazy initial draws of the fresh model happen under the lock of
+/// Loads a network's weights from a checkpoint file; weights of another architecture, or a
+/// file whose checksum is not the one its run's state recorded, are an error naming the file. Any lazy initial draws of the fresh model happen under the lock of
 /// [`crate::seeded_init`], so loading never disturbs a seeded initialisation running at the
 /// same time.
 pub fn load_model<N: Module>(model: N, path: &Path) -> Result<N, KittiError> {
+    verify(path)?;
     let record = ModuleRecord::load(path).map_err(|e| record_error(path, e))?;
     let _guard = crate::INIT.lock().unwrap_or_else(|e| e.into_inner());
     model
@@ -248,6 +314,7 @@ pub fn save_optimizer(optim: &ModuleOptimizer, path: &Path) -> Result<(), KittiE
 
 /// Restores an optimiser's state from `path`.
 pub fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer, KittiError> {
+    verify(path)?;
     let record = OptimizerRecord::load(path).map_err(|e| record_error(path, e))?;
     Ok(optim.load_record(record))
 }
@@ -280,6 +347,60 @@ mod tests {
         let err = load_model(LinearConfig::new(4, 2).init(&device), &files.model()).unwrap_err();
         assert!(err.to_string().contains("last.bpk"), "{err}");
         assert_eq!(files.for_inference(), files.model());
+    }
+
+    #[test]
+    fn a_checkpoint_file_damaged_since_it_was_written_is_refused_by_name() {
+        use burn::optim::AdamConfig;
+        use serde_json::json;
+        let device = Device::flex();
+        let a: Linear = LinearConfig::new(3, 2).init(&device);
+        let optim: ModuleOptimizer = AdamConfig::new().init();
+        let dir = tempfile::tempdir().unwrap();
+        let files = CheckpointFiles::new(dir.path());
+        files
+            .save_epoch(0, &a, &optim, false, &json!({"epochs_done": 1}))
+            .unwrap();
+        // The state records each file's CRC-32, computed here independently of the code.
+        let state: serde_json::Value = load_state(&files.state()).unwrap();
+        for name in ["model-0000.bpk", "optim-0000.bpk"] {
+            let bytes = std::fs::read(files.dir.join(name)).unwrap();
+            let expected = format!("crc32:{:08x}", crc32fast::hash(&bytes));
+            assert_eq!(state[SET_KEY]["checksums"][name], expected.as_str());
+        }
+        let fresh = || LinearConfig::new(3, 2).init(&device);
+        assert_eq!(
+            weights(&load_model(fresh(), &files.model()).unwrap()),
+            weights(&a)
+        );
+        // One bit flipped in the last weight stored: the file still parses, with other weights.
+        let mut bytes = std::fs::read(files.model()).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        std::fs::write(files.model(), &bytes).unwrap();
+        let err = load_model(fresh(), &files.model()).unwrap_err().to_string();
+        assert!(
+            err.contains("model-0000.bpk") && err.contains("damaged or replaced"),
+            "{err}"
+        );
+        let mut bytes = std::fs::read(files.optimizer().unwrap()).unwrap();
+        let end = bytes.len() - 1;
+        bytes[end] ^= 0x01;
+        std::fs::write(files.optimizer().unwrap(), &bytes).unwrap();
+        let Err(err) = load_optimizer(AdamConfig::new().init(), &files.optimizer().unwrap()) else {
+            panic!("a damaged optimiser state loaded");
+        };
+        let err = err.to_string();
+        assert!(err.contains("optim-0000.bpk"), "{err}");
+        // A run written before checksums were recorded still loads.
+        let mut state = state;
+        state[SET_KEY].as_object_mut().unwrap().remove("checksums");
+        std::fs::write(files.state(), state.to_string()).unwrap();
+        save_model(&a, &files.model()).unwrap();
+        assert_eq!(
+            weights(&load_model(fresh(), &files.model()).unwrap()),
+            weights(&a)
+        );
     }
 
     fn weights(l: &Linear) -> Vec<f32> {
