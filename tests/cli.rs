@@ -1038,6 +1038,16 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
     );
     let d = kitti::DisparityMap::read(&pred.join("000002.png")).unwrap();
     assert_eq!((d.width, d.height), (311, 94));
+    // One bit flipped in the weights (the file still parses, as other weights): refused by
+    // the checksum its run's state recorded; the run folder is restored afterwards.
+    let weights = files.model();
+    let kept = std::fs::read(&weights).unwrap();
+    let mut damaged = kept.clone();
+    damaged[kept.len() - 1] ^= 0x40;
+    std::fs::write(&weights, &damaged).unwrap();
+    let o = predict(&tmp.path().join("pred-damaged"));
+    assert_fails_naming(&o, &["model-0000.bpk", "damaged or replaced"]);
+    std::fs::write(&weights, &kept).unwrap();
     // The same weights under a wider network: refused, naming both files.
     let wide = std::fs::read_to_string(run.join("config.toml"))
         .unwrap()

@@ -396,10 +396,10 @@ pub fn load_trained(
     use super::training::load_model;
     let cfg = read_run_config(run)?;
     let weights = check_against(&cfg, run, &cfg)?;
-    let mismatch = |e: kitti::KittiError| DisparityError::Config {
+    let unloadable = |e: kitti::KittiError| DisparityError::Config {
         path: weights.clone(),
         message: format!(
-            "does not hold weights of the network {} describes ({e})",
+            "cannot be loaded as the network {} describes ({e})",
             run.join("config.toml").display()
         ),
     };
@@ -407,19 +407,19 @@ pub fn load_trained(
     let model: Box<dyn crate::DisparityModel> = match cfg.network {
         NetworkKind::Psmnet if cfg.model.refine.is_some() => Box::new(NetPredictor {
             model: load_model(RefinedPsmNet::new(&cfg.model, &device), &weights)
-                .map_err(mismatch)?,
+                .map_err(unloadable)?,
             device,
             name,
             baseline,
         }),
         NetworkKind::Psmnet => Box::new(NetPredictor {
-            model: load_model(cfg.model.init(&device), &weights).map_err(mismatch)?,
+            model: load_model(cfg.model.init(&device), &weights).map_err(unloadable)?,
             device,
             name,
             baseline,
         }),
         NetworkKind::Sdn => Box::new(NetPredictor {
-            model: load_model(cfg.sdn().init(&device), &weights).map_err(mismatch)?,
+            model: load_model(cfg.sdn().init(&device), &weights).map_err(unloadable)?,
             device,
             name,
             baseline,
