@@ -45,12 +45,20 @@ impl CheckpointSet {
         }
     }
 
-    /// The set with the checksums of its files as they are now in `dir`.
+    /// The set with the checksum of each of its files: the one already recorded (a previous
+    /// checkpoint's best weights keep the checksum they were written with), else the file's
+    /// as it is now in `dir`.
     fn with_checksums(mut self, dir: &Path) -> Result<Self, KittiError> {
-        self.checksums = self
-            .names()
-            .map(|name| Ok((name.to_string(), checksum(&dir.join(name))?)))
-            .collect::<Result<_, KittiError>>()?;
+        let names: Vec<String> = self.names().map(String::from).collect();
+        let mut checksums = BTreeMap::new();
+        for name in names {
+            let sum = match self.checksums.remove(&name) {
+                Some(recorded) => recorded,
+                None => checksum(&dir.join(&name))?,
+            };
+            checksums.insert(name, sum);
+        }
+        self.checksums = checksums;
         Ok(self)
     }
 
@@ -147,7 +155,7 @@ impl CheckpointFiles {
     ) -> Result<(), KittiError> {
         let previous = self.state().is_file().then(|| self.set());
         let optim_name = format!("optim-{epoch:04}.bpk");
-        let set = CheckpointSet {
+        let mut set = CheckpointSet {
             model: format!("model-{epoch:04}.bpk"),
             optimizer: Some(optim_name.clone()),
             best: if best {
@@ -157,6 +165,12 @@ impl CheckpointFiles {
             },
             checksums: BTreeMap::new(),
         };
+        // A best file carried over keeps the checksum it was written with.
+        if let (false, Some(p)) = (best, &previous) {
+            if let Some((name, sum)) = p.best.as_ref().and_then(|b| p.checksums.get_key_value(b)) {
+                set.checksums.insert(name.clone(), sum.clone());
+            }
+        }
         let writes: [&dyn Fn() -> Result<(), KittiError>; 3] = [
             &|| save_model(model, &self.dir.join(&set.model)),
             &|| save_optimizer(optim, &self.dir.join(&optim_name)),
@@ -400,6 +414,27 @@ mod tests {
         assert_eq!(
             weights(&load_model(fresh(), &files.model()).unwrap()),
             weights(&a)
+        );
+        // An earlier epoch's best weights keep the checksum they were written with, so damage
+        // between two saves is still found.
+        let dir = tempfile::tempdir().unwrap();
+        let files = CheckpointFiles::new(dir.path());
+        files
+            .save_epoch(0, &a, &optim, true, &json!({"epochs_done": 1}))
+            .unwrap();
+        let best = files.best().unwrap();
+        let mut bytes = std::fs::read(&best).unwrap();
+        let end = bytes.len() - 1;
+        bytes[end] ^= 0x40;
+        std::fs::write(&best, &bytes).unwrap();
+        files
+            .save_epoch(1, &a, &optim, false, &json!({"epochs_done": 2}))
+            .unwrap();
+        assert_eq!(files.best(), Some(best.clone()));
+        let err = load_model(fresh(), &best).unwrap_err().to_string();
+        assert!(
+            err.contains("model-0000.bpk") && err.contains("damaged or replaced"),
+            "{err}"
         );
     }
 
