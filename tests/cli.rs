@@ -253,6 +253,13 @@ fn bad_arguments_are_named() {
     assert_fails_naming(&o, &["nowhere"]);
     let o = ftf(&["bench", "synth", "--repeat", "0"]);
     assert_fails_naming(&o, &["--repeat", "`0`", "at least 1"]);
+    // Sizes a network benchmark could not run (a crop of 0 panicked inside the network).
+    let o = ftf(&["bench", "psmnet", "--crop", "0", "0"]);
+    assert_fails_naming(&o, &["--crop", "`0`", "multiple of 16"]);
+    let o = ftf(&["bench", "detect", "--batch", "100000"]);
+    assert_fails_naming(&o, &["--batch", "`100000`", "1 to 64"]);
+    let o = ftf(&["bench", "synth", "--scale", "0"]);
+    assert_fails_naming(&o, &["--scale", "`0`", "above 0"]);
     let o = ftf(&[
         "pseudo-lidar",
         "--disparity",

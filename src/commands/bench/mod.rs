@@ -33,8 +33,8 @@ pub struct BenchArgs {
     /// Repetitions (at least 1).
     #[arg(long, default_value_t = 5, value_parser = at_least_one)]
     repeat: usize,
-    /// Image scale for the synthetic stage.
-    #[arg(long, default_value_t = 1.0)]
+    /// Image scale for the synthetic stage (above 0, at most 4).
+    #[arg(long, default_value_t = 1.0, value_parser = image_scale)]
     scale: f64,
     /// Worker threads (1 = single core; at least 1).
     #[arg(long, default_value_t = 1, value_parser = at_least_one)]
@@ -46,15 +46,15 @@ pub struct BenchArgs {
     /// PSMNet's inference on a full KITTI frame.
     #[arg(long)]
     reference: bool,
-    /// Network stages: training batch size (default: 2 for psmnet, 4 for detect).
-    #[arg(long)]
+    /// Network stages: training batch size, 1 to 64 (default: 2 for psmnet, 4 for detect).
+    #[arg(long, value_parser = batch_size)]
     batch: Option<usize>,
     /// PSMNet: also time the network of this training config (TOML), its inference on a
     /// half-size KITTI frame (621x188).
     #[arg(long)]
     network: Option<std::path::PathBuf>,
-    /// PSMNet: training crop, height and width.
-    #[arg(long, num_args = 2, value_names = ["H", "W"], default_values_t = [64, 128])]
+    /// PSMNet: training crop, height and width, each a multiple of 16 from 16 to 1280.
+    #[arg(long, num_args = 2, value_names = ["H", "W"], default_values_t = [64, 128], value_parser = crop_side)]
     crop: Vec<usize>,
 }
 
@@ -92,6 +92,31 @@ fn at_least_one(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
         _ => Err(format!("`{s}` is not a whole number of at least 1")),
+    }
+}
+
+/// An image scale as the synthetic sets take: above 0, at most 4.
+fn image_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 4.0 => Ok(v),
+        _ => Err(format!("`{s}` is not a scale above 0 and at most 4")),
+    }
+}
+
+/// A training batch the benchmark can hold: 1 to 64 frames.
+fn batch_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a batch of 1 to 64")),
+    }
+}
+
+/// A side of a PSMNet training crop: the hourglasses need a multiple of 16; at most 1280 (a
+/// full KITTI frame, padded, is 384 x 1248).
+fn crop_side(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n.is_multiple_of(16) && (16..=1280).contains(&n) => Ok(n),
+        _ => Err(format!("`{s}` is not a multiple of 16 from 16 to 1280")),
     }
 }
 
