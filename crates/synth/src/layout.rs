@@ -29,6 +29,9 @@ pub struct SceneConfig {
     pub max_pedestrian_distance: f64,
 }
 
+/// The nearest any car or pedestrian is placed, metres ahead of the camera.
+pub const NEAREST_OBJECT: f64 = 4.0;
+
 impl Default for SceneConfig {
     fn default() -> Self {
         SceneConfig {
@@ -395,7 +398,7 @@ fn vehicles(
                 ),
             )
         };
-        let z = 4.0 + (cfg.max_car_distance - 4.0) * rng.f64().powf(1.3);
+        let z = NEAREST_OBJECT + (cfg.max_car_distance - NEAREST_OBJECT) * rng.f64().powf(1.3);
         let (x, ry) = match rng.int(0, 9) {
             // Driving in a lane: ours and lanes to the right go away, lanes to the left come.
             0..=3 => {
@@ -453,7 +456,8 @@ fn pedestrians(b: &mut Builder, cfg: &SceneConfig, road: (f64, f64), sidewalk: f
             rng.normal_clamped(0.62, 0.06, 0.5, 0.75),
             rng.normal_clamped(0.82, 0.1, 0.6, 1.05),
         );
-        let z = 4.0 + (cfg.max_pedestrian_distance - 4.0) * rng.f64().powf(1.2);
+        let z =
+            NEAREST_OBJECT + (cfg.max_pedestrian_distance - NEAREST_OBJECT) * rng.f64().powf(1.2);
         let x = if rng.chance(0.85) {
             let right = rng.chance(0.5);
             let off = rng.uniform(0.5, sidewalk - 0.5);

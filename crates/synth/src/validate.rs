@@ -3,6 +3,7 @@
 //! allowed. Counts are capped so that a typo cannot become a generation that never ends.
 
 use crate::dataset::{SynthConfig, SynthError};
+use crate::layout::NEAREST_OBJECT;
 
 /// The most frames a set may have (KITTI's training split has 7481; a full-size frame takes
 /// a few MB of disk).
@@ -14,8 +15,8 @@ pub const MAX_OBJECTS: u32 = 64;
 pub const MAX_BEAMS: u32 = 512;
 /// The finest azimuth step, degrees (the HDL-64E's is about 0.08–0.35).
 pub const MIN_AZIMUTH_STEP_DEG: f64 = 0.01;
-/// The nearest any object is placed, metres ahead.
-pub const NEAREST_OBJECT: f64 = 4.0;
+/// The largest image scale relative to KITTI's 1242 x 375.
+pub const MAX_SCALE: f64 = 4.0;
 
 fn bad(field: &str, why: String) -> Result<(), SynthError> {
     Err(SynthError::Config {
@@ -46,8 +47,8 @@ impl SynthConfig {
         number(
             "scale",
             self.scale,
-            self.scale > 0.0 && self.scale <= 4.0,
-            "in (0, 4]",
+            self.scale > 0.0 && self.scale <= MAX_SCALE,
+            &format!("in (0, {MAX_SCALE}]"),
         )?;
         number(
             "train_share",

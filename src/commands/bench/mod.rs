@@ -95,11 +95,14 @@ fn at_least_one(s: &str) -> Result<usize, String> {
     }
 }
 
-/// An image scale as the synthetic sets take: above 0, at most 4.
+/// An image scale as the synthetic sets take: above 0, at most [`synth::validate::MAX_SCALE`].
 fn image_scale(s: &str) -> Result<f64, String> {
+    use synth::validate::MAX_SCALE;
     match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v <= 4.0 => Ok(v),
-        _ => Err(format!("`{s}` is not a scale above 0 and at most 4")),
+        Ok(v) if v > 0.0 && v <= MAX_SCALE => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a scale above 0 and at most {MAX_SCALE}"
+        )),
     }
 }
 
