@@ -100,9 +100,12 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
             bail!("--close must be a positive distance, got {c}");
         }
     }
-    if a.plot_frame.is_some() && (a.lidar.is_none() || a.labels.is_none()) {
-        bail!("--plot-frame needs --lidar and --labels");
-    }
+    // The drawing's frame and the folders it needs, resolved before any work.
+    let plot = match (&a.plot_frame, &a.lidar, &a.labels) {
+        (Some(id), Some(lidar), Some(labels)) => Some((id, lidar, labels)),
+        (Some(_), _, _) => bail!("--plot-frame needs --lidar and --labels"),
+        (None, _, _) => None,
+    };
     if !a.max_height.is_finite() {
         bail!(
             "--max-height must be a finite height in metres, got {}",
@@ -126,7 +129,7 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
         sparsify,
     };
     let ids = frame_ids(a.split.as_deref(), &a.disparity)?;
-    if let Some(id) = a.plot_frame.as_ref().filter(|id| !ids.contains(id)) {
+    if let Some((id, _, _)) = plot.filter(|(id, _, _)| !ids.contains(id)) {
         bail!(
             "--plot-frame: frame `{id}` is not among the frames to convert ({} of them, {} to {})",
             ids.len(),
@@ -152,10 +155,7 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
             String::new()
         }
     );
-    if let Some(id) = &a.plot_frame {
-        let (Some(lidar), Some(labels)) = (&a.lidar, &a.labels) else {
-            bail!("--plot-frame needs --lidar and --labels");
-        };
+    if let Some((id, lidar, labels)) = plot {
         let calib = Calibration::read(&a.calib.join(format!("{id}.txt")))?;
         let gt = read_labels(&labels.join(format!("{id}.txt")))?;
         let real = read_velodyne(&lidar.join(format!("{id}.bin")))?;

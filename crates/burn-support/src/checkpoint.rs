@@ -304,9 +304,9 @@ pub fn save_model<N: Module>(model: &N, path: &Path) -> Result<(), KittiError> {
 }
 
 /// Loads a network's weights from a checkpoint file; weights of another architecture, or a
-/// file whose checksum is not the one its run's state recorded, are an error naming the file. Any lazy initial draws of the fresh model happen under the lock of
-/// [`crate::seeded_init`], so loading never disturbs a seeded initialisation running at the
-/// same time.
+/// file whose checksum is not the one its run's state recorded, are an error naming the file.
+/// Any lazy initial draws of the fresh model happen under the lock of [`crate::seeded_init`],
+/// so loading never disturbs a seeded initialisation running at the same time.
 pub fn load_model<N: Module>(model: N, path: &Path) -> Result<N, KittiError> {
     verify(path)?;
     let record = ModuleRecord::load(path).map_err(|e| record_error(path, e))?;
