@@ -599,6 +599,33 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         tmp.path().join("y").to_str().unwrap(),
     ]);
     assert_fails_naming(&o, &["calib/000001.txt"]);
+
+    // A calibration whose right camera is the left one (P3 = P2: baseline 0) wrote empty
+    // LiDAR disparity maps under `--baseline calib` without a word; now the file is refused.
+    let calib = root.join("training/calib/000002.txt");
+    let text_of = std::fs::read_to_string(&calib).unwrap();
+    let p2 = text_of.lines().find(|l| l.starts_with("P2:")).unwrap();
+    let same: String = text_of
+        .lines()
+        .map(|l| match l.starts_with("P3:") {
+            true => format!("P3:{}\n", &p2[3..]),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&calib, same).unwrap();
+    let out = tmp.path().join("gt-calib");
+    let o = ftf(&[
+        "gt-disparity",
+        "--root",
+        &r(""),
+        "--split",
+        "val",
+        "--baseline",
+        "calib",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_fails_naming(&o, &["calib/000002.txt", "stereo baseline", "= 0 m"]);
 }
 
 #[test]

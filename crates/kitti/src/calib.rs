@@ -76,7 +76,8 @@ const KEYS: [(&str, &[&str]); 7] = [
 ];
 
 impl Calibration {
-    /// Builds a calibration from its matrices. Fails (naming `source`) when R0_rect is singular.
+    /// Builds a calibration from its matrices. Fails (naming `source`) when a focal length or the
+    /// stereo baseline between cameras 2 and 3 is not above 0, or R0_rect is singular.
     pub fn new(
         p: [Matrix3x4<f64>; 4],
         r0_rect: Matrix3<f64>,
@@ -97,6 +98,20 @@ impl Calibration {
                     ));
                 }
             }
+        }
+        // Every stage here is stereo: P3 must be the right camera, to the right of P2, or depth
+        // from disparity (with `calib` baselines) and LiDAR-derived disparity come out 0 or negative.
+        let baseline = (p[2][(0, 3)] - p[3][(0, 3)]) / p[2][(0, 0)];
+        if baseline <= 0.0 {
+            return Err(KittiError::malformed(
+                source,
+                None,
+                format!(
+                    "P3: the stereo baseline (P2[0,3] − P3[0,3]) / f_u = {baseline} m: must be \
+                     above 0 (P3 is the right camera's projection, P2 the left's; KITTI's is \
+                     about 0.54 m)"
+                ),
+            ));
         }
         let r0_inv = r0_rect
             .try_inverse()
@@ -476,6 +491,30 @@ Tr_imu_to_velo: 9.999976000000e-01 7.553071000000e-04 -2.035826000000e-03 -8.086
         );
         assert_eq!(fmt_sci(-0.0), "0.000000000000e+00");
         assert_eq!(fmt_sci(1e-300), "1.000000000000e-300");
+    }
+
+    #[test]
+    fn a_right_camera_that_is_not_to_the_right_is_refused_naming_the_baseline() {
+        let p2 = "P2: 7.070493000000e+02 0.000000000000e+00 6.040814000000e+02 4.575831000000e+01";
+        let p3 = "P3: 7.070493000000e+02 0.000000000000e+00 6.040814000000e+02 -3.341081000000e+02";
+        // P3 a copy of P2 (baseline 0) and the two swapped (baseline −0.537 m).
+        let same = KITTI_000000.replacen(p3, &p2.replacen("P2", "P3", 1), 1);
+        let swapped = KITTI_000000
+            .replacen(p2, "@", 1)
+            .replacen(p3, &p3.replacen("P3", "P2", 1), 1)
+            .replacen("@", &p2.replacen("P2", "P3", 1), 1);
+        for (text, value) in [(same, "= 0 m"), (swapped, "= -0.537")] {
+            let err = Calibration::parse(&text, Path::new("calib/000007.txt"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("calib/000007.txt")
+                    && err.contains("stereo baseline")
+                    && err.contains(value)
+                    && err.contains("above 0"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
