@@ -9,6 +9,7 @@
 use burn::module::Module;
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
 use kitti::io::replace_atomic;
 use kitti::KittiError;
 use std::collections::BTreeMap;
@@ -259,34 +260,39 @@ fn checksum(path: &Path) -> Result<String, KittiError> {
     Ok(format!("crc32:{:08x}", crc32fast::hash(&bytes)))
 }
 
-/// Checks a checkpoint file against the checksum the state beside it recorded, if any (files
-/// outside a run's checkpoint folder, and runs written before checksums were recorded, have
-/// none).
-fn verify(path: &Path) -> Result<(), KittiError> {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
-        return Ok(());
-    };
+/// Reads a checkpoint file once and checks it against the checksum the state beside it
+/// recorded, if any (files outside a run's checkpoint folder, and runs written before checksums
+/// were recorded, have none); the record is then built from these very bytes, so what was
+/// checked is what is loaded.
+fn read_verified(path: &Path) -> Result<Bytes, KittiError> {
+    let bytes = std::fs::read(path).map_err(|e| KittiError::io(path, e))?;
+    if let Some((files, recorded)) = recorded_checksum(path) {
+        let found = format!("crc32:{:08x}", crc32fast::hash(&bytes));
+        if found != recorded {
+            return Err(record_error(
+                path,
+                format!(
+                    "the file's checksum is {found}, not the {recorded} that {} recorded when \
+                     it was written: it was damaged or replaced since",
+                    files.state().display()
+                ),
+            ));
+        }
+    }
+    Ok(Bytes::from_bytes_vec(bytes))
+}
+
+/// The checksum that the run state beside `path` recorded for it, with that run's files.
+fn recorded_checksum(path: &Path) -> Option<(CheckpointFiles, String)> {
+    let (dir, name) = (path.parent()?, path.file_name()?.to_str()?);
     let files = CheckpointFiles {
         dir: dir.to_path_buf(),
     };
     if !files.state().is_file() {
-        return Ok(());
+        return None;
     }
-    let Some(recorded) = files.set().checksums.get(name).cloned() else {
-        return Ok(());
-    };
-    let found = checksum(path)?;
-    if found == recorded {
-        return Ok(());
-    }
-    Err(record_error(
-        path,
-        format!(
-            "the file's checksum is {found}, not the {recorded} that {} recorded when it was \
-             written: it was damaged or replaced since",
-            files.state().display()
-        ),
-    ))
+    let recorded = files.set().checksums.get(name).cloned()?;
+    Some((files, recorded))
 }
 
 /// Writes a network's weights to `path` atomically (fsynced), batch-norm running statistics
@@ -308,8 +314,8 @@ pub fn save_model<N: Module>(model: &N, path: &Path) -> Result<(), KittiError> {
 /// Any lazy initial draws of the fresh model happen under the lock of [`crate::seeded_init`],
 /// so loading never disturbs a seeded initialisation running at the same time.
 pub fn load_model<N: Module>(model: N, path: &Path) -> Result<N, KittiError> {
-    verify(path)?;
-    let record = ModuleRecord::load(path).map_err(|e| record_error(path, e))?;
+    let record =
+        ModuleRecord::from_bytes(read_verified(path)?).map_err(|e| record_error(path, e))?;
     let _guard = crate::INIT.lock().unwrap_or_else(|e| e.into_inner());
     model
         .try_load_record(record)
@@ -328,8 +334,8 @@ pub fn save_optimizer(optim: &ModuleOptimizer, path: &Path) -> Result<(), KittiE
 
 /// Restores an optimiser's state from `path`.
 pub fn load_optimizer(optim: ModuleOptimizer, path: &Path) -> Result<ModuleOptimizer, KittiError> {
-    verify(path)?;
-    let record = OptimizerRecord::load(path).map_err(|e| record_error(path, e))?;
+    let record =
+        OptimizerRecord::from_bytes(read_verified(path)?).map_err(|e| record_error(path, e))?;
     Ok(optim.load_record(record))
 }
 
