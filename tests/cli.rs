@@ -1044,6 +1044,33 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         assert!(f.is_file(), "{} missing", f.display());
     }
     assert_eq!(files.model(), run.join("checkpoints/model-0000.bpk"));
+    // A validation split that repeats training frames, refused before any work.
+    let shared = tmp.path().join("shared-val");
+    let o = ftf(&[
+        "disparity",
+        "train",
+        "--config",
+        config(tmp.path(), "psmnet-tiny.toml", &[])
+            .to_str()
+            .unwrap(),
+        "--root",
+        &r(""),
+        "--gt",
+        &r("training/disparity_2"),
+        "--val-split",
+        "trainval",
+        "--out",
+        shared.to_str().unwrap(),
+    ]);
+    assert_fails_naming(
+        &o,
+        &[
+            "ImageSets/trainval.txt:1",
+            "is also in the training split",
+            "train.txt",
+        ],
+    );
+    assert!(!shared.exists());
     // `select = "last"` (the default): no best-epoch weights, the last epoch predicts.
     assert_eq!(files.best(), None);
     assert_eq!(files.for_inference(), files.model());
@@ -1148,6 +1175,33 @@ fn detect_train_predict_draw_and_evaluate() {
         "{}",
         text(&o)
     );
+    // A validation split that repeats training frames, refused before any work.
+    let shared = tmp.path().join("shared-val");
+    let o = ftf(&[
+        "detect",
+        "train",
+        "--points",
+        &r("training/velodyne"),
+        "--labels",
+        &r("training/label_2"),
+        "--split",
+        &r("ImageSets/train.txt"),
+        "--val-split",
+        &r("ImageSets/trainval.txt"),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        shared.to_str().unwrap(),
+    ]);
+    assert_fails_naming(
+        &o,
+        &[
+            "ImageSets/trainval.txt:1",
+            "is also in the training split",
+            "train.txt",
+        ],
+    );
+    assert!(!shared.exists());
     // A stub left image (1 x 1): only its size is read, and it would silently change the
     // camera's field of view; refused, naming it.
     let first = std::fs::read_to_string(root.join("ImageSets/train.txt")).unwrap();

@@ -90,7 +90,7 @@ fn a_study_runs_reports_fresh_ap_and_caches_every_stage() {
         tmp.path(),
         1,
         40,
-        "train_split = \"train\"\nval_split = \"train\"",
+        "train_split = \"train\"\nval_split = \"train\"\nallow_shared_frames = true",
         "",
     );
     let o = run(&cfg, &["--jobs", "2"]);
@@ -226,7 +226,7 @@ fn detector_study(
         dir,
         1,
         40,
-        "train_split = \"train\"\nval_split = \"train\"",
+        "train_split = \"train\"\nval_split = \"train\"\nallow_shared_frames = true",
         "\n[eval]\nprimary = \"bev/moderate/R40\"\nprimary_iou = \"loose\"\n",
     );
     let mut t = std::fs::read_to_string(&cfg).unwrap();
@@ -323,7 +323,9 @@ fn downstream_seeds_give_the_aps_of_single_seed_runs_with_intervals() {
     assert_eq!(verdict["decision"], "no-upstream-improvement");
     let md = std::fs::read_to_string(tmp.path().join("runs/both/report.md")).unwrap();
     assert!(
-        md.contains("detector seeds [0, 1]") && md.contains("[95 % CI]"),
+        md.contains("detector seeds [0, 1]")
+            && md.contains("[95 % CI]")
+            && md.contains("**In-sample.** `data.allow_shared_frames` is set"),
         "{md}"
     );
     // The folders name the detector seed.

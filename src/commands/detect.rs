@@ -166,6 +166,9 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         bail!("training needs --labels");
     }
     let data = a.frames.frames()?;
+    if let Some(split) = &a.val_split {
+        Split::read(split)?.held_out_from(&Split::read(&a.frames.split)?)?;
+    }
     let val = match &a.val_split {
         Some(split) => Some(
             FrameArgs {

@@ -221,10 +221,9 @@ fn train(a: TrainArgs) -> Result<()> {
     }
     let baseline = super::pseudo_lidar::parse_baseline(&a.baseline)?;
     let ds = |ids: Vec<String>| StereoDataset::new(root.clone(), ids, &gt, baseline);
-    let (train_set, val_set) = (
-        ds(root.frames_of(&a.train_split)?.ids),
-        ds(root.split(&a.val_split)?.ids),
-    );
+    let train_split = root.frames_of(&a.train_split)?;
+    let val_split = root.split(&a.val_split)?.held_out_from(&train_split)?;
+    let (train_set, val_set) = (ds(train_split.ids), ds(val_split.ids));
     let resolved = toml::to_string(&cfg)?;
     let cfg_path = a.out.join("config.toml");
     if a.resume && cfg_path.is_file() && std::fs::read_to_string(&cfg_path)? != resolved {

@@ -78,6 +78,39 @@ impl Split {
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
     }
+
+    /// This split as held-out frames of a model trained on `train`: an error naming this file,
+    /// the line of the first frame `train` lists too and how many it shares, as validation on
+    /// training frames says nothing about frames the model has not seen.
+    pub fn held_out_from(self, train: &Split) -> Result<Split> {
+        let shared = shared_ids(&train.ids, &self.ids);
+        let Some(&first) = shared.first() else {
+            return Ok(self);
+        };
+        let line = self
+            .ids
+            .iter()
+            .position(|id| id == first)
+            .map(|i| self.lines[i]);
+        Err(KittiError::malformed(
+            &self.path,
+            line,
+            format!(
+                "frame {first} is also in the training split {} ({} of this split's {} frames \
+                 are): held-out frames must not be trained on; give splits with no frame in \
+                 common",
+                train.path.display(),
+                shared.len(),
+                self.ids.len()
+            ),
+        ))
+    }
+}
+
+/// The ids of `held_out` that `train` lists too, in `held_out`'s order.
+pub fn shared_ids<'a>(train: &[String], held_out: &'a [String]) -> Vec<&'a String> {
+    let train: std::collections::HashSet<&String> = train.iter().collect();
+    held_out.iter().filter(|id| train.contains(id)).collect()
 }
 
 /// Writes ids one a line, atomically.
@@ -95,6 +128,19 @@ pub fn frame_id(index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn held_out_frames_must_not_be_in_the_training_split() {
+        let train = Split::parse("000000\n000001\n000002\n", Path::new("sets/train.txt")).unwrap();
+        let val = Split::parse("000004\n\n000002\n000001\n", Path::new("sets/val.txt")).unwrap();
+        let err = val.held_out_from(&train).unwrap_err().to_string();
+        assert!(
+            err.starts_with("sets/val.txt:3: frame 000002 is also in the training split sets/train.txt (2 of this split's 3 frames are)"),
+            "{err}"
+        );
+        let test = Split::parse("000003\n000004\n", Path::new("sets/test.txt")).unwrap();
+        assert_eq!(test.clone().held_out_from(&train).unwrap(), test);
+    }
 
     #[test]
     fn a_frame_listed_twice_or_an_empty_split_is_refused() {

@@ -46,10 +46,26 @@ impl Default for SynthConfig {
     }
 }
 
+/// The splits a synthetic set is written with: `train` (its first frames, `train_share` of
+/// them), `val` (the rest) and `trainval` (all).
+pub const SPLITS: [&str; 3] = ["train", "val", "trainval"];
+
 impl SynthConfig {
     /// Frames in the `train` split (the first ones); the rest form `val`.
     pub fn train_frames(&self) -> usize {
         (self.frames as f64 * self.train_share).round() as usize
+    }
+
+    /// The frame ids of one of the set's splits ([`SPLITS`]), or None for another name.
+    pub fn split_ids(&self, split: &str) -> Option<Vec<String>> {
+        let ids = (0..self.frames).map(frame_id);
+        let train = self.train_frames();
+        match split {
+            "train" => Some(ids.take(train).collect()),
+            "val" => Some(ids.skip(train).collect()),
+            "trainval" => Some(ids.collect()),
+            _ => None,
+        }
     }
 
     /// The per-frame part of the settings.
@@ -180,11 +196,10 @@ pub fn generate_root(
             result
         })
         .collect::<kitti::Result<_>>()?;
-    let ids: Vec<String> = (0..cfg.frames).map(frame_id).collect();
-    let n_train = cfg.train_frames();
-    write_split(&root.split_path("train"), &ids[..n_train])?;
-    write_split(&root.split_path("val"), &ids[n_train..])?;
-    write_split(&root.split_path("trainval"), &ids)?;
+    for split in SPLITS {
+        let ids = cfg.split_ids(split).unwrap_or_default();
+        write_split(&root.split_path(split), &ids)?;
+    }
     let mut summary = Summary {
         skipped: skipped.into_inner(),
         ..Summary::default()

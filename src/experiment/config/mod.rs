@@ -64,6 +64,11 @@ pub struct DataConfig {
     /// Evaluation split name.
     #[serde(default = "default_val")]
     pub val_split: String,
+    /// Let the val split share frames with the train split (refused otherwise): errors and APs
+    /// are then partly measured on training frames, which only a test or a sanity check wants;
+    /// the report says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_shared_frames: bool,
 }
 
 fn default_train() -> String {

@@ -177,6 +177,9 @@ class = "Car"
 fn controlled_variants_need_synthetic_data() {
     let root = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(root.path().join("ImageSets")).unwrap();
+    std::fs::create_dir_all(root.path().join("training")).unwrap();
+    std::fs::write(root.path().join("ImageSets/train.txt"), "000000\n").unwrap();
+    std::fs::write(root.path().join("ImageSets/val.txt"), "000001\n").unwrap();
     for kind in [
         "kind = \"oracle\"",
         "kind = \"perturbed\"\nnoise = \"depth\"\nspread = 0.1",
@@ -203,4 +206,59 @@ class = "Car"
             "{err}"
         );
     }
+}
+
+#[test]
+fn a_val_split_sharing_frames_with_the_train_split_is_refused() {
+    // A KITTI root whose val split repeats two training frames.
+    let root = tempfile::tempdir().unwrap();
+    let sets = root.path().join("ImageSets");
+    std::fs::create_dir_all(&sets).unwrap();
+    std::fs::create_dir_all(root.path().join("training")).unwrap();
+    std::fs::write(sets.join("train.txt"), "000000\n000001\n000002\n").unwrap();
+    std::fs::write(sets.join("val.txt"), "000003\n000002\n000001\n").unwrap();
+    std::fs::write(sets.join("test.txt"), "000003\n000004\n").unwrap();
+    let mut cfg = shipped("synthetic-quick.toml").unwrap();
+    cfg.data.synthetic = None;
+    cfg.data.root = Some(root.path().to_path_buf());
+    let err = format!("{:#}", cfg.validate().unwrap_err());
+    assert!(
+        err.contains("data.val_split: `val` shares 2 of its 3 frames")
+            && err.contains("data.train_split `train`")
+            && err.contains("the first: 000002"),
+        "{err}"
+    );
+    // Disjoint splits pass (the root's frames are checked when the data stage reads them).
+    cfg.data.val_split = "test".into();
+    cfg.validate().unwrap();
+    // A split file that is not there, or not a split, is named before any work.
+    cfg.data.val_split = "tset".into();
+    let err = format!("{:#}", cfg.validate().unwrap_err());
+    assert!(
+        err.contains("data.val_split") && err.contains("ImageSets/tset.txt"),
+        "{err}"
+    );
+    std::fs::write(sets.join("tset.txt"), "000003\n000003\n").unwrap();
+    let err = format!("{:#}", cfg.validate().unwrap_err());
+    assert!(
+        err.contains("tset.txt:2") && err.contains("listed twice"),
+        "{err}"
+    );
+
+    // A synthetic set: trainval holds every val frame; train and val are disjoint.
+    let mut quick = shipped("synthetic-quick.toml").unwrap();
+    quick.data.train_split = "trainval".into();
+    let err = format!("{:#}", quick.validate().unwrap_err());
+    assert!(
+        err.contains("`val` shares 100 of its 100 frames with data.train_split `trainval`"),
+        "{err}"
+    );
+    quick.data.allow_shared_frames = true;
+    quick.validate().unwrap();
+    quick.data.train_split = "test".into();
+    let err = format!("{:#}", quick.validate().unwrap_err());
+    assert!(
+        err.contains("data.train_split: `test` is not a split of a synthetic set"),
+        "{err}"
+    );
 }

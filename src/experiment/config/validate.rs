@@ -53,19 +53,48 @@ impl UpstreamConfig {
 }
 
 impl ExperimentConfig {
-    /// The number of frames of a split, where known before any work (synthetic sets: from their
-    /// settings; a KITTI root: its split file).
-    fn split_len(&self, split: &str) -> Option<usize> {
-        if let Some(s) = &self.data.synthetic {
-            let train = s.train_frames();
-            return match split {
-                "train" => Some(train),
-                "val" => Some(s.frames - train),
-                _ => None,
+    /// The frame ids of the train and val splits, known before any work: a synthetic set's
+    /// from its settings, a KITTI root's from its split files. Errors name the field.
+    fn split_frames(&self) -> Result<[Vec<String>; 2]> {
+        let mut frames = [Vec::new(), Vec::new()];
+        let fields = [
+            ("data.train_split", &self.data.train_split),
+            ("data.val_split", &self.data.val_split),
+        ];
+        for (ids, (field, split)) in frames.iter_mut().zip(fields) {
+            *ids = match (&self.data.synthetic, &self.data.root) {
+                (Some(s), _) => s.split_ids(split).with_context(|| {
+                    format!(
+                        "{field}: `{split}` is not a split of a synthetic set ({})",
+                        synth::dataset::SPLITS.join(", ")
+                    )
+                })?,
+                (None, Some(root)) => {
+                    let root = kitti::KittiRoot::open(root).context("data.root")?;
+                    root.split(split).context(field)?.ids
+                }
+                (None, None) => bail!("data: give exactly one of `root` and `synthetic`"),
             };
+            if ids.is_empty() {
+                bail!("{field}: the split `{split}` has no frames (a synthetic set's train_share decides how its frames divide into train and val)");
+            }
         }
-        let root = kitti::KittiRoot::open(self.data.root.as_ref()?).ok()?;
-        root.split(split).ok().map(|s| s.ids.len())
+        Ok(frames)
+    }
+
+    /// The val split must share no frame with the train split: the study trains its upstream
+    /// networks and detectors on the one and reports their errors and APs on the other.
+    fn check_splits_disjoint(&self, train_ids: &[String], val_ids: &[String]) -> Result<()> {
+        let (train, val) = (&self.data.train_split, &self.data.val_split);
+        let shared = kitti::split::shared_ids(train_ids, val_ids);
+        if let Some(first) = shared.first() {
+            bail!(
+                "data.val_split: `{val}` shares {} of its {} frames with data.train_split `{train}` (the first: {first}); the study would report errors and APs on frames its models were trained on: give splits with no frame in common (a synthetic set's are train and val), or set data.allow_shared_frames for a test",
+                shared.len(),
+                val_ids.len(),
+            );
+        }
+        Ok(())
     }
 
     /// Checks everything that can be checked without doing the work: names, paths, configs,
@@ -88,13 +117,9 @@ impl ExperimentConfig {
             (None, Some(s)) => s.validate().context("data.synthetic")?,
             _ => {}
         }
-        for (field, split) in [
-            ("data.train_split", &self.data.train_split),
-            ("data.val_split", &self.data.val_split),
-        ] {
-            if self.split_len(split) == Some(0) {
-                bail!("{field}: the split `{split}` has no frames (a synthetic set's train_share decides how its frames divide into train and val)");
-            }
+        let [train_ids, val_ids] = self.split_frames()?;
+        if !self.data.allow_shared_frames {
+            self.check_splits_disjoint(&train_ids, &val_ids)?;
         }
         let mut names = std::collections::BTreeSet::new();
         for u in &self.upstream {
@@ -143,14 +168,13 @@ impl ExperimentConfig {
                         .with_context(|| format!("upstream.{}.init", u.name))?;
                 }
                 if cfg.select == Selection::BestVal && u.checkpoint.is_none() {
-                    let n = self.split_len(&self.data.train_split);
-                    if n.is_some_and(|n| cfg.val_frames == 0 || cfg.val_frames >= n) {
+                    let n = train_ids.len();
+                    if cfg.val_frames == 0 || cfg.val_frames >= n {
                         bail!(
-                            "upstream.{}: select = \"best_val\" holds val_frames = {} out of the {} training frames; it must be between 1 and {}",
+                            "upstream.{}: select = \"best_val\" holds val_frames = {} out of the {n} training frames; it must be between 1 and {}",
                             u.name,
                             cfg.val_frames,
-                            n.unwrap_or(0),
-                            n.unwrap_or(1).saturating_sub(1)
+                            n - 1
                         );
                     }
                 }

@@ -68,6 +68,17 @@ fn controlled_note(cfg: &ExperimentConfig, report: &Value) -> String {
         .join(" ")
 }
 
+/// The header's warning when the val split may share frames with the train split.
+fn shared_frames_note(cfg: &ExperimentConfig) -> String {
+    if !cfg.data.allow_shared_frames {
+        return String::new();
+    }
+    format!(
+        "**In-sample.** `data.allow_shared_frames` is set: the val split `{}` may share frames with the train split `{}`, so these errors and APs are partly measured on frames the models were trained on; they say whether the pipeline runs and fits, not how it does on frames it has not seen.\n\n",
+        cfg.data.val_split, cfg.data.train_split
+    )
+}
+
 /// The seeds sentence of the report's header.
 fn seeds_note(cfg: &ExperimentConfig) -> String {
     let detectors = match &cfg.downstream_seeds {
@@ -119,7 +130,7 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
             .join(" | ")
     };
     let mut s = format!(
-        "# Experiment `{}`\n\n{}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over the trained models; Δ is against the baseline, with its 95 % interval: a paired bootstrap over the {} val frames ({} resamples, seed {}{}).\n\n**Decision rule.** {}\n\n## Upstream: disparity and depth error on val\n\nErrors on the ground-truth pixels that every variant predicts (so that a sparse model is not flattered by the pixels it leaves out); density: the share of all ground-truth pixels the variant predicts (all / car / pedestrian pixels); outline: the background within {} px of a labelled car or pedestrian (known where the frames have instance masks), which a network that smears an object over its surroundings places at the object's depth, widening the object's points. {}\n\n| variant | {} | EPE px | D1 | density | car density | pedestrian density |\n|---|{}---|---|---|---|---|\n",
+        "# Experiment `{}`\n\n{}. Baseline upstream variant: `{}`. Values are mean ± standard deviation over the trained models; Δ is against the baseline, with its 95 % interval: a paired bootstrap over the {} val frames ({} resamples, seed {}{}).\n\n{}**Decision rule.** {}\n\n## Upstream: disparity and depth error on val\n\nErrors on the ground-truth pixels that every variant predicts (so that a sparse model is not flattered by the pixels it leaves out); density: the share of all ground-truth pixels the variant predicts (all / car / pedestrian pixels); outline: the background within {} px of a labelled car or pedestrian (known where the frames have instance masks), which a network that smears an object over its surroundings places at the object's depth, widening the object's points. {}\n\n| variant | {} | EPE px | D1 | density | car density | pedestrian density |\n|---|{}---|---|---|---|---|\n",
         cfg.name,
         seeds_note(cfg),
         cfg.baseline,
@@ -129,6 +140,7 @@ pub fn markdown(cfg: &ExperimentConfig, report: &Value) -> String {
         boot["seconds"]
             .as_f64()
             .map_or(String::new(), |t| format!("; {t:.1} s for every interval of the report")),
+        shared_frames_note(cfg),
         intervals::RULE,
         disparity::outline::OUTLINE_RADIUS,
         [selection_note(cfg), controlled_note(cfg, report)]

@@ -197,6 +197,8 @@ fn the_report_decides_by_the_paired_intervals() {
         "{md}"
     );
     assert!(md.contains("-0.500 [-"), "{md}");
+    // Disjoint splits: no in-sample warning (the end-to-end tests check the warning's presence).
+    assert!(!md.contains("In-sample"), "{md}");
     // Two upstream seeds, a detector each: the intervals cover training noise, no caveat.
     assert!(!md.contains("not training noise"), "{md}");
     // The clouds' depth-edge filter, when set, is named where the detectors' APs are.
