@@ -1202,6 +1202,34 @@ fn detect_train_predict_draw_and_evaluate() {
         ],
     );
     assert!(!shared.exists());
+    // A second writer of a run folder (here this test, holding its lock) stops at once,
+    // naming the holder, before it writes anything there.
+    let held = tmp.path().join("held");
+    let lock = kitti::lock::acquire(&held, "").unwrap();
+    let o = ftf(&[
+        "detect",
+        "train",
+        "--points",
+        &r("training/velodyne"),
+        "--labels",
+        &r("training/label_2"),
+        "--split",
+        &r("ImageSets/train.txt"),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        held.to_str().unwrap(),
+    ]);
+    assert_fails_naming(
+        &o,
+        &[
+            &format!("another process (id {})", std::process::id()),
+            "is writing this folder",
+            "held/.lock",
+        ],
+    );
+    assert!(!held.join("config.toml").exists());
+    drop(lock);
     // A stub left image (1 x 1): only its size is read, and it would silently change the
     // camera's field of view; refused, naming it.
     let first = std::fs::read_to_string(root.join("ImageSets/train.txt")).unwrap();

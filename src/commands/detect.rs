@@ -180,6 +180,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
         ),
         None => None,
     };
+    let _lock = kitti::lock::acquire(&a.out, "give this run another --out")?;
     let cfg_path = a.out.join(detector::inference::CONFIG_FILE);
     if a.resume && cfg_path.is_file() {
         let old = DetectorConfig::load(&cfg_path)?;

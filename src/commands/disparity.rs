@@ -224,6 +224,7 @@ fn train(a: TrainArgs) -> Result<()> {
     let train_split = root.frames_of(&a.train_split)?;
     let val_split = root.split(&a.val_split)?.held_out_from(&train_split)?;
     let (train_set, val_set) = (ds(train_split.ids), ds(val_split.ids));
+    let _lock = kitti::lock::acquire(&a.out, "give this run another --out")?;
     let resolved = toml::to_string(&cfg)?;
     let cfg_path = a.out.join("config.toml");
     if a.resume && cfg_path.is_file() && std::fs::read_to_string(&cfg_path)? != resolved {

@@ -7,7 +7,6 @@ pub mod config;
 pub mod cross;
 pub mod decomposition;
 pub mod intervals;
-pub mod lock;
 pub mod manifest;
 pub mod objects;
 pub mod parallel;
@@ -278,7 +277,7 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
     };
     let dir = cfg.run_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let _lock = lock::acquire(&dir)?;
+    let _lock = kitti::lock::acquire(&dir, "give this study another `name`")?;
     kitti::io::write_atomic(
         &dir.join("config.toml"),
         toml::to_string_pretty(&cfg)?.as_bytes(),

@@ -14,6 +14,7 @@ pub mod inspect;
 pub mod io;
 pub mod iou;
 pub mod label;
+pub mod lock;
 pub mod npy;
 pub mod png16;
 pub mod rng;
