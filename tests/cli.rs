@@ -1294,23 +1294,43 @@ fn detect_train_predict_draw_and_evaluate() {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let results = tmp.path().join("results");
-    let o = ftf(&[
-        "detect",
-        "predict",
-        "--run",
-        run.to_str().unwrap(),
-        "--points",
-        &r("training/velodyne"),
-        "--labels",
-        &r("training/label_2"),
-        "--split",
-        &r("ImageSets/val.txt"),
-        "--out",
-        results.to_str().unwrap(),
-        "--bev",
-        "000002",
-    ]);
+    let predict_into = |points: &str, bev: &[&str]| {
+        let (labels, split) = (r("training/label_2"), r("ImageSets/val.txt"));
+        let mut args = vec![
+            "detect",
+            "predict",
+            "--run",
+            run.to_str().unwrap(),
+            "--points",
+            points,
+            "--labels",
+            &labels,
+            "--split",
+            &split,
+            "--out",
+            results.to_str().unwrap(),
+        ];
+        args.extend_from_slice(bev);
+        ftf(&args)
+    };
+    let o = predict_into(&r("training/velodyne"), &["--bev", "000002"]);
     assert!(o.status.success(), "{}", text(&o));
+    // The same detector on the same clouds again: the folder is theirs. Other clouds' (or
+    // another detector's) results into it are refused, naming the record: their files would
+    // stay beside these, and a larger split would score both.
+    let o = predict_into(&r("training/velodyne"), &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let other = tmp.path().join("other-clouds");
+    copy_dir(&root.join("training/velodyne"), &other);
+    let o = predict_into(other.to_str().unwrap(), &[]);
+    assert_fails_naming(
+        &o,
+        &[
+            "results/predicted_by.txt",
+            "another detector or clouds",
+            "other-clouds",
+        ],
+    );
     // One result file per frame (empty when nothing is found), readable by `ftf eval`.
     assert!(results.join("000002.txt").is_file());
     assert!(results.join("bev/000002.png").is_file());

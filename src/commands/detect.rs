@@ -243,6 +243,42 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The file of a results folder that names what wrote its result files.
+const PREDICTED_BY: &str = "predicted_by.txt";
+
+/// Takes the folder `out` for the results of the detector in `run` on the clouds in `points`:
+/// records them (the run, its weights' checksum, the clouds) in `out/predicted_by.txt`, or
+/// refuses a folder whose record names other ones, whose result files would otherwise stay
+/// beside this run's (those of frames this split does not list) and be scored with them.
+fn claim_results(out: &Path, run: &Path, points: &Path) -> Result<()> {
+    let weights = burn_support::CheckpointFiles::new(run).for_inference();
+    let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let record = format!(
+        "run = {}\nweights = {} {}\npoints = {}\n",
+        absolute(run).display(),
+        weights.file_name().unwrap_or_default().to_string_lossy(),
+        burn_support::checkpoint::checksum(&weights)?,
+        absolute(points).display()
+    );
+    let path = out.join(PREDICTED_BY);
+    if path.is_file() {
+        let found = kitti::io::read_text(&path)?;
+        if found != record {
+            bail!(
+                "{}: this results folder holds the results of another detector or clouds \
+                 ({}), not of {} on {}; choose a new --out or delete it",
+                path.display(),
+                found.trim().replace('\n', "; "),
+                run.display(),
+                points.display()
+            );
+        }
+        return Ok(());
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    Ok(kitti::io::write_atomic(&path, record.as_bytes())?)
+}
+
 fn predict(a: PredictArgs) -> Result<()> {
     let device = crate::terminal::device::from_arg(a.device.as_deref())?;
     let detector = Detector::load(&a.run, device)
@@ -253,7 +289,7 @@ fn predict(a: PredictArgs) -> Result<()> {
             bail!("--bev: frame {id} is not in {}", a.frames.split.display());
         }
     }
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    claim_results(&a.out, &a.run, &a.frames.points)?;
     let bar = crate::terminal::progress::bar(data.ids.len() as u64, "detect");
     let summary = predict_folder(&detector, &data.source, &data.ids, &a.out, &|| bar.inc(1))?;
     bar.finish_and_clear();

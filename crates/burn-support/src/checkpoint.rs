@@ -254,8 +254,8 @@ fn record_error(path: &Path, e: impl std::fmt::Display) -> KittiError {
     KittiError::malformed(path, None, format!("checkpoint: {e}"))
 }
 
-/// A file's CRC-32 as a checkpoint's state records it.
-fn checksum(path: &Path) -> Result<String, KittiError> {
+/// A file's CRC-32 as a checkpoint's state records it (`crc32:` and 8 hex digits).
+pub fn checksum(path: &Path) -> Result<String, KittiError> {
     let bytes = std::fs::read(path).map_err(|e| KittiError::io(path, e))?;
     Ok(format!("crc32:{:08x}", crc32fast::hash(&bytes)))
 }
