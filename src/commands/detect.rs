@@ -261,22 +261,17 @@ fn claim_results(out: &Path, run: &Path, points: &Path) -> Result<()> {
         absolute(points).display()
     );
     let path = out.join(PREDICTED_BY);
-    if path.is_file() {
-        let found = kitti::io::read_text(&path)?;
-        if found != record {
-            bail!(
-                "{}: this results folder holds the results of another detector or clouds \
-                 ({}), not of {} on {}; choose a new --out or delete it",
-                path.display(),
-                found.trim().replace('\n', "; "),
-                run.display(),
-                points.display()
-            );
-        }
-        return Ok(());
+    if let Some(found) = kitti::io::claim_record(&path, &record)? {
+        bail!(
+            "{}: this results folder holds the results of another detector or clouds ({}), \
+             not of {} on {}; choose a new --out or delete it",
+            path.display(),
+            found.trim().replace('\n', "; "),
+            run.display(),
+            points.display()
+        );
     }
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    Ok(kitti::io::write_atomic(&path, record.as_bytes())?)
+    Ok(())
 }
 
 fn predict(a: PredictArgs) -> Result<()> {

@@ -13,7 +13,7 @@ pub mod parallel;
 pub mod report;
 pub mod stages;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use config::{Cloud, ExperimentConfig, UpstreamKind};
 use std::path::PathBuf;
@@ -276,7 +276,6 @@ pub fn run(a: ExperimentArgs) -> Result<()> {
         None => 1,
     };
     let dir = cfg.run_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let _lock = kitti::lock::acquire(&dir, "give this study another `name`")?;
     kitti::io::write_atomic(
         &dir.join("config.toml"),

@@ -257,7 +257,12 @@ fn record_error(path: &Path, e: impl std::fmt::Display) -> KittiError {
 /// A file's CRC-32 as a checkpoint's state records it (`crc32:` and 8 hex digits).
 pub fn checksum(path: &Path) -> Result<String, KittiError> {
     let bytes = std::fs::read(path).map_err(|e| KittiError::io(path, e))?;
-    Ok(format!("crc32:{:08x}", crc32fast::hash(&bytes)))
+    Ok(crc32_text(&bytes))
+}
+
+/// The CRC-32 of `bytes` as a state records it.
+fn crc32_text(bytes: &[u8]) -> String {
+    format!("crc32:{:08x}", crc32fast::hash(bytes))
 }
 
 /// Reads a checkpoint file once and checks it against the checksum the state beside it
@@ -267,7 +272,7 @@ pub fn checksum(path: &Path) -> Result<String, KittiError> {
 fn read_verified(path: &Path) -> Result<Bytes, KittiError> {
     let bytes = std::fs::read(path).map_err(|e| KittiError::io(path, e))?;
     if let Some((files, recorded)) = recorded_checksum(path) {
-        let found = format!("crc32:{:08x}", crc32fast::hash(&bytes));
+        let found = crc32_text(&bytes);
         if found != recorded {
             return Err(record_error(
                 path,

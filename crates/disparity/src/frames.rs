@@ -87,16 +87,11 @@ pub fn predict_frames(
     };
     let settings = settings.as_str();
     let record = out.join(SETTINGS_FILE);
-    if record.is_file() {
-        let found = kitti::io::read_text(&record)?;
-        if found != settings {
-            return Err(DisparityError::DifferentSettings {
-                path: record,
-                found: found.trim().to_string(),
-            });
-        }
-    } else {
-        kitti::io::write_atomic(&record, settings.as_bytes())?;
+    if let Some(found) = kitti::io::claim_record(&record, settings)? {
+        return Err(DisparityError::DifferentSettings {
+            path: record,
+            found: found.trim().to_string(),
+        });
     }
     let work = |id: &String| -> Result<bool> {
         let dest = out.join(format!("{id}.{}", format.extension()));

@@ -16,6 +16,19 @@ pub fn read_text(path: &Path) -> Result<String> {
     })
 }
 
+/// Claims an output folder by the record file `path` that says what made its files: writes
+/// `text` there when there is none yet (the folder is created), and returns the record found
+/// when it says something else, so that the caller refuses the folder rather than mixing its
+/// files with another run's; `None` when the folder is (now) this record's.
+pub fn claim_record(path: &Path, text: &str) -> Result<Option<String>> {
+    if path.is_file() {
+        let found = read_text(path)?;
+        return Ok((found != text).then_some(found));
+    }
+    write_atomic(path, text.as_bytes())?;
+    Ok(None)
+}
+
 /// Writes `bytes` to `path` atomically (see [`replace_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |file| file.write_all(bytes))
@@ -87,6 +100,20 @@ pub fn fmt_value(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_claims_its_folder_and_reports_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/model.txt");
+        assert_eq!(claim_record(&path, "model = sgm\n").unwrap(), None);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "model = sgm\n");
+        assert_eq!(claim_record(&path, "model = sgm\n").unwrap(), None);
+        assert_eq!(
+            claim_record(&path, "model = psmnet\n").unwrap().as_deref(),
+            Some("model = sgm\n")
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "model = sgm\n");
+    }
 
     #[test]
     fn fmt_value_is_kitti_like_and_exact() {

@@ -61,13 +61,10 @@ pub fn output_paths(out: &Path, id: &str, sparse: bool) -> Vec<PathBuf> {
 /// Writes `settings` into `out`, or checks that the ones already there are the same.
 fn claim_folder(out: &Path, text: &str) -> Result<()> {
     let path = out.join(SETTINGS_FILE);
-    if path.exists() {
-        if kitti::io::read_text(&path)? != text {
-            return Err(PseudoLidarError::DifferentSettings { path });
-        }
-        return Ok(());
+    match kitti::io::claim_record(&path, text)? {
+        Some(_) => Err(PseudoLidarError::DifferentSettings { path }),
+        None => Ok(()),
     }
-    Ok(kitti::io::write_atomic(&path, text.as_bytes())?)
 }
 
 /// Converts the maps `<maps>/<id>.png` with calibrations `<calib>/<id>.txt` into clouds under
