@@ -66,7 +66,13 @@ pub struct FrameArgs {
 }
 
 impl FrameArgs {
+    /// The frames of `--split`, their files checked.
     fn frames(&self) -> Result<SplitFrames> {
+        self.frames_of(Split::read(&self.split)?)
+    }
+
+    /// The frames of `split` (read already) in these folders, their files checked.
+    fn frames_of(&self, split: Split) -> Result<SplitFrames> {
         let part = match (&self.labels, &self.calib) {
             (Some(l), _) => l.parent().unwrap_or(Path::new(".")).to_path_buf(),
             (None, Some(c)) => c.parent().unwrap_or(Path::new(".")).to_path_buf(),
@@ -78,7 +84,7 @@ impl FrameArgs {
             calib: self.calib.clone().unwrap_or_else(|| part.join("calib")),
             images: self.images.clone().unwrap_or_else(|| part.join("image_2")),
         };
-        let ids = Split::read(&self.split)?.non_empty()?.ids;
+        let ids = split.non_empty()?.ids;
         source.check(&ids)?;
         Ok(SplitFrames { source, ids })
     }
@@ -165,21 +171,20 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     if a.frames.labels.is_none() {
         bail!("training needs --labels");
     }
-    let data = a.frames.frames()?;
-    if let Some(split) = &a.val_split {
-        Split::read(split)?.held_out_from(&Split::read(&a.frames.split)?)?;
-    }
+    let train_split = Split::read(&a.frames.split)?;
     let val = match &a.val_split {
-        Some(split) => Some(
-            FrameArgs {
-                split: split.clone(),
+        Some(path) => {
+            let split = Split::read(path)?.held_out_from(&train_split)?;
+            let args = FrameArgs {
+                split: path.clone(),
                 points: a.val_points.clone().unwrap_or(a.frames.points.clone()),
                 ..a.frames.clone()
-            }
-            .frames()?,
-        ),
+            };
+            Some(args.frames_of(split)?)
+        }
         None => None,
     };
+    let data = a.frames.frames_of(train_split)?;
     let _lock = kitti::lock::acquire(&a.out, "give this run another --out")?;
     let cfg_path = a.out.join(detector::inference::CONFIG_FILE);
     if a.resume && cfg_path.is_file() {

@@ -64,6 +64,15 @@ pub struct Calibration {
     rect_to_velo: Matrix4<f64>,
 }
 
+/// How far Tr_velo_to_cam's rotation part may be from orthonormal (KITTI's files, printed to
+/// seven digits, are within 1e-6).
+pub(crate) const RIGID_TOLERANCE: f64 = 1e-3;
+
+/// The largest entry of |M·Mᵀ − I|: 0 for a rotation (or a mirror).
+pub(crate) fn orthonormality_error(m: &Matrix3<f64>) -> f64 {
+    (m * m.transpose() - Matrix3::identity()).abs().max()
+}
+
 /// Keys a calibration file must have, with the alternative spellings used by other KITTI sets.
 const KEYS: [(&str, &[&str]); 7] = [
     ("P0", &[]),
@@ -110,6 +119,22 @@ impl Calibration {
                     "P3: the stereo baseline (P2[0,3] − P3[0,3]) / f_u = {baseline} m: must be \
                      above 0 (P3 is the right camera's projection, P2 the left's; KITTI's is \
                      about 0.54 m)"
+                ),
+            ));
+        }
+        // Points go back from the camera to the LiDAR by the rigid inverse [Rᵀ | −Rᵀt], as the
+        // reference's `inverse_rigid_trans`: a rotation part that is not a rotation would put
+        // every pseudo-LiDAR point in the wrong place without a word.
+        let rot = tr_velo_to_cam.fixed_view::<3, 3>(0, 0).into_owned();
+        let (off, det) = (orthonormality_error(&rot), rot.determinant());
+        if off > RIGID_TOLERANCE || det <= 0.0 {
+            return Err(KittiError::malformed(
+                source,
+                None,
+                format!(
+                    "Tr_velo_to_cam: its first three columns are not a rotation (largest \
+                     |R·Rᵀ − I| entry {off:.3e}, allowed {RIGID_TOLERANCE:.0e}; determinant \
+                     {det:.3e}, must be about 1): the LiDAR-to-camera transform must be rigid"
                 ),
             ));
         }
@@ -515,6 +540,47 @@ Tr_imu_to_velo: 9.999976000000e-01 7.553071000000e-04 -2.035826000000e-03 -8.086
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn a_lidar_transform_that_is_not_rigid_is_refused() {
+        let tr = "Tr_velo_to_cam: 6.927964000000e-03 -9.999722000000e-01 -2.757829000000e-03 -2.457729000000e-02 -1.162982000000e-03 2.749836000000e-03 -9.999955000000e-01 -6.127237000000e-02 9.999753000000e-01 6.931141000000e-03 -1.143899000000e-03 -3.321029000000e-01";
+        // All zeros (a placeholder), scaled by 2, and a mirror (first row negated).
+        let zeros = "Tr_velo_to_cam: 0 0 0 0 0 0 0 0 0 0 0 0".to_string();
+        let values: Vec<f64> = tr[16..]
+            .split_whitespace()
+            .map(|v| v.parse().unwrap())
+            .collect();
+        let join = |f: &dyn Fn(usize, f64) -> f64| {
+            let v: Vec<String> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| f(i, v).to_string())
+                .collect();
+            format!("Tr_velo_to_cam: {}", v.join(" "))
+        };
+        let scaled = join(&|_, v| 2.0 * v);
+        let mirrored = join(&|i, v| if i < 3 { -v } else { v });
+        for (bad, what) in [
+            (zeros, "determinant 0"),
+            (scaled, "3.000e0"),
+            (mirrored, "determinant -1"),
+        ] {
+            let err = Calibration::parse(
+                &KITTI_000000.replacen(tr, &bad, 1),
+                Path::new("calib/000003.txt"),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                err.contains("calib/000003.txt")
+                    && err.contains("not a rotation")
+                    && err.contains(what),
+                "{err}"
+            );
+        }
+        // Rounding to KITTI's seven digits passes.
+        assert!(Calibration::parse(KITTI_000000, Path::new("c")).is_ok());
     }
 
     #[test]

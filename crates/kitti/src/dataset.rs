@@ -143,8 +143,24 @@ impl KittiRoot {
         self.root.join("ImageSets").join(format!("{name}.txt"))
     }
 
-    /// Reads the split `ImageSets/<name>.txt`.
+    /// Reads the split `ImageSets/<name>.txt`; `name` is a bare name such as `val`, and a path
+    /// given instead is refused with the name to use.
     pub fn split(&self, name: &str) -> Result<Split> {
+        if name.is_empty() || name.contains(['/', '\\']) || name.ends_with(".txt") {
+            let stem = Path::new(name).file_stem().and_then(|s| s.to_str());
+            let hint = match stem {
+                Some(s) if !s.is_empty() => format!(" (for the file {name}, say `{s}`)"),
+                _ => String::new(),
+            };
+            return Err(KittiError::malformed(
+                self.root.join("ImageSets"),
+                None,
+                format!(
+                    "split `{name}` is not a split name: give the name of one of this root's \
+                     split files ImageSets/<name>.txt, e.g. `val`{hint}"
+                ),
+            ));
+        }
         Split::read(&self.split_path(name))
     }
 
@@ -238,6 +254,16 @@ mod tests {
             e.contains("val.txt:2") && e.contains("000002") && e.contains("calib/000002.txt"),
             "{e}"
         );
+        // A path where a split name belongs names the name to give.
+        for given in ["ImageSets/val.txt", "val.txt", "", "a\\val"] {
+            let e = root.split(given).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("split `{given}` is not a split name")),
+                "{e}"
+            );
+        }
+        let e = root.split("r/ImageSets/val.txt").unwrap_err().to_string();
+        assert!(e.contains("say `val`") && e.contains("ImageSets"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use crate::bev::{BevCanvas, BevView, Rgb};
 use crate::box3d::VeloBox;
-use crate::calib::Calibration;
+use crate::calib::{orthonormality_error, Calibration, RIGID_TOLERANCE};
 use crate::dataset::{FileKind, KittiRoot, Part};
 use crate::error::Result;
 use crate::label::{Object, ObjectType};
@@ -96,23 +96,10 @@ pub fn calibration_warnings(c: &Calibration, image: Option<(u32, u32)>) -> Vec<S
             "stereo baseline {b:.4} m from P2/P3 is far from KITTI's 0.54 m"
         ));
     }
+    // (Tr_velo_to_cam must be rigid to be read at all; R0_rect need only be invertible.)
     let r0 = c.r0_rect();
-    if (r0 * r0.transpose() - nalgebra::Matrix3::identity())
-        .abs()
-        .max()
-        > 1e-3
-        || r0.determinant() < 0.0
-    {
+    if orthonormality_error(&r0) > RIGID_TOLERANCE || r0.determinant() < 0.0 {
         w.push("R0_rect is not a rotation".into());
-    }
-    let rot = c.tr_velo_to_cam().fixed_view::<3, 3>(0, 0).into_owned();
-    if (rot * rot.transpose() - nalgebra::Matrix3::identity())
-        .abs()
-        .max()
-        > 1e-3
-        || rot.determinant() < 0.0
-    {
-        w.push("Tr_velo_to_cam's rotation is not a rotation".into());
     }
     // The velodyne's forward axis should look into the camera (rect z).
     let fwd = c.velo_to_rect(&Point3::new(10.0, 0.0, 0.0)) - c.velo_to_rect(&Point3::origin());

@@ -187,6 +187,22 @@ impl Object {
                 }
             }
         }
+        // A 2D box runs left to right and top to bottom; an inverted one would silently drop
+        // out of every difficulty (its height is negative) or never match.
+        for (lo, hi) in [(4, 6), (5, 7)] {
+            let (a, b) = (num(lo)?, num(hi)?);
+            if b < a {
+                return Err(KittiError::malformed(
+                    path,
+                    Some(line_no),
+                    format!(
+                        "field `{}` = {b} is below `{}` = {a}: a 2D box needs left <= right \
+                         and top <= bottom",
+                        FIELD_NAMES[hi], FIELD_NAMES[lo]
+                    ),
+                ));
+            }
+        }
         Ok(Object {
             kind,
             truncated: num(1)?,
@@ -351,5 +367,30 @@ Person_sitting 0.00 1 1.50 10 20 30 40 1.2 0.6 0.8 3.0 1.6 12.5 1.0
             e.contains("000042.txt:2") && e.contains("`height` = -1.6"),
             "{e}"
         );
+        // An inverted 2D box, either way round, on any line.
+        let line =
+            "Car 0.00 0 -1.59 149.61 43.32 171.73 68.22 1.64 1.46 4.25 0.53 1.65 14.04 -1.55";
+        assert!(Object::parse(line, p, 3).is_ok());
+        let e = Object::parse(&line.replace("149.61", "180.50"), p, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("000042.txt:3")
+                && e.contains("`bbox_right` = 171.73")
+                && e.contains("180.5"),
+            "{e}"
+        );
+        let e = Object::parse(&line.replace("68.22", "40.00"), p, 3)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`bbox_bottom` = 40") && e.contains("`bbox_top`"),
+            "{e}"
+        );
+        let dc = "DontCare -1 -1 -10 5.00 40.00 3.00 50.00 -1 -1 -1 -1000 -1000 -1000 -10";
+        assert!(Object::parse(dc, p, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("bbox_right"));
     }
 }
