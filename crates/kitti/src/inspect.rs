@@ -98,7 +98,7 @@ pub fn calibration_warnings(c: &Calibration, image: Option<(u32, u32)>) -> Vec<S
     }
     // (Tr_velo_to_cam must be rigid to be read at all; R0_rect need only be invertible.)
     let r0 = c.r0_rect();
-    if orthonormality_error(&r0) > RIGID_TOLERANCE || r0.determinant() < 0.0 {
+    if orthonormality_error(r0) > RIGID_TOLERANCE || r0.determinant() < 0.0 {
         w.push("R0_rect is not a rotation".into());
     }
     // The velodyne's forward axis should look into the camera (rect z).

@@ -378,10 +378,25 @@ impl DetectorConfig {
         }
         self.classes
             .iter()
-            .map(|name| {
+            .enumerate()
+            .map(|(i, name)| {
                 let kind: ObjectType = name.parse().map_err(|_| {
                     DetectorError::config("classes", format!("`{name}` is not a KITTI object type"))
                 })?;
+                // A second head for one class would report each object twice, the copy a false
+                // positive; DontCare regions are not objects to find.
+                if self.classes[..i].contains(name) {
+                    return Err(DetectorError::config(
+                        "classes",
+                        format!("`{name}` is listed twice; each class may appear once"),
+                    ));
+                }
+                if kind == ObjectType::DontCare {
+                    return Err(DetectorError::config(
+                        "classes",
+                        "`DontCare` marks regions to ignore, not a class to detect",
+                    ));
+                }
                 let anchor = self.anchors.get(name).cloned().ok_or_else(|| {
                     DetectorError::config(
                         format!("anchors.{name}"),

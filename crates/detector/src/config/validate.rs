@@ -508,4 +508,18 @@ mod tests {
         c.pillars.size = [0.5, 0.5];
         assert!(err(&c).contains("divisible"));
     }
+
+    #[test]
+    fn a_class_twice_or_dont_care_is_refused() {
+        refused(
+            |c| c.classes = vec!["Car".into(), "Pedestrian".into(), "Car".into()],
+            "classes",
+            "`Car` is listed twice",
+        );
+        refused(
+            |c| c.classes = vec!["DontCare".into()],
+            "classes",
+            "not a class to detect",
+        );
+    }
 }
