@@ -411,6 +411,11 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
     assert_fails_naming(&o, &["000001.txt:1", "score"]);
     let o = run(&["--iou", "tight"]);
     assert_fails_naming(&o, &["tight"]);
+    // One value named twice (rows and JSON keys would repeat), however spelled.
+    let o = run(&["--classes", "car,pedestrian,Car"]);
+    assert_fails_naming(&o, &["--classes", "`car` and `Car`", "name each once"]);
+    let o = run(&["--ranges", "0-20,0.0-20"]);
+    assert_fails_naming(&o, &["--ranges", "`0-20` and `0.0-20`"]);
     // A frame listed twice would count twice: refused, naming the split file and both lines.
     let split = root.join("ImageSets/trainval.txt");
     let ids = std::fs::read_to_string(&split).unwrap();
@@ -998,6 +1003,19 @@ const BAD_TRAINING_CONFIGS: &[BadConfig] = &[
         &["(`batch_norm = \"fro\"`)", "expected `train` or `frozen`"],
     ),
     (&[("crop = [64, 128]", "crop = [0, 0]")], &["crop = [0, 0]"]),
+    // Two rates for one epoch (which one applies is a guess), and selection by a validation
+    // that never runs (the last epoch's weights would predict without a word).
+    (
+        &[(
+            "lr_steps = []",
+            "lr_steps = [[5, 0.0001], [9, 0.00001], [5, 0.001]]",
+        )],
+        &["lr_steps = [5, 0.001]", "epoch 5 is given two rates"],
+    ),
+    (
+        &[("val_frames = 4", "val_frames = 0\nselect = \"best_val\"")],
+        &["select = \"best_val\"", "val_frames = 0"],
+    ),
 ];
 
 #[test]
@@ -1071,6 +1089,30 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         ],
     );
     assert!(!shared.exists());
+    // A fresh training into the finished run's folder (no --resume) is refused before it
+    // rewrites the folder's config: a stop before its first epoch left the old weights under
+    // the new settings.
+    let config_before = std::fs::read(run.join("config.toml")).unwrap();
+    let o = train_with(
+        &[
+            ("epochs = 20", "epochs = 1"),
+            ("val_frames = 4", "val_frames = 1"),
+            ("seed = 7", "seed = 8"),
+        ],
+        "run",
+    );
+    assert_fails_naming(
+        &o,
+        &[
+            "run/checkpoints/state.json",
+            "holds a training run",
+            "--resume",
+        ],
+    );
+    assert_eq!(
+        std::fs::read(run.join("config.toml")).unwrap(),
+        config_before
+    );
     // `select = "last"` (the default): no best-epoch weights, the last epoch predicts.
     assert_eq!(files.best(), None);
     assert_eq!(files.for_inference(), files.model());
@@ -1149,7 +1191,7 @@ fn detect_train_predict_draw_and_evaluate() {
         &[("epochs = 24", "epochs = 1")],
     );
     let run = tmp.path().join("run");
-    let train = |points: &str| {
+    let train = |points: &str, out: &Path| {
         ftf(&[
             "detect",
             "train",
@@ -1166,10 +1208,10 @@ fn detect_train_predict_draw_and_evaluate() {
             "--config",
             cfg.to_str().unwrap(),
             "--out",
-            run.to_str().unwrap(),
+            out.to_str().unwrap(),
         ])
     };
-    let o = train(&r("training/velodyne"));
+    let o = train(&r("training/velodyne"), &run);
     assert!(
         o.status.success() && text(&o).contains("1 epochs done"),
         "{}",
@@ -1230,6 +1272,11 @@ fn detect_train_predict_draw_and_evaluate() {
     );
     assert!(!held.join("config.toml").exists());
     drop(lock);
+    // A fresh training into a folder holding a run is refused, naming its state.
+    assert_fails_naming(
+        &train(&r("training/velodyne"), &run),
+        &["run/checkpoints/state.json", "--resume"],
+    );
     // A stub left image (1 x 1): only its size is read, and it would silently change the
     // camera's field of view; refused, naming it.
     let first = std::fs::read_to_string(root.join("ImageSets/train.txt")).unwrap();
@@ -1351,7 +1398,8 @@ fn detect_train_predict_draw_and_evaluate() {
     assert!(o.status.success(), "{}", text(&o));
     // An empty point file stops training before any work, naming the file.
     std::fs::write(root.join("training/velodyne/000000.bin"), b"").unwrap();
-    assert_fails_naming(&train(&r("training/velodyne")), &["000000.bin", "empty"]);
+    let o = train(&r("training/velodyne"), &tmp.path().join("empty-points"));
+    assert_fails_naming(&o, &["000000.bin", "empty"]);
 }
 
 /// A `.npy` file of `shape` with element type `descr` (e.g. `<f8`) and zero data, as numpy

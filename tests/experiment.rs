@@ -627,6 +627,21 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
         ),
         &["eval.resamples", "200", "1000"],
     );
+    // A range bin or a cloud listed twice (their APs and stages would repeat).
+    check(
+        (
+            "[[downstream]]",
+            "[eval]\nranges = [[0.0, 20.0], [20.0, 40.0], [0.0, 20.0]]\n\n[[downstream]]",
+        ),
+        &["eval.ranges", "[0, 20] is listed twice"],
+    );
+    check(
+        (
+            "[[downstream]]",
+            "[points]\nclouds = [\"sparse\", \"dense\", \"sparse\"]\n\n[[downstream]]",
+        ),
+        &["points.clouds", "`sparse` is listed twice"],
+    );
     // The synthetic set's settings go through the same checks as `ftf synth --config`.
     check(
         (

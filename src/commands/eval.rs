@@ -72,6 +72,21 @@ pub fn parse_ranges(specs: &[String]) -> Result<Vec<(f64, f64)>> {
         .collect()
 }
 
+/// Refuses a list whose values (`parsed` from `given`) repeat one: its rows and JSON keys
+/// would repeat.
+fn once_each<T: PartialEq>(flag: &str, given: &[String], parsed: &[T]) -> Result<()> {
+    for (i, v) in parsed.iter().enumerate() {
+        if let Some(j) = parsed[..i].iter().position(|w| w == v) {
+            bail!(
+                "{flag}: `{}` and `{}` name the same value; name each once",
+                given[j],
+                given[i]
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Builds the evaluation settings from the arguments.
 fn config(a: &EvalArgs) -> Result<EvalConfig> {
     let iou_sets = a
@@ -94,11 +109,15 @@ fn config(a: &EvalArgs) -> Result<EvalConfig> {
     if a.image_scale.is_nan() || a.image_scale <= 0.0 {
         bail!("--image-scale must be positive, got {}", a.image_scale);
     }
+    let ranges = parse_ranges(&a.ranges)?;
+    once_each("--iou", &a.iou, &iou_sets)?;
+    once_each("--classes", &a.classes, &classes)?;
+    once_each("--ranges", &a.ranges, &ranges)?;
     let cfg = EvalConfig {
         classes,
         iou_sets,
         difficulties: !a.no_difficulties,
-        ranges: parse_ranges(&a.ranges)?,
+        ranges,
         height_scale: a.image_scale,
     };
     if cfg.filters().is_empty() {

@@ -88,6 +88,20 @@ impl CheckpointFiles {
             dir: out.join("checkpoints"),
         }
     }
+    /// Refuses a fresh training (not `resume`) in a run folder whose checkpoints hold a run
+    /// already: the new run would rewrite its config at once while the old epochs' weights stay
+    /// until its first epoch is saved, so a stop in between left weights under another config.
+    pub fn check_fresh_start(&self, resume: bool) -> Result<(), KittiError> {
+        if resume || !self.state().is_file() {
+            return Ok(());
+        }
+        Err(KittiError::malformed(
+            self.state(),
+            None,
+            "this folder holds a training run already: continue it with --resume, or give \
+             another --out (or remove the folder to train it again from the start)",
+        ))
+    }
     /// The files the state names (the legacy names when it names none or cannot be read: an
     /// unreadable state is reported by whoever loads it).
     pub fn set(&self) -> CheckpointSet {

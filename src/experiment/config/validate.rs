@@ -227,6 +227,12 @@ impl ExperimentConfig {
         if self.upstream.is_empty() || self.downstream.is_empty() || self.points.clouds.is_empty() {
             bail!("upstream, downstream and points.clouds must not be empty");
         }
+        if let Some(dup) = first_repeat(&self.points.clouds) {
+            bail!(
+                "points.clouds: `{}` is listed twice (every cloud once)",
+                dup.name()
+            );
+        }
         if let Some(e) = &self.points.edges {
             e.check().map_err(|m| anyhow::anyhow!("points.edges.{m}"))?;
         }
@@ -252,9 +258,12 @@ impl ExperimentConfig {
             ),
             _ => {}
         }
-        for &(lo, hi) in &self.eval.ranges {
+        for (i, &(lo, hi)) in self.eval.ranges.iter().enumerate() {
             if !(lo.is_finite() && hi.is_finite() && 0.0 <= lo && lo < hi) {
                 bail!("eval.ranges: [{lo}, {hi}] is not a bin 0 <= lo < hi in metres");
+            }
+            if self.eval.ranges[..i].contains(&(lo, hi)) {
+                bail!("eval.ranges: [{lo}, {hi}] is listed twice (its APs would repeat)");
             }
         }
         let filters: Vec<String> = ["easy", "moderate", "hard"]

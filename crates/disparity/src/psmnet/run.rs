@@ -4,7 +4,7 @@
 
 use super::model::{LevelSpacing, PsmNetConfig};
 use super::refine::RefinedPsmNet;
-use super::training::{NetworkKind, TrainConfig};
+use super::training::{NetworkKind, Selection, TrainConfig};
 use crate::error::{DisparityError, Result};
 use std::path::{Path, PathBuf};
 
@@ -171,6 +171,24 @@ impl TrainConfig {
                 "lr_steps",
                 format!("[{epoch}, {rate}]"),
                 "[epoch, rate] with a finite rate above 0",
+            );
+        }
+        if let Some(i) = (1..self.lr_steps.len())
+            .find(|&i| self.lr_steps[..i].iter().any(|s| s.0 == self.lr_steps[i].0))
+        {
+            let (epoch, rate) = self.lr_steps[i];
+            return bad(
+                "lr_steps",
+                format!("[{epoch}, {rate}]"),
+                &format!("one [epoch, rate] an epoch (epoch {epoch} is given two rates)"),
+            );
+        }
+        if self.select == Selection::BestVal && self.val_frames == 0 {
+            return bad(
+                "select",
+                "\"best_val\"".into(),
+                "\"last\" when val_frames = 0: best_val picks the epoch of lowest validation EPE, \
+                 and no frame is validated",
             );
         }
         if let Some(field) = self
