@@ -1,0 +1,212 @@
+//! `ftf gt-disparity`, `ftf pseudo-lidar` and `ftf close-labels`.
+
+use crate::common::{ftf, text};
+use crate::{arg, assert_fails_naming, synthetic_root};
+use kitti::read_velodyne;
+
+#[test]
+fn gt_disparity_and_pseudo_lidar_commands() {
+    let (tmp, root) = synthetic_root("4");
+    let r = |p: &str| arg(&root, p);
+    let o = ftf(&["gt-disparity", "--root", &r(""), "--split", "trainval"]);
+    assert!(
+        o.status.success() && text(&o).contains("3 disparity maps written"),
+        "{}",
+        text(&o)
+    );
+    let lidar_disp =
+        kitti::DisparityMap::read(&root.join("training/disparity_lidar/000000.png")).unwrap();
+    let valid = lidar_disp.data.iter().filter(|d| **d > 0.0).count();
+    assert!(valid > 1000, "{valid} LiDAR pixels");
+    let out = tmp.path().join("pl");
+    let args = [
+        "pseudo-lidar",
+        "--disparity",
+        &r("training/disparity_2"),
+        "--calib",
+        &r("training/calib"),
+        "--out",
+        out.to_str().unwrap(),
+        "--sparsify",
+        "64x512",
+        "--plot-frame",
+        "000002",
+        "--lidar",
+        &r("training/velodyne"),
+        "--labels",
+        &r("training/label_2"),
+    ];
+    let o = ftf(&args);
+    assert!(
+        o.status.success() && text(&o).contains("3 frames converted"),
+        "{}",
+        text(&o)
+    );
+    let dense = read_velodyne(&out.join("dense/000002.bin")).unwrap();
+    let sparse = read_velodyne(&out.join("sparse/000002.bin")).unwrap();
+    assert!(
+        !dense.is_empty()
+            && sparse.len() < dense.len()
+            && dense.iter().all(|p| p.x >= 0.0 && p.z < 1.0 && p.r == 1.0)
+    );
+    let bev = image::open(out.join("bev_000002.png")).unwrap();
+    let svg = std::fs::read_to_string(out.join("bev_000002.svg")).unwrap();
+    assert!(
+        svg.contains("LiDAR (") && svg.contains("sparse pseudo-LiDAR ("),
+        "titles as text"
+    );
+    assert!(
+        svg.matches("<line").count() >= 3 * 5,
+        "each picture's boxes as vector lines"
+    );
+    assert_eq!((bev.width(), bev.height()), (3 * 800 + 2 * 4, 700));
+    // A second run has nothing to do; other settings are refused.
+    let o = ftf(&args);
+    assert!(
+        text(&o).contains("0 frames converted, 3 already complete"),
+        "{}",
+        text(&o)
+    );
+    let mut closer = args.to_vec();
+    closer.extend(["--close", "20"]);
+    let o = ftf(&closer);
+    assert_fails_naming(&o, &["pseudo-lidar.toml"]);
+    // Depth edges dropped: the exact maps step at every object's silhouette, so some of the
+    // points go, and every point kept is one of the unfiltered cloud's.
+    let edged = tmp.path().join("edges");
+    let edge_args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "pseudo-lidar".to_string(),
+            "--disparity".into(),
+            r("training/disparity_2"),
+            "--calib".into(),
+            r("training/calib"),
+            "--out".into(),
+            edged.display().to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run_edges = |extra: &[&'static str]| {
+        let a = edge_args(extra);
+        ftf(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = run_edges(&["--edge-ratio", "0.15"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let kept = read_velodyne(&edged.join("dense/000002.bin")).unwrap();
+    let key = |p: &kitti::LidarPoint| (p.x.to_bits(), p.y.to_bits(), p.z.to_bits());
+    let all: std::collections::HashSet<_> = dense.iter().map(key).collect();
+    assert!(
+        kept.len() < dense.len() && kept.len() > dense.len() / 2,
+        "{} of {}",
+        kept.len(),
+        dense.len()
+    );
+    assert!(kept.iter().all(|p| all.contains(&key(p))));
+    std::fs::remove_dir_all(&edged).unwrap();
+    for (extra, needle) in [
+        (&["--edge-ratio", "-1"][..], "--edge-ratio = -1"),
+        (&["--edge-ratio", "NaN"][..], "--edge-ratio = NaN"),
+        (
+            &["--edge-ratio", "0.1", "--edge-radius", "0"][..],
+            "--edge-radius = 0",
+        ),
+        (&["--edge-radius", "3"][..], "--edge-ratio"),
+        // A grid the process could not allocate (it aborted), and a drawing that could not be
+        // made (it failed after converting every frame).
+        (
+            &["--sparsify", "100000000x100000000"][..],
+            "is larger than 1024x16384",
+        ),
+        (
+            &["--plot-frame", "000002"][..],
+            "needs --lidar and --labels",
+        ),
+    ] {
+        assert_fails_naming(&run_edges(extra), &[needle]);
+        assert!(!edged.exists(), "work started for {extra:?}");
+    }
+    // A bad grid and a map whose calibration is missing are named.
+    let o = ftf(&[
+        "pseudo-lidar",
+        "--disparity",
+        &r("training/disparity_2"),
+        "--calib",
+        &r("training/calib"),
+        "--out",
+        tmp.path().join("x").to_str().unwrap(),
+        "--sparsify",
+        "64by512",
+    ]);
+    assert_fails_naming(&o, &["64by512"]);
+    // A map two pixels narrower than its image (its principal point still near the centre).
+    let maps = tmp.path().join("narrow");
+    std::fs::create_dir_all(&maps).unwrap();
+    for id in ["000000", "000001", "000002"] {
+        let d = kitti::DisparityMap::read(&root.join(format!("training/disparity_2/{id}.png")))
+            .unwrap();
+        let (w, h) = (d.width - 2, d.height);
+        let data: Vec<f32> = (0..h)
+            .flat_map(|v| (0..w).map(move |u| (v, u)))
+            .map(|(v, u)| d.data[(v * d.width + u) as usize])
+            .collect();
+        kitti::DisparityMap {
+            width: w,
+            height: h,
+            data,
+        }
+        .write(&maps.join(format!("{id}.png")))
+        .unwrap();
+    }
+    let o = ftf(&[
+        "pseudo-lidar",
+        "--disparity",
+        maps.to_str().unwrap(),
+        "--calib",
+        &r("training/calib"),
+        "--out",
+        tmp.path().join("z").to_str().unwrap(),
+    ]);
+    assert_fails_naming(
+        &o,
+        &["narrow/0000", "309x94", "not the size of its left image"],
+    );
+    std::fs::remove_file(root.join("training/calib/000001.txt")).unwrap();
+    let o = ftf(&[
+        "pseudo-lidar",
+        "--disparity",
+        &r("training/disparity_2"),
+        "--calib",
+        &r("training/calib"),
+        "--out",
+        tmp.path().join("y").to_str().unwrap(),
+    ]);
+    assert_fails_naming(&o, &["calib/000001.txt"]);
+
+    // A calibration whose right camera is the left one (P3 = P2: baseline 0) wrote empty
+    // LiDAR disparity maps under `--baseline calib` without a word; now the file is refused.
+    let calib = root.join("training/calib/000002.txt");
+    let text_of = std::fs::read_to_string(&calib).unwrap();
+    let p2 = text_of.lines().find(|l| l.starts_with("P2:")).unwrap();
+    let same: String = text_of
+        .lines()
+        .map(|l| match l.starts_with("P3:") {
+            true => format!("P3:{}\n", &p2[3..]),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&calib, same).unwrap();
+    let out = tmp.path().join("gt-calib");
+    let o = ftf(&[
+        "gt-disparity",
+        "--root",
+        &r(""),
+        "--split",
+        "val",
+        "--baseline",
+        "calib",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_fails_naming(&o, &["calib/000002.txt", "stereo baseline", "= 0 m"]);
+}
