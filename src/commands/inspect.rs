@@ -28,6 +28,10 @@ pub struct InspectArgs {
 /// Runs `ftf inspect`.
 pub fn run(a: InspectArgs) -> Result<()> {
     let root = KittiRoot::open(&a.root)?;
+    if a.max_frames == Some(0) {
+        bail!("--max-frames 0 would check no frame: give at least 1, or leave it out to check all");
+    }
+    let drawn = frame_to_draw(&root, a.frame.as_deref())?;
     let total: usize = [Part::Training, Part::Testing]
         .iter()
         .map(|&p| {
@@ -44,19 +48,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
     let json_path = a.out.join("report.json");
     kitti::io::write_atomic(&json_path, serde_json::to_string_pretty(&json)?.as_bytes())?;
     println!("  report: {}", json_path.display());
-    let frame = match a.frame {
-        Some(f) => Some(f),
-        None => root
-            .list_frames(Part::Training, FileKind::Velodyne)?
-            .into_iter()
-            .next(),
-    };
-    if let Some(id) = frame {
-        let part = if root.path(Part::Training, FileKind::Velodyne, &id).is_file() {
-            Part::Training
-        } else {
-            Part::Testing
-        };
+    if let Some((part, id)) = drawn {
         let png = a.out.join(format!("bev_{id}.png"));
         write_frame_bev(&root, part, &id, &png)?;
         println!(
@@ -73,6 +65,30 @@ pub fn run(a: InspectArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The part and id of the frame to draw: `--frame` (its scan must be in training/ or
+/// testing/), else the first training frame with a scan, if any.
+fn frame_to_draw(root: &KittiRoot, frame: Option<&str>) -> Result<Option<(Part, String)>> {
+    let Some(id) = frame else {
+        let first = root.list_frames(Part::Training, FileKind::Velodyne)?;
+        return Ok(first.into_iter().next().map(|id| (Part::Training, id)));
+    };
+    let parts = [Part::Training, Part::Testing];
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+        for part in parts {
+            if root.path(part, FileKind::Velodyne, id).is_file() {
+                return Ok(Some((part, id.to_string())));
+            }
+        }
+    }
+    bail!(
+        "--frame `{id}`: no such frame: give the id of a frame with a LiDAR scan ({} or {})",
+        root.path(Part::Training, FileKind::Velodyne, "NNNNNN")
+            .display(),
+        root.path(Part::Testing, FileKind::Velodyne, "NNNNNN")
+            .display()
+    )
 }
 
 fn print_report(root: &std::path::Path, r: &Report) {

@@ -81,6 +81,23 @@ fn synth_is_deterministic_resumable_and_inspects_clean() {
     assert!(car_gap(&report) < 0.1, "{report}");
     let bev = image::open(out.join("bev_000000.png")).unwrap();
     assert_eq!((bev.width(), bev.height()), (800, 700));
+    // A frame to draw that is not there, and a limit that checks nothing, are named before the
+    // inspection runs.
+    let args = |extra: &[&str]| {
+        let mut v = vec!["inspect", a.to_str().unwrap(), "--out"];
+        v.push(out.to_str().unwrap());
+        v.extend_from_slice(extra);
+        ftf(&v)
+    };
+    std::fs::remove_file(out.join("report.json")).unwrap();
+    let o = args(&["--frame", "000999"]);
+    assert_fails_naming(&o, &["--frame `000999`", "no such frame", "velodyne"]);
+    let o = args(&["--max-frames", "0"]);
+    assert_fails_naming(&o, &["--max-frames 0", "at least 1"]);
+    assert!(!out.join("report.json").exists(), "the inspection ran");
+    let o = args(&["--frame", "000002"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(out.join("bev_000002.png").is_file());
 }
 
 #[test]
