@@ -171,6 +171,30 @@ impl Object {
                 format!("field `occluded` must be an integer, found `{}`", tokens[2]),
             ));
         }
+        // KITTI's levels (0 visible to 3 unknown) and truncation share (0 to 1), or -1 where a
+        // line has none (DontCare regions, many detectors' result lines); anything else would
+        // move an object between difficulties, or out of all of them, without a word.
+        if !(-1.0..=3.0).contains(&occluded) {
+            return Err(KittiError::malformed(
+                path,
+                Some(line_no),
+                format!(
+                    "field `occluded` = {}: must be 0, 1, 2 or 3 (or -1 for none)",
+                    tokens[2]
+                ),
+            ));
+        }
+        let truncated = num(1)?;
+        if truncated != -1.0 && !(0.0..=1.0).contains(&truncated) {
+            return Err(KittiError::malformed(
+                path,
+                Some(line_no),
+                format!(
+                    "field `truncated` = {}: must be a share from 0 to 1 (or -1 for none)",
+                    tokens[1]
+                ),
+            ));
+        }
         // Box sizes of real objects are lengths; only DontCare regions carry KITTI's -1.
         if kind != ObjectType::DontCare {
             for (i, field) in FIELD_NAMES.iter().enumerate().take(11).skip(8) {
@@ -205,7 +229,7 @@ impl Object {
         }
         Ok(Object {
             kind,
-            truncated: num(1)?,
+            truncated,
             occluded: occluded as i32,
             alpha: num(3)?,
             bbox: Box2D {
@@ -367,6 +391,22 @@ Person_sitting 0.00 1 1.50 10 20 30 40 1.2 0.6 0.8 3.0 1.6 12.5 1.0
             e.contains("000042.txt:2") && e.contains("`height` = -1.6"),
             "{e}"
         );
+        // Occlusion levels and truncation shares outside KITTI's, -1 allowed for none.
+        let line =
+            "Car 0.00 0 -1.59 149.61 43.32 171.73 68.22 1.64 1.46 4.25 0.53 1.65 14.04 -1.55";
+        for (bad, what) in [
+            ("Car 0.00 5 ", "`occluded` = 5"),
+            ("Car 0.00 -2 ", "`occluded` = -2"),
+            ("Car 1.50 0 ", "`truncated` = 1.50"),
+            ("Car -0.5 0 ", "`truncated` = -0.5"),
+        ] {
+            let e = Object::parse(&line.replacen("Car 0.00 0 ", bad, 1), p, 4)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("000042.txt:4") && e.contains(what), "{e}");
+        }
+        assert!(Object::parse(&line.replacen("Car 0.00 0 ", "Car -1 -1 ", 1), p, 4).is_ok());
+        assert!(Object::parse(&line.replacen("Car 0.00 0 ", "Car 1 3 ", 1), p, 4).is_ok());
         // An inverted 2D box, either way round, on any line.
         let line =
             "Car 0.00 0 -1.59 149.61 43.32 171.73 68.22 1.64 1.46 4.25 0.53 1.65 14.04 -1.55";
