@@ -14,27 +14,32 @@ fn detect_train_predict_draw_and_evaluate() {
         &[("epochs = 24", "epochs = 1")],
     );
     let run = tmp.path().join("run");
-    let train = |points: &str, out: &Path| {
-        ftf(&[
-            "detect",
-            "train",
-            "--points",
-            points,
-            "--labels",
-            &r("training/label_2"),
-            "--split",
-            &r("ImageSets/train.txt"),
-            "--val-split",
-            &r("ImageSets/val.txt"),
-            "--class",
-            "car",
-            "--config",
-            cfg.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
+    // `ftf detect train` on the root's LiDAR and train split into `out`, with `extra`.
+    let train_with = |extra: &[&str], out: &Path| {
+        let (points, labels, split) = (
+            r("training/velodyne"),
+            r("training/label_2"),
+            r("ImageSets/train.txt"),
+        );
+        let mut args = vec![
+            "detect", "train", "--points", &points, "--labels", &labels, "--split", &split,
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+        ftf(&args)
     };
-    let o = train(&r("training/velodyne"), &run);
+    let (val, trainval, cfg_arg) = (
+        r("ImageSets/val.txt"),
+        r("ImageSets/trainval.txt"),
+        cfg.to_str().unwrap(),
+    );
+    let train = |out: &Path| {
+        train_with(
+            &["--val-split", &val, "--class", "car", "--config", cfg_arg],
+            out,
+        )
+    };
+    let o = train(&run);
     assert!(
         o.status.success() && text(&o).contains("1 epochs done"),
         "{}",
@@ -42,22 +47,7 @@ fn detect_train_predict_draw_and_evaluate() {
     );
     // A validation split that repeats training frames, refused before any work.
     let shared = tmp.path().join("shared-val");
-    let o = ftf(&[
-        "detect",
-        "train",
-        "--points",
-        &r("training/velodyne"),
-        "--labels",
-        &r("training/label_2"),
-        "--split",
-        &r("ImageSets/train.txt"),
-        "--val-split",
-        &r("ImageSets/trainval.txt"),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        shared.to_str().unwrap(),
-    ]);
+    let o = train_with(&["--val-split", &trainval, "--config", cfg_arg], &shared);
     assert_fails_naming(
         &o,
         &[
@@ -71,20 +61,7 @@ fn detect_train_predict_draw_and_evaluate() {
     // naming the holder, before it writes anything there.
     let held = tmp.path().join("held");
     let lock = kitti::lock::acquire(&held, "").unwrap();
-    let o = ftf(&[
-        "detect",
-        "train",
-        "--points",
-        &r("training/velodyne"),
-        "--labels",
-        &r("training/label_2"),
-        "--split",
-        &r("ImageSets/train.txt"),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        held.to_str().unwrap(),
-    ]);
+    let o = train_with(&["--config", cfg_arg], &held);
     assert_fails_naming(
         &o,
         &[
@@ -96,10 +73,7 @@ fn detect_train_predict_draw_and_evaluate() {
     assert!(!held.join("config.toml").exists());
     drop(lock);
     // A fresh training into a folder holding a run is refused, naming its state.
-    assert_fails_naming(
-        &train(&r("training/velodyne"), &run),
-        &["run/checkpoints/state.json", "--resume"],
-    );
+    assert_fails_naming(&train(&run), &["run/checkpoints/state.json", "--resume"]);
     // A stub left image (1 x 1): only its size is read, and it would silently change the
     // camera's field of view; refused, naming it.
     let first = std::fs::read_to_string(root.join("ImageSets/train.txt")).unwrap();
@@ -107,20 +81,7 @@ fn detect_train_predict_draw_and_evaluate() {
     let image = root.join(format!("training/image_2/{first}.png"));
     let kept = std::fs::read(&image).unwrap();
     kitti::png16::write_rgb_png(&image, 1, 1, &[0, 0, 0]).unwrap();
-    let o = ftf(&[
-        "detect",
-        "train",
-        "--points",
-        &r("training/velodyne"),
-        "--labels",
-        &r("training/label_2"),
-        "--split",
-        &r("ImageSets/train.txt"),
-        "--config",
-        cfg.to_str().unwrap(),
-        "--out",
-        tmp.path().join("stub").to_str().unwrap(),
-    ]);
+    let o = train_with(&["--config", cfg_arg], &tmp.path().join("stub"));
     assert_fails_naming(
         &o,
         &[
@@ -140,20 +101,10 @@ fn detect_train_predict_draw_and_evaluate() {
         tiny.replace("size = [0.4, 0.4]", "size = [0.0001, 0.0001]"),
     )
     .unwrap();
-    let o = ftf(&[
-        "detect",
-        "train",
-        "--points",
-        &r("training/velodyne"),
-        "--labels",
-        &r("training/label_2"),
-        "--split",
-        &r("ImageSets/train.txt"),
-        "--config",
-        huge.to_str().unwrap(),
-        "--out",
-        tmp.path().join("huge").to_str().unwrap(),
-    ]);
+    let o = train_with(
+        &["--config", huge.to_str().unwrap()],
+        &tmp.path().join("huge"),
+    );
     assert_fails_naming(&o, &["huge-grid.toml: pillars.size", "512000 x 512000"]);
     assert!(!tmp.path().join("huge").exists(), "work started");
     for f in [
@@ -221,6 +172,6 @@ fn detect_train_predict_draw_and_evaluate() {
     assert!(o.status.success(), "{}", text(&o));
     // An empty point file stops training before any work, naming the file.
     std::fs::write(root.join("training/velodyne/000000.bin"), b"").unwrap();
-    let o = train(&r("training/velodyne"), &tmp.path().join("empty-points"));
+    let o = train(&tmp.path().join("empty-points"));
     assert_fails_naming(&o, &["000000.bin", "empty"]);
 }

@@ -1,6 +1,6 @@
 //! `ftf eval`: ground truth scored against itself, bad result files named.
 
-use crate::common::{ftf, text};
+use crate::common::{self, text};
 use crate::{assert_fails_naming, synth};
 use kitti::{FileKind, KittiRoot, Part};
 
@@ -37,26 +37,7 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
     let split = root.join("ImageSets/trainval.txt");
     let json = tmp.path().join("ap.json");
     let png = tmp.path().join("pr.png");
-    let args = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = [
-            "eval",
-            "--gt",
-            labels.to_str().unwrap(),
-            "--results",
-            results.to_str().unwrap(),
-            "--split",
-            split.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        v.extend(extra.iter().map(|s| s.to_string()));
-        v
-    };
-    let run = |extra: &[&str]| {
-        let a = args(extra);
-        ftf(&a.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let run = |extra: &[&str]| common::eval(&labels, &results, &split, extra);
     let o = run(&[
         "--image-scale",
         "0.25",

@@ -11,6 +11,21 @@ pub fn ftf(args: &[&str]) -> Output {
         .expect("ftf runs")
 }
 
+/// `ftf eval` of `results` against the `labels` on the frames of `split`, with `extra` arguments.
+pub fn eval(labels: &Path, results: &Path, split: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "eval",
+        "--gt",
+        labels.to_str().unwrap(),
+        "--results",
+        results.to_str().unwrap(),
+        "--split",
+        split.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    ftf(&args)
+}
+
 /// Its stdout and stderr together.
 pub fn text(o: &Output) -> String {
     format!(

@@ -128,23 +128,21 @@ pub fn report_of(dir: &Path, name: &str) -> serde_json::Value {
 /// A fresh `ftf eval` (car, both IoU sets, quarter-size images) of `results` against `labels`
 /// on the frames of `split`, written to `json`: the flat AP keys.
 pub fn fresh_eval(labels: &Path, results: &Path, split: &Path, json: &Path) -> serde_json::Value {
-    let o = ftf(&[
-        "eval",
-        "--gt",
-        labels.to_str().unwrap(),
-        "--results",
-        results.to_str().unwrap(),
-        "--split",
-        split.to_str().unwrap(),
-        "--classes",
-        "car",
-        "--iou",
-        "official,loose",
-        "--image-scale",
-        "0.25",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let o = common::eval(
+        labels,
+        results,
+        split,
+        &[
+            "--classes",
+            "car",
+            "--iou",
+            "official,loose",
+            "--image-scale",
+            "0.25",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
     assert!(o.status.success(), "{}", text(&o));
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
