@@ -71,6 +71,27 @@ fn synth_is_deterministic_resumable_and_inspects_clean() {
     // The same folder with other settings is refused.
     let o = synth(&a, "6");
     assert_fails_naming(&o, &["synth.toml"]);
+    // So is a folder of other files (a real root given by mistake), its files untouched.
+    let other = tmp.path().join("other");
+    let label = other.join("training/label_2/000000.txt");
+    std::fs::create_dir_all(label.parent().unwrap()).unwrap();
+    std::fs::write(&label, "Car 0 0 0 1 2 3 4 1.5 1.6 3.9 0 1.6 20 0\n").unwrap();
+    let o = synth(&other, "5");
+    assert_fails_naming(
+        &o,
+        &[
+            "other",
+            "holds other files (training among them)",
+            "synth.toml",
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(&label).unwrap(),
+        "Car 0 0 0 1 2 3 4 1.5 1.6 3.9 0 1.6 20 0\n"
+    );
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert!(synth(&empty, "5").status.success());
 
     let out = tmp.path().join("inspect");
     let (o, report) = inspect(&a, &out);
