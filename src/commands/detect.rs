@@ -266,6 +266,7 @@ fn claim_results(out: &Path, run: &Path, points: &Path) -> Result<()> {
         burn_support::checkpoint::checksum(&weights)?,
         absolute(points).display()
     );
+    kitti::io::refuse_unrecorded(out, PREDICTED_BY)?;
     let path = out.join(PREDICTED_BY);
     if let Some(found) = kitti::io::claim_record(&path, &record)? {
         bail!(

@@ -296,6 +296,7 @@ fn predict(a: PredictArgs) -> Result<()> {
             )?
         }
     };
+    kitti::io::refuse_unrecorded(&a.out, disparity::frames::SETTINGS_FILE)?;
     let bar = crate::terminal::progress::bar(split.len() as u64, "predict");
     let (done, skipped) = predict_frames(
         model.as_ref(),

@@ -137,6 +137,7 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
             ids[ids.len() - 1]
         );
     }
+    kitti::io::refuse_unrecorded(&a.out, pseudo_lidar::frames::SETTINGS_FILE)?;
     let bar = crate::terminal::progress::bar(ids.len() as u64, "pseudo-lidar");
     let s = convert_frames(&a.disparity, &a.calib, &a.out, &ids, &settings, &|| {
         bar.inc(1)
@@ -181,6 +182,35 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
     Ok(())
 }
 
+/// The record `ftf gt-disparity` keeps in its output folder of what made the maps there.
+const GT_DISPARITY_RECORD: &str = "gt-disparity.txt";
+
+/// The record `ftf close-labels` keeps in its output folder of what made the labels there.
+const CLOSE_LABELS_RECORD: &str = "close-labels.txt";
+
+/// `p` made absolute where it can be, so that a record names the same folder from anywhere.
+fn absolute(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Claims `out` for this command's outputs by its record `name` holding `text`: a folder of
+/// other files without the record (a root's own labels or maps given as `--out`), or one
+/// recorded for other settings, is refused before anything is written there.
+fn claim_output(out: &Path, name: &str, text: &str) -> Result<()> {
+    kitti::io::refuse_unrecorded(out, name)?;
+    let path = out.join(name);
+    if let Some(found) = kitti::io::claim_record(&path, text)? {
+        bail!(
+            "{}: this folder holds outputs of other settings ({}), not of these ({}); choose \
+             a new --out or delete it",
+            path.display(),
+            found.trim().replace('\n', "; "),
+            text.trim().replace('\n', "; ")
+        );
+    }
+    Ok(())
+}
+
 /// Arguments of `ftf gt-disparity`.
 #[derive(Args)]
 pub struct GtDisparityArgs {
@@ -207,14 +237,16 @@ pub fn run_gt(a: GtDisparityArgs) -> Result<()> {
             .join(Part::Training.dir())
             .join("disparity_lidar")
     });
+    let baseline = parse_baseline(&a.baseline)?;
+    let record = format!(
+        "LiDAR-derived disparity (generate_disp.py's rule) of {}\nbaseline = {}\n",
+        absolute(root.root()).display(),
+        a.baseline.trim()
+    );
+    claim_output(&out, GT_DISPARITY_RECORD, &record)?;
     let bar = crate::terminal::progress::bar(split.len() as u64, "gt-disparity");
-    let (written, skipped) = gt_disparity_frames(
-        &root,
-        &split.ids,
-        &out,
-        parse_baseline(&a.baseline)?,
-        &|| bar.inc(1),
-    )?;
+    let (written, skipped) =
+        gt_disparity_frames(&root, &split.ids, &out, baseline, &|| bar.inc(1))?;
     bar.finish_and_clear();
     println!(
         "{}: {written} disparity maps written, {skipped} already there",
@@ -258,6 +290,12 @@ pub fn run_close_labels(a: CloseLabelsArgs) -> Result<()> {
             .join(Part::Training.dir())
             .join(pseudo_lidar::close::CLOSE_LABELS)
     });
+    let record = format!(
+        "close labels of {}\nrange = {} m\n",
+        absolute(&labels).display(),
+        a.range
+    );
+    claim_output(&out, CLOSE_LABELS_RECORD, &record)?;
     pseudo_lidar::close::write_close_labels(&labels, &out, &split.ids, a.range)?;
     println!(
         "{}: close labels of {} frames (objects beyond {} m are DontCare)",

@@ -115,8 +115,8 @@ fn detect_train_predict_draw_and_evaluate() {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let results = tmp.path().join("results");
-    let predict_into = |points: &str, bev: &[&str]| {
-        let (labels, split) = (r("training/label_2"), r("ImageSets/val.txt"));
+    let (labels, split) = (r("training/label_2"), r("ImageSets/val.txt"));
+    let predict_to = |points: &str, out: &Path, bev: &[&str]| {
         let mut args = vec![
             "detect",
             "predict",
@@ -129,11 +129,12 @@ fn detect_train_predict_draw_and_evaluate() {
             "--split",
             &split,
             "--out",
-            results.to_str().unwrap(),
+            out.to_str().unwrap(),
         ];
         args.extend_from_slice(bev);
         ftf(&args)
     };
+    let predict_into = |points: &str, bev: &[&str]| predict_to(points, &results, bev);
     let o = predict_into(&r("training/velodyne"), &["--bev", "000002"]);
     assert!(o.status.success(), "{}", text(&o));
     // The same detector on the same clouds again: the folder is theirs. Other clouds' (or
@@ -152,6 +153,12 @@ fn detect_train_predict_draw_and_evaluate() {
             "other-clouds",
         ],
     );
+    // A folder of files no detector recorded (here the root's labels) is refused untouched.
+    let label = root.join("training/label_2/000002.txt");
+    let kept = std::fs::read(&label).unwrap();
+    let o = predict_to(&r("training/velodyne"), &root.join("training/label_2"), &[]);
+    assert_fails_naming(&o, &["training/label_2", "no predicted_by.txt"]);
+    assert_eq!(std::fs::read(&label).unwrap(), kept);
     // One result file per frame (empty when nothing is found), readable by `ftf eval`.
     assert!(results.join("000002.txt").is_file());
     assert!(results.join("bev/000002.png").is_file());

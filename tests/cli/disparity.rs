@@ -38,6 +38,14 @@ fn disparity_predict_and_eval_commands() {
     other[last] = "64";
     let o = ftf(&other);
     assert_fails_naming(&o, &["model.txt"]);
+    // The root's exact maps as `--out`: taken as "already there" before, and scored as SGM's;
+    // refused now, the maps untouched.
+    let mut into_truth = predict.to_vec();
+    let gt_maps = r("training/disparity_2");
+    into_truth[7] = &gt_maps;
+    let o = ftf(&into_truth);
+    assert_fails_naming(&o, &["training/disparity_2", "3 file(s)", "no model.txt"]);
+    assert!(!root.join("training/disparity_2/model.txt").exists());
 
     let json = tmp.path().join("d.json");
     let png = tmp.path().join("d.png");

@@ -18,6 +18,73 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         kitti::DisparityMap::read(&root.join("training/disparity_lidar/000000.png")).unwrap();
     let valid = lidar_disp.data.iter().filter(|d| **d > 0.0).count();
     assert!(valid > 1000, "{valid} LiDAR pixels");
+    // Outputs go into folders these commands made: a root's own ground truth given as `--out`
+    // is refused before anything is written (gt-disparity took the exact maps there as done,
+    // close-labels overwrote label_2), its files untouched.
+    let exact = root.join("training/disparity_2/000000.png");
+    let kept = std::fs::read(&exact).unwrap();
+    let o = ftf(&[
+        "gt-disparity",
+        "--root",
+        &r(""),
+        "--split",
+        "trainval",
+        "--out",
+        &r("training/disparity_2"),
+    ]);
+    assert_fails_naming(&o, &["training/disparity_2", "no gt-disparity.txt"]);
+    assert_eq!(std::fs::read(&exact).unwrap(), kept);
+    // Its own folder again: the same settings find their maps; other settings are refused.
+    let o = ftf(&["gt-disparity", "--root", &r(""), "--split", "trainval"]);
+    assert!(
+        o.status.success() && text(&o).contains("0 disparity maps written, 3 already there"),
+        "{}",
+        text(&o)
+    );
+    let o = ftf(&[
+        "gt-disparity",
+        "--root",
+        &r(""),
+        "--split",
+        "val",
+        "--baseline",
+        "calib",
+    ]);
+    assert_fails_naming(
+        &o,
+        &["gt-disparity.txt", "other settings", "baseline = 0.54"],
+    );
+    let label = root.join("training/label_2/000000.txt");
+    let kept = std::fs::read_to_string(&label).unwrap();
+    let o = ftf(&[
+        "close-labels",
+        "--root",
+        &r(""),
+        "--out",
+        &r("training/label_2"),
+    ]);
+    assert_fails_naming(&o, &["training/label_2", "no close-labels.txt"]);
+    assert_eq!(std::fs::read_to_string(&label).unwrap(), kept);
+    let o = ftf(&["close-labels", "--root", &r("")]);
+    assert!(
+        o.status.success() && text(&o).contains("close labels of 3 frames"),
+        "{}",
+        text(&o)
+    );
+    // Each object centred beyond 20 m became DontCare, the others stayed as they were.
+    let close = std::fs::read_to_string(root.join("training/label_2_close/000000.txt")).unwrap();
+    let (far, near): (Vec<_>, Vec<_>) = kitti::label::parse_labels(&kept, &label)
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.kind != kitti::ObjectType::DontCare)
+        .partition(|o| o.box3d.location.z > 20.0);
+    let cut = kitti::label::parse_labels(&close, &label).unwrap();
+    assert!(!far.is_empty() && !near.is_empty(), "{kept}");
+    for o in &near {
+        assert!(cut.contains(o), "{o:?} kept");
+    }
+    let dont_care = cut.iter().filter(|o| o.kind == kitti::ObjectType::DontCare);
+    assert!(dont_care.count() >= far.len(), "{close}");
     let out = tmp.path().join("pl");
     let args = [
         "pseudo-lidar",
@@ -42,6 +109,21 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         "{}",
         text(&o)
     );
+    // The root's velodyne folder as `--out` is refused, its scans untouched.
+    let scan = root.join("training/velodyne/000000.bin");
+    let kept_scan = std::fs::read(&scan).unwrap();
+    let o = ftf(&[
+        "pseudo-lidar",
+        "--disparity",
+        &r("training/disparity_2"),
+        "--calib",
+        &r("training/calib"),
+        "--out",
+        &r("training/velodyne"),
+    ]);
+    assert_fails_naming(&o, &["training/velodyne", "no pseudo-lidar.toml"]);
+    assert_eq!(std::fs::read(&scan).unwrap(), kept_scan);
+    assert!(!root.join("training/velodyne/dense").exists());
     let dense = read_velodyne(&out.join("dense/000002.bin")).unwrap();
     let sparse = read_velodyne(&out.join("sparse/000002.bin")).unwrap();
     assert!(

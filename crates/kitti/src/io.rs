@@ -29,6 +29,36 @@ pub fn claim_record(path: &Path, text: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// Refuses an output folder that holds files but not the record file `record` a command keeps
+/// of what made them (see [`claim_record`]): files another tool or run wrote, such as a root's
+/// ground truth given as the output by mistake, which the command would skip as done (and then
+/// score as its own) or overwrite. A missing or empty folder passes.
+pub fn refuse_unrecorded(folder: &Path, record: &str) -> Result<()> {
+    if folder.join(record).is_file() || !folder.is_dir() {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(folder).map_err(|e| KittiError::io(folder, e))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        names.push(entry.map_err(|e| KittiError::io(folder, e))?.file_name());
+    }
+    names.sort();
+    match names.first() {
+        None => Ok(()),
+        Some(first) => Err(KittiError::malformed(
+            folder,
+            None,
+            format!(
+                "holds {} file(s) ({} among them) but no {record}, the record this command \
+                 keeps of what made its outputs: they are another tool's or run's, which it \
+                 would take as its own or overwrite; choose a new or empty output folder",
+                names.len(),
+                first.to_string_lossy()
+            ),
+        )),
+    }
+}
+
 /// Writes `bytes` to `path` atomically (see [`replace_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic_with(path, |file| file.write_all(bytes))
@@ -113,6 +143,31 @@ mod tests {
             Some("model = sgm\n")
         );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "model = sgm\n");
+    }
+
+    #[test]
+    fn a_folder_of_unrecorded_files_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("disparity_2");
+        // Missing, then empty: free.
+        refuse_unrecorded(&out, "model.txt").unwrap();
+        std::fs::create_dir(&out).unwrap();
+        refuse_unrecorded(&out, "model.txt").unwrap();
+        // Another tool's files: named.
+        std::fs::write(out.join("000001.png"), b"x").unwrap();
+        std::fs::write(out.join("000000.png"), b"x").unwrap();
+        let e = refuse_unrecorded(&out, "model.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("disparity_2")
+                && e.contains("2 file(s) (000000.png among them)")
+                && e.contains("no model.txt"),
+            "{e}"
+        );
+        // With the record, the folder is the command's.
+        std::fs::write(out.join("model.txt"), b"model = sgm\n").unwrap();
+        refuse_unrecorded(&out, "model.txt").unwrap();
     }
 
     #[test]
