@@ -183,10 +183,10 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
 }
 
 /// The record `ftf gt-disparity` keeps in its output folder of what made the maps there.
-const GT_DISPARITY_RECORD: &str = "gt-disparity.txt";
+const GT_DISPARITY_RECORD: &str = "gt-disparity.toml";
 
 /// The record `ftf close-labels` keeps in its output folder of what made the labels there.
-const CLOSE_LABELS_RECORD: &str = "close-labels.txt";
+const CLOSE_LABELS_RECORD: &str = "close-labels.toml";
 
 /// `p` made absolute where it can be, so that a record names the same folder from anywhere.
 fn absolute(p: &Path) -> PathBuf {
@@ -204,11 +204,17 @@ fn claim_output(out: &Path, name: &str, text: &str) -> Result<()> {
             "{}: this folder holds outputs of other settings ({}), not of these ({}); choose \
              a new --out or delete it",
             path.display(),
-            found.trim().replace('\n', "; "),
-            text.trim().replace('\n', "; ")
+            settings(&found),
+            settings(text)
         );
     }
     Ok(())
+}
+
+/// A record's settings on one line, its comments left out.
+fn settings(record: &str) -> String {
+    let lines: Vec<&str> = record.lines().filter(|l| !l.starts_with('#')).collect();
+    lines.join("; ")
 }
 
 /// Arguments of `ftf gt-disparity`.
@@ -239,8 +245,8 @@ pub fn run_gt(a: GtDisparityArgs) -> Result<()> {
     });
     let baseline = parse_baseline(&a.baseline)?;
     let record = format!(
-        "LiDAR-derived disparity (generate_disp.py's rule) of {}\nbaseline = {}\n",
-        absolute(root.root()).display(),
+        "# LiDAR-derived disparity (generate_disp.py's rule)\nroot = {:?}\nbaseline = {:?}\n",
+        absolute(root.root()).display().to_string(),
         a.baseline.trim()
     );
     claim_output(&out, GT_DISPARITY_RECORD, &record)?;
@@ -291,8 +297,8 @@ pub fn run_close_labels(a: CloseLabelsArgs) -> Result<()> {
             .join(pseudo_lidar::close::CLOSE_LABELS)
     });
     let record = format!(
-        "close labels of {}\nrange = {} m\n",
-        absolute(&labels).display(),
+        "# close labels: objects centred beyond range_m become DontCare\nlabels = {:?}\nrange_m = {}\n",
+        absolute(&labels).display().to_string(),
         a.range
     );
     claim_output(&out, CLOSE_LABELS_RECORD, &record)?;

@@ -32,7 +32,7 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         "--out",
         &r("training/disparity_2"),
     ]);
-    assert_fails_naming(&o, &["training/disparity_2", "no gt-disparity.txt"]);
+    assert_fails_naming(&o, &["training/disparity_2", "no gt-disparity.toml"]);
     assert_eq!(std::fs::read(&exact).unwrap(), kept);
     // Its own folder again: the same settings find their maps; other settings are refused.
     let o = ftf(&["gt-disparity", "--root", &r(""), "--split", "trainval"]);
@@ -52,7 +52,7 @@ fn gt_disparity_and_pseudo_lidar_commands() {
     ]);
     assert_fails_naming(
         &o,
-        &["gt-disparity.txt", "other settings", "baseline = 0.54"],
+        &["gt-disparity.toml", "other settings", "baseline = \"0.54\""],
     );
     let label = root.join("training/label_2/000000.txt");
     let kept = std::fs::read_to_string(&label).unwrap();
@@ -63,7 +63,7 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         "--out",
         &r("training/label_2"),
     ]);
-    assert_fails_naming(&o, &["training/label_2", "no close-labels.txt"]);
+    assert_fails_naming(&o, &["training/label_2", "no close-labels.toml"]);
     assert_eq!(std::fs::read_to_string(&label).unwrap(), kept);
     let o = ftf(&["close-labels", "--root", &r("")]);
     assert!(
