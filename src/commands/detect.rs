@@ -250,21 +250,23 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
 }
 
 /// The file of a results folder that names what wrote its result files.
-const PREDICTED_BY: &str = "predicted_by.txt";
+/// (TOML, not `.txt`: tools that read every `*.txt` of a results folder as a frame's results
+/// must find only those.)
+const PREDICTED_BY: &str = "predicted_by.toml";
 
 /// Takes the folder `out` for the results of the detector in `run` on the clouds in `points`:
-/// records them (the run, its weights' checksum, the clouds) in `out/predicted_by.txt`, or
+/// records them (the run, its weights' checksum, the clouds) in `out/predicted_by.toml`, or
 /// refuses a folder whose record names other ones, whose result files would otherwise stay
 /// beside this run's (those of frames this split does not list) and be scored with them.
 fn claim_results(out: &Path, run: &Path, points: &Path) -> Result<()> {
     let weights = burn_support::CheckpointFiles::new(run).for_inference();
     let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let record = format!(
-        "run = {}\nweights = {} {}\npoints = {}\n",
-        absolute(run).display(),
+        "run = {:?}\nweights = {:?}\nchecksum = {:?}\npoints = {:?}\n",
+        absolute(run).display().to_string(),
         weights.file_name().unwrap_or_default().to_string_lossy(),
         burn_support::checkpoint::checksum(&weights)?,
-        absolute(points).display()
+        absolute(points).display().to_string()
     );
     kitti::io::refuse_unrecorded(out, PREDICTED_BY)?;
     let path = out.join(PREDICTED_BY);

@@ -148,7 +148,7 @@ fn detect_train_predict_draw_and_evaluate() {
     assert_fails_naming(
         &o,
         &[
-            "results/predicted_by.txt",
+            "results/predicted_by.toml",
             "another detector or clouds",
             "other-clouds",
         ],
@@ -157,7 +157,7 @@ fn detect_train_predict_draw_and_evaluate() {
     let label = root.join("training/label_2/000002.txt");
     let kept = std::fs::read(&label).unwrap();
     let o = predict_to(&r("training/velodyne"), &root.join("training/label_2"), &[]);
-    assert_fails_naming(&o, &["training/label_2", "no predicted_by.txt"]);
+    assert_fails_naming(&o, &["training/label_2", "no predicted_by.toml"]);
     assert_eq!(std::fs::read(&label).unwrap(), kept);
     // One result file per frame (empty when nothing is found), readable by `ftf eval`.
     assert!(results.join("000002.txt").is_file());
