@@ -62,7 +62,9 @@ pub fn run(a: SynthArgs) -> Result<()> {
         )
         .collect();
     cfg.validate().with_context(|| sources.join(" and "))?;
-    check_output_folder(&a.out)?;
+    // A new or empty folder, or a set it made (its synth.toml): a folder of other files, such
+    // as a real KITTI root given by mistake, would be overwritten frame by frame.
+    kitti::io::refuse_unrecorded(&a.out, synth::dataset::CONFIG_FILE)?;
     let bar = crate::terminal::progress::bar(cfg.frames as u64, "synth");
     let summary = synth::generate_root(&cfg, &a.out, &|| bar.inc(1))?;
     bar.finish_and_clear();
@@ -83,28 +85,5 @@ pub fn run(a: SynthArgs) -> Result<()> {
         },
         summary.lidar_points as f64 / summary.generated.max(1) as f64
     );
-    Ok(())
-}
-
-/// `ftf synth` writes into a new or empty folder, or completes a set it made (its `synth.toml`
-/// is there): a folder of other files, such as a real KITTI root typed as `--out` by mistake,
-/// would have its labels, scans and images overwritten frame by frame.
-fn check_output_folder(out: &std::path::Path) -> Result<()> {
-    if !out.exists() || out.join(synth::dataset::CONFIG_FILE).is_file() {
-        return Ok(());
-    }
-    let mut entries = std::fs::read_dir(out).with_context(|| out.display().to_string())?;
-    if let Some(entry) = entries.next() {
-        let first = entry
-            .with_context(|| out.display().to_string())?
-            .file_name();
-        anyhow::bail!(
-            "{}: this folder holds other files ({} among them) and no {}: `ftf synth` writes a \
-             new set into a new or empty folder, or completes one it made; choose another --out",
-            out.display(),
-            first.to_string_lossy(),
-            synth::dataset::CONFIG_FILE
-        );
-    }
     Ok(())
 }

@@ -81,8 +81,8 @@ fn synth_is_deterministic_resumable_and_inspects_clean() {
         &o,
         &[
             "other",
-            "holds other files (training among them)",
-            "synth.toml",
+            "holds 1 file(s) (training among them)",
+            "no synth.toml",
         ],
     );
     assert_eq!(
