@@ -260,27 +260,19 @@ const PREDICTED_BY: &str = "predicted_by.toml";
 /// beside this run's (those of frames this split does not list) and be scored with them.
 fn claim_results(out: &Path, run: &Path, points: &Path) -> Result<()> {
     let weights = burn_support::CheckpointFiles::new(run).for_inference();
-    let absolute = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     let record = format!(
         "run = {:?}\nweights = {:?}\nchecksum = {:?}\npoints = {:?}\n",
-        absolute(run).display().to_string(),
+        super::absolute(run).display().to_string(),
         weights.file_name().unwrap_or_default().to_string_lossy(),
         burn_support::checkpoint::checksum(&weights)?,
-        absolute(points).display().to_string()
+        super::absolute(points).display().to_string()
     );
-    kitti::io::refuse_unrecorded(out, PREDICTED_BY)?;
-    let path = out.join(PREDICTED_BY);
-    if let Some(found) = kitti::io::claim_record(&path, &record)? {
-        bail!(
-            "{}: this results folder holds the results of another detector or clouds ({}), \
-             not of {} on {}; choose a new --out or delete it",
-            path.display(),
-            found.trim().replace('\n', "; "),
-            run.display(),
-            points.display()
-        );
-    }
-    Ok(())
+    super::claim_output(
+        out,
+        PREDICTED_BY,
+        &record,
+        "the results of another detector or clouds",
+    )
 }
 
 fn predict(a: PredictArgs) -> Result<()> {

@@ -72,3 +72,37 @@ fn timed_import(
     );
     Ok(())
 }
+
+/// `p` made absolute where it can be, so that a record names the same folder from anywhere.
+pub fn absolute(p: &std::path::Path) -> std::path::PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Claims `out` for a command's outputs by its record `name` holding `text`: a folder of other
+/// files without the record (a root's own labels or maps given as `--out`), or one recorded for
+/// other settings (`other` says what it then holds), is refused before anything is written.
+pub fn claim_output(
+    out: &std::path::Path,
+    name: &str,
+    text: &str,
+    other: &str,
+) -> anyhow::Result<()> {
+    kitti::io::refuse_unrecorded(out, name)?;
+    let path = out.join(name);
+    if let Some(found) = kitti::io::claim_record(&path, text)? {
+        anyhow::bail!(
+            "{}: this folder holds {other} ({}), not of these ({}); choose a new --out or \
+             delete it",
+            path.display(),
+            settings(&found),
+            settings(text)
+        );
+    }
+    Ok(())
+}
+
+/// A record's settings on one line, its comments left out.
+fn settings(record: &str) -> String {
+    let lines: Vec<&str> = record.lines().filter(|l| !l.starts_with('#')).collect();
+    lines.join("; ")
+}

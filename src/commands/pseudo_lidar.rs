@@ -188,35 +188,6 @@ const GT_DISPARITY_RECORD: &str = "gt-disparity.toml";
 /// The record `ftf close-labels` keeps in its output folder of what made the labels there.
 const CLOSE_LABELS_RECORD: &str = "close-labels.toml";
 
-/// `p` made absolute where it can be, so that a record names the same folder from anywhere.
-fn absolute(p: &Path) -> PathBuf {
-    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-/// Claims `out` for this command's outputs by its record `name` holding `text`: a folder of
-/// other files without the record (a root's own labels or maps given as `--out`), or one
-/// recorded for other settings, is refused before anything is written there.
-fn claim_output(out: &Path, name: &str, text: &str) -> Result<()> {
-    kitti::io::refuse_unrecorded(out, name)?;
-    let path = out.join(name);
-    if let Some(found) = kitti::io::claim_record(&path, text)? {
-        bail!(
-            "{}: this folder holds outputs of other settings ({}), not of these ({}); choose \
-             a new --out or delete it",
-            path.display(),
-            settings(&found),
-            settings(text)
-        );
-    }
-    Ok(())
-}
-
-/// A record's settings on one line, its comments left out.
-fn settings(record: &str) -> String {
-    let lines: Vec<&str> = record.lines().filter(|l| !l.starts_with('#')).collect();
-    lines.join("; ")
-}
-
 /// Arguments of `ftf gt-disparity`.
 #[derive(Args)]
 pub struct GtDisparityArgs {
@@ -246,10 +217,15 @@ pub fn run_gt(a: GtDisparityArgs) -> Result<()> {
     let baseline = parse_baseline(&a.baseline)?;
     let record = format!(
         "# LiDAR-derived disparity (generate_disp.py's rule)\nroot = {:?}\nbaseline = {:?}\n",
-        absolute(root.root()).display().to_string(),
+        super::absolute(root.root()).display().to_string(),
         a.baseline.trim()
     );
-    claim_output(&out, GT_DISPARITY_RECORD, &record)?;
+    super::claim_output(
+        &out,
+        GT_DISPARITY_RECORD,
+        &record,
+        "outputs of other settings",
+    )?;
     let bar = crate::terminal::progress::bar(split.len() as u64, "gt-disparity");
     let (written, skipped) =
         gt_disparity_frames(&root, &split.ids, &out, baseline, &|| bar.inc(1))?;
@@ -298,10 +274,15 @@ pub fn run_close_labels(a: CloseLabelsArgs) -> Result<()> {
     });
     let record = format!(
         "# close labels: objects centred beyond range_m become DontCare\nlabels = {:?}\nrange_m = {}\n",
-        absolute(&labels).display().to_string(),
+        super::absolute(&labels).display().to_string(),
         a.range
     );
-    claim_output(&out, CLOSE_LABELS_RECORD, &record)?;
+    super::claim_output(
+        &out,
+        CLOSE_LABELS_RECORD,
+        &record,
+        "outputs of other settings",
+    )?;
     pseudo_lidar::close::write_close_labels(&labels, &out, &split.ids, a.range)?;
     println!(
         "{}: close labels of {} frames (objects beyond {} m are DontCare)",
