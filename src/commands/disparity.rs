@@ -366,6 +366,8 @@ fn load_network(
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
+    super::check_report_files(a.json.as_deref(), ("--plot", a.plot.as_deref()))?;
+    super::require_folder("--gt", &a.gt, "<id>.png or <id>.npy disparity maps")?;
     let root = KittiRoot::open(&a.root)?;
     let split: Split = root.split(&a.split)?;
     let baseline = super::pseudo_lidar::parse_baseline(&a.baseline)?;
@@ -415,6 +417,7 @@ fn eval(a: EvalArgs) -> Result<()> {
                  name unless given as NAME=DIR); give each a name of its own"
             );
         }
+        super::require_folder("--pred", &dir, "<id>.png or <id>.npy disparity maps")?;
         folders.push((name, dir));
     }
     let common: Vec<PathBuf> = if a.common {
@@ -457,19 +460,14 @@ fn eval(a: EvalArgs) -> Result<()> {
         print!("{objects}");
     }
     if let Some(p) = &a.json {
-        kitti::io::write_atomic(
-            p,
-            serde_json::to_string_pretty(&report::json(&models))?.as_bytes(),
-        )?;
-        println!("JSON: {}", p.display());
+        super::write_json(p, &report::json(&models))?;
     }
     if let Some(p) = &a.plot {
-        report::error_by_distance(&models).write(p)?;
-        println!(
-            "depth error against distance: {} (and {})",
-            p.display(),
-            p.with_extension("svg").display()
-        );
+        super::write_figure(
+            p,
+            &report::error_by_distance(&models),
+            "depth error against distance",
+        )?;
     }
     Ok(())
 }

@@ -106,8 +106,11 @@ fn config(a: &EvalArgs) -> Result<EvalConfig> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    if a.image_scale.is_nan() || a.image_scale <= 0.0 {
-        bail!("--image-scale must be positive, got {}", a.image_scale);
+    if !a.image_scale.is_finite() || a.image_scale <= 0.0 {
+        bail!(
+            "--image-scale must be a positive number, got {}",
+            a.image_scale
+        );
     }
     let ranges = parse_ranges(&a.ranges)?;
     once_each("--iou", &a.iou, &iou_sets)?;
@@ -129,6 +132,9 @@ fn config(a: &EvalArgs) -> Result<EvalConfig> {
 /// Runs `ftf eval`.
 pub fn run(a: EvalArgs) -> Result<()> {
     let cfg = config(&a)?;
+    super::check_report_files(a.json.as_deref(), ("--pr-plot", a.pr_plot.as_deref()))?;
+    super::require_folder("--gt", &a.gt, "<id>.txt label files")?;
+    super::require_folder("--results", &a.results, "<id>.txt result files")?;
     let split = Split::read(&a.split)?;
     let frames = load_frames(&a.gt, &a.results, &split, a.missing_as_empty)?;
     let result = eval::evaluate(&frames, &cfg);
@@ -142,19 +148,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
         }
     );
     if let Some(path) = &a.json {
-        kitti::io::write_atomic(
-            path,
-            serde_json::to_string_pretty(&report::json(&result))?.as_bytes(),
-        )?;
-        println!("JSON: {}", path.display());
+        super::write_json(path, &report::json(&result))?;
     }
     if let Some(path) = &a.pr_plot {
-        report::pr_plot(&result).write(path)?;
-        println!(
-            "precision-recall curves: {} (and {})",
-            path.display(),
-            path.with_extension("svg").display()
-        );
+        super::write_figure(path, &report::pr_plot(&result), "precision-recall curves")?;
     }
     Ok(())
 }

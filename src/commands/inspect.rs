@@ -31,6 +31,12 @@ pub fn run(a: InspectArgs) -> Result<()> {
     if a.max_frames == Some(0) {
         bail!("--max-frames 0 would check no frame: give at least 1, or leave it out to check all");
     }
+    if a.out.exists() && !a.out.is_dir() {
+        bail!(
+            "--out {}: a file; give a folder for the picture and report.json",
+            a.out.display()
+        );
+    }
     let drawn = frame_to_draw(&root, a.frame.as_deref())?;
     let total: usize = [Part::Training, Part::Testing]
         .iter()

@@ -40,6 +40,71 @@ impl EdgeArgs {
     }
 }
 
+/// Checks, before a command's work, the files it writes after it: `--json` and a picture
+/// (drawn as PNG, and beside it as `<stem>.svg`). Neither may be a folder, and the picture's
+/// name must end in `.png`: another name would hold a PNG under a misleading extension, and
+/// `x.svg` would be overwritten by its own SVG.
+pub fn check_report_files(
+    json: Option<&std::path::Path>,
+    (flag, picture): (&str, Option<&std::path::Path>),
+) -> anyhow::Result<()> {
+    for (flag, path) in [("--json", json), (flag, picture)] {
+        if let Some(p) = path.filter(|p| p.is_dir()) {
+            anyhow::bail!("{flag} {}: a folder; give a file name", p.display());
+        }
+    }
+    if let Some(p) = picture {
+        let png = p.extension().and_then(|e| e.to_str());
+        if !png.is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+            anyhow::bail!(
+                "{flag} {}: the picture is written as PNG (and its drawing as SVG beside it); \
+                 give a name ending in .png",
+                p.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `dir`, given as `flag`, is a folder: a mistyped one would otherwise read as
+/// frames without files (or, where missing files are allowed, as frames without content).
+pub fn require_folder(flag: &str, dir: &std::path::Path, holding: &str) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: {}; give the folder of {holding}",
+            dir.display(),
+            if dir.exists() {
+                "not a folder"
+            } else {
+                "no such folder"
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Writes a command's metrics as pretty JSON and says where.
+pub fn write_json(path: &std::path::Path, value: &serde_json::Value) -> anyhow::Result<()> {
+    kitti::io::write_atomic(path, serde_json::to_string_pretty(value)?.as_bytes())?;
+    println!("JSON: {}", path.display());
+    Ok(())
+}
+
+/// Draws `figure` into `png` (and `<stem>.svg` beside it) and says where; `what` names it.
+pub fn write_figure(
+    png: &std::path::Path,
+    figure: &plot::Figure,
+    what: &str,
+) -> anyhow::Result<()> {
+    figure.write(png)?;
+    println!(
+        "{what}: {} (and {})",
+        png.display(),
+        png.with_extension("svg").display()
+    );
+    Ok(())
+}
+
 /// Where an import reads and writes (`ftf disparity import`, `ftf detect import`).
 #[derive(clap::Args)]
 pub struct ImportPaths {

@@ -220,6 +220,11 @@ fn disparity_predict_and_eval_commands() {
     assert_fails_naming(&o, &["a second model named", "NAME=DIR"]);
     let o = eval(&["--pred", &format!("={exact_arg}")]);
     assert_fails_naming(&o, &["needs both a name and a folder"]);
+    // A mistyped folder, and a picture not named .png, are named before any map is read.
+    let o = eval(&["--pred", "exact=nowhere"]);
+    assert_fails_naming(&o, &["--pred nowhere", "no such folder"]);
+    let o = eval(&["--pred", &exact_arg, "--plot", "depth.jpg"]);
+    assert_fails_naming(&o, &["--plot depth.jpg", "ending in .png"]);
     for (class, n) in [("Car", expected[0]), ("Pedestrian", expected[1])] {
         let bins = v["exact"]["objects"][class].as_object();
         let counted: u64 = bins
@@ -278,7 +283,7 @@ fn npy_maps_are_predicted_evaluated_and_converted_as_png_maps_are() {
     let (tmp, root) = synthetic_root("12");
     let r = |p: &str| arg(&root, p);
     let predict = |out: &Path, format: &str| {
-        let o = ftf(&[
+        ftf(&[
             "disparity",
             "predict",
             "--root",
@@ -291,27 +296,15 @@ fn npy_maps_are_predicted_evaluated_and_converted_as_png_maps_are() {
             "48",
             "--format",
             format,
-        ]);
-        assert!(o.status.success(), "{}", text(&o));
+        ])
     };
     let (png, npy) = (tmp.path().join("png"), tmp.path().join("npy"));
-    predict(&png, "png");
-    predict(&npy, "npy");
+    for (out, format) in [(&png, "png"), (&npy, "npy")] {
+        let o = predict(out, format);
+        assert!(o.status.success(), "{}", text(&o));
+    }
     // The other format into a filled folder is refused (it would leave two maps per frame).
-    let o = ftf(&[
-        "disparity",
-        "predict",
-        "--root",
-        &r(""),
-        "--split",
-        "trainval",
-        "--out",
-        png.to_str().unwrap(),
-        "--max-disparity",
-        "48",
-        "--format",
-        "npy",
-    ]);
+    let o = predict(&png, "npy");
     assert_fails_naming(&o, &["model.txt"]);
     // The same SGM maps; the PNG rounds them to 1/256 px, the .npy keeps them.
     let a = kitti::DisparityMap::read(&png.join("000001.png")).unwrap();

@@ -85,12 +85,25 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
     );
     let plot = image::open(&png).unwrap();
     assert!(plot.width() >= 1260 && plot.height() >= 320);
+    // A picture not named .png (x.svg would be overwritten by its own SVG) and a folder as
+    // --json are refused before the evaluation, writing nothing.
+    let svg = tmp.path().join("curves.svg");
+    let o = run(&["--pr-plot", svg.to_str().unwrap()]);
+    assert_fails_naming(&o, &["--pr-plot", "curves.svg", "ending in .png"]);
+    assert!(!text(&o).contains("AP@") && !svg.exists(), "{}", text(&o));
+    let o = run(&["--json", tmp.path().to_str().unwrap()]);
+    assert_fails_naming(&o, &["--json", "a folder"]);
+    assert!(!text(&o).contains("AP@"), "{}", text(&o));
 
     // A frame without a result file is an error naming split line and path, unless allowed.
     std::fs::remove_file(results.join("000001.txt")).unwrap();
     let o = run(&[]);
     assert_fails_naming(&o, &["trainval.txt:2", "000001.txt"]);
     assert!(run(&["--missing-as-empty"]).status.success());
+    // A mistyped results folder is not a detector that found nothing.
+    let typo = tmp.path().join("resluts");
+    let o = common::eval(&labels, &typo, &split, &["--missing-as-empty"]);
+    assert_fails_naming(&o, &["--results", "resluts", "no such folder"]);
     // A malformed line names file and line; a line without score too.
     std::fs::write(
         results.join("000001.txt"),
@@ -108,6 +121,8 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
     assert_fails_naming(&o, &["000001.txt:1", "score"]);
     let o = run(&["--iou", "tight"]);
     assert_fails_naming(&o, &["tight"]);
+    let o = run(&["--image-scale", "inf"]);
+    assert_fails_naming(&o, &["--image-scale", "inf"]);
     // One value named twice (rows and JSON keys would repeat), however spelled.
     let o = run(&["--classes", "car,pedestrian,Car"]);
     assert_fails_naming(&o, &["--classes", "`car` and `Car`", "name each once"]);

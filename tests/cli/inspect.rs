@@ -116,6 +116,16 @@ fn synth_is_deterministic_resumable_and_inspects_clean() {
     let o = args(&["--max-frames", "0"]);
     assert_fails_naming(&o, &["--max-frames 0", "at least 1"]);
     assert!(!out.join("report.json").exists(), "the inspection ran");
+    // A file as --out is named too, before the inspection (it used to say "File exists" after).
+    let file = out.join("bev_000000.png");
+    let o = ftf(&[
+        "inspect",
+        a.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_fails_naming(&o, &["--out", "bev_000000.png", "a file"]);
+    assert!(!text(&o).contains("problems"), "{}", text(&o));
     let o = args(&["--frame", "000002"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(out.join("bev_000002.png").is_file());

@@ -3,6 +3,7 @@
 use crate::common::{ftf, text};
 use crate::{arg, assert_fails_naming, synthetic_root};
 use kitti::read_velodyne;
+use std::path::Path;
 
 #[test]
 fn gt_disparity_and_pseudo_lidar_commands() {
@@ -85,25 +86,35 @@ fn gt_disparity_and_pseudo_lidar_commands() {
     }
     let dont_care = cut.iter().filter(|o| o.kind == kitti::ObjectType::DontCare);
     assert!(dont_care.count() >= far.len(), "{close}");
+    // `ftf pseudo-lidar` of a folder of maps, with the root's calibrations, into `out`.
+    let (exact, calib) = (r("training/disparity_2"), r("training/calib"));
+    let convert = |maps: &str, out: &Path, extra: &[&str]| {
+        let out = out.to_str().unwrap();
+        let mut a = vec![
+            "pseudo-lidar",
+            "--disparity",
+            maps,
+            "--calib",
+            &calib,
+            "--out",
+            out,
+        ];
+        a.extend_from_slice(extra);
+        ftf(&a)
+    };
     let out = tmp.path().join("pl");
-    let args = [
-        "pseudo-lidar",
-        "--disparity",
-        &r("training/disparity_2"),
-        "--calib",
-        &r("training/calib"),
-        "--out",
-        out.to_str().unwrap(),
+    let (velodyne, labels) = (r("training/velodyne"), r("training/label_2"));
+    let drawn = [
         "--sparsify",
         "64x512",
         "--plot-frame",
         "000002",
         "--lidar",
-        &r("training/velodyne"),
+        &velodyne,
         "--labels",
-        &r("training/label_2"),
+        &labels,
     ];
-    let o = ftf(&args);
+    let o = convert(&exact, &out, &drawn);
     assert!(
         o.status.success() && text(&o).contains("3 frames converted"),
         "{}",
@@ -112,15 +123,7 @@ fn gt_disparity_and_pseudo_lidar_commands() {
     // The root's velodyne folder as `--out` is refused, its scans untouched.
     let scan = root.join("training/velodyne/000000.bin");
     let kept_scan = std::fs::read(&scan).unwrap();
-    let o = ftf(&[
-        "pseudo-lidar",
-        "--disparity",
-        &r("training/disparity_2"),
-        "--calib",
-        &r("training/calib"),
-        "--out",
-        &r("training/velodyne"),
-    ]);
+    let o = convert(&exact, &root.join("training/velodyne"), &[]);
     assert_fails_naming(&o, &["training/velodyne", "no pseudo-lidar.toml"]);
     assert_eq!(std::fs::read(&scan).unwrap(), kept_scan);
     assert!(!root.join("training/velodyne/dense").exists());
@@ -143,36 +146,18 @@ fn gt_disparity_and_pseudo_lidar_commands() {
     );
     assert_eq!((bev.width(), bev.height()), (3 * 800 + 2 * 4, 700));
     // A second run has nothing to do; other settings are refused.
-    let o = ftf(&args);
+    let o = convert(&exact, &out, &drawn);
     assert!(
         text(&o).contains("0 frames converted, 3 already complete"),
         "{}",
         text(&o)
     );
-    let mut closer = args.to_vec();
-    closer.extend(["--close", "20"]);
-    let o = ftf(&closer);
+    let o = convert(&exact, &out, &[&drawn[..], &["--close", "20"]].concat());
     assert_fails_naming(&o, &["pseudo-lidar.toml"]);
     // Depth edges dropped: the exact maps step at every object's silhouette, so some of the
     // points go, and every point kept is one of the unfiltered cloud's.
     let edged = tmp.path().join("edges");
-    let edge_args = |extra: &[&'static str]| {
-        let mut a = vec![
-            "pseudo-lidar".to_string(),
-            "--disparity".into(),
-            r("training/disparity_2"),
-            "--calib".into(),
-            r("training/calib"),
-            "--out".into(),
-            edged.display().to_string(),
-        ];
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
-    let run_edges = |extra: &[&'static str]| {
-        let a = edge_args(extra);
-        ftf(&a.iter().map(String::as_str).collect::<Vec<_>>())
-    };
+    let run_edges = |extra: &[&str]| convert(&exact, &edged, extra);
     let o = run_edges(&["--edge-ratio", "0.15"]);
     assert!(o.status.success(), "{}", text(&o));
     let kept = read_velodyne(&edged.join("dense/000002.bin")).unwrap();
@@ -209,17 +194,7 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         assert!(!edged.exists(), "work started for {extra:?}");
     }
     // A bad grid and a map whose calibration is missing are named.
-    let o = ftf(&[
-        "pseudo-lidar",
-        "--disparity",
-        &r("training/disparity_2"),
-        "--calib",
-        &r("training/calib"),
-        "--out",
-        tmp.path().join("x").to_str().unwrap(),
-        "--sparsify",
-        "64by512",
-    ]);
+    let o = convert(&exact, &tmp.path().join("x"), &["--sparsify", "64by512"]);
     assert_fails_naming(&o, &["64by512"]);
     // A map two pixels narrower than its image (its principal point still near the centre).
     let maps = tmp.path().join("narrow");
@@ -240,29 +215,13 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         .write(&maps.join(format!("{id}.png")))
         .unwrap();
     }
-    let o = ftf(&[
-        "pseudo-lidar",
-        "--disparity",
-        maps.to_str().unwrap(),
-        "--calib",
-        &r("training/calib"),
-        "--out",
-        tmp.path().join("z").to_str().unwrap(),
-    ]);
+    let o = convert(maps.to_str().unwrap(), &tmp.path().join("z"), &[]);
     assert_fails_naming(
         &o,
         &["narrow/0000", "309x94", "not the size of its left image"],
     );
     std::fs::remove_file(root.join("training/calib/000001.txt")).unwrap();
-    let o = ftf(&[
-        "pseudo-lidar",
-        "--disparity",
-        &r("training/disparity_2"),
-        "--calib",
-        &r("training/calib"),
-        "--out",
-        tmp.path().join("y").to_str().unwrap(),
-    ]);
+    let o = convert(&exact, &tmp.path().join("y"), &[]);
     assert_fails_naming(&o, &["calib/000001.txt"]);
 
     // A calibration whose right camera is the left one (P3 = P2: baseline 0) wrote empty

@@ -53,6 +53,11 @@ pub struct ReferenceWeights {
 /// Reads the network weights of a PyTorch checkpoint.
 pub fn read_checkpoint(path: &Path) -> Result<ReferenceWeights, KittiError> {
     let bad = |message: String| KittiError::malformed(path, None, message);
+    if path.is_dir() {
+        return Err(bad(
+            "a folder: give the checkpoint file (a .tar or .pth)".into()
+        ));
+    }
     if !path.is_file() {
         return Err(KittiError::io(
             path,
@@ -472,6 +477,19 @@ mod tests {
             assert_eq!(half_to_f32(bits), value, "{bits:#06x}");
         }
         assert!(half_to_f32(0x7c00).is_infinite());
+    }
+
+    #[test]
+    fn a_folder_or_a_missing_file_is_named_as_such() {
+        let tmp = tempfile::tempdir().unwrap();
+        let e = read_checkpoint(tmp.path()).err().unwrap().to_string();
+        assert!(e.contains("a folder: give the checkpoint file"), "{e}");
+        let missing = tmp.path().join("finetune_300.tar");
+        let e = read_checkpoint(&missing).err().unwrap().to_string();
+        assert!(
+            e.contains("finetune_300.tar") && e.contains("no such file"),
+            "{e}"
+        );
     }
 
     #[test]
