@@ -116,7 +116,7 @@ fn detect_train_predict_draw_and_evaluate() {
     }
     let results = tmp.path().join("results");
     let (labels, split) = (r("training/label_2"), r("ImageSets/val.txt"));
-    let predict_to = |points: &str, out: &Path, bev: &[&str]| {
+    let predict_with = |run: &Path, points: &str, out: &Path, bev: &[&str]| {
         let mut args = vec![
             "detect",
             "predict",
@@ -134,7 +134,16 @@ fn detect_train_predict_draw_and_evaluate() {
         args.extend_from_slice(bev);
         ftf(&args)
     };
+    let predict_to = |points: &str, out: &Path, bev: &[&str]| predict_with(&run, points, out, bev);
     let predict_into = |points: &str, bev: &[&str]| predict_to(points, &results, bev);
+    // A folder that is not a run (here the root) is named as such before anything is written.
+    let nowhere = tmp.path().join("nowhere");
+    let o = predict_with(&root, &r("training/velodyne"), &nowhere, &[]);
+    assert_fails_naming(
+        &o,
+        &["not a run folder: no config.toml", "ftf detect train"],
+    );
+    assert!(!nowhere.exists());
     let o = predict_into(&r("training/velodyne"), &["--bev", "000002"]);
     assert!(o.status.success(), "{}", text(&o));
     // The same detector on the same clouds again: the folder is theirs. Other clouds' (or

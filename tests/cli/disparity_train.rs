@@ -307,7 +307,7 @@ fn psmnet_train_predict_and_a_checkpoint_of_another_architecture() {
         &[("epochs = 20", "epochs = 20\ninit = \"nowhere\"")],
         "bad3",
     );
-    assert_fails_naming(&o, &["nowhere/config.toml"]);
+    assert_fails_naming(&o, &["nowhere: not a run folder: no such folder"]);
     assert!(!tmp.path().join("bad3").exists(), "work started");
 }
 

@@ -156,7 +156,10 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
             "loss = \"depth\"",
             "loss = \"depth\"\ninit = \"/no/such/run\"",
         ),
-        &["upstream.psmnet-depth.init", "/no/such/run/config.toml"],
+        &[
+            "upstream.psmnet-depth.init",
+            "/no/such/run: not a run folder: no such folder",
+        ],
     );
     // The statistics: the primary AP must be one the evaluation computes, the baseline must
     // have an upstream error, seeds and names are unique, intervals need resamples.

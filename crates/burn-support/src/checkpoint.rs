@@ -81,6 +81,30 @@ pub struct CheckpointFiles {
     pub dir: PathBuf,
 }
 
+/// A run folder's resolved settings, beside its `checkpoints/`.
+pub const RUN_CONFIG: &str = "config.toml";
+
+/// Checks that `run` is a run folder (its [`RUN_CONFIG`] is there), naming what it lacks and the
+/// commands that write one (`made_by`).
+pub fn require_run_folder(run: &Path, made_by: &str) -> Result<(), KittiError> {
+    if run.join(RUN_CONFIG).is_file() {
+        return Ok(());
+    }
+    let lacks = if run.is_dir() {
+        "no config.toml"
+    } else {
+        "no such folder"
+    };
+    Err(KittiError::malformed(
+        run,
+        None,
+        format!(
+            "not a run folder: {lacks} (a folder that {made_by} wrote holds its config.toml and \
+             checkpoints/)"
+        ),
+    ))
+}
+
 impl CheckpointFiles {
     /// The files of a run in `out`.
     pub fn new(out: &Path) -> Self {
@@ -369,6 +393,29 @@ mod tests {
     use super::*;
     use burn::nn::{Linear, LinearConfig};
     use burn::tensor::Device;
+
+    #[test]
+    fn a_run_folder_is_one_with_its_config() {
+        let tmp = tempfile::tempdir().unwrap();
+        let made_by = "`ftf x train`";
+        let e = require_run_folder(tmp.path(), made_by)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not a run folder: no config.toml") && e.contains(made_by),
+            "{e}"
+        );
+        let missing = tmp.path().join("nowhere");
+        let e = require_run_folder(&missing, made_by)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("nowhere: not a run folder: no such folder"),
+            "{e}"
+        );
+        std::fs::write(tmp.path().join(RUN_CONFIG), "").unwrap();
+        require_run_folder(tmp.path(), made_by).unwrap();
+    }
 
     #[test]
     fn weights_round_trip_and_another_architecture_is_refused() {

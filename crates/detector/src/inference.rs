@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The resolved config of a run, next to its checkpoints.
-pub const CONFIG_FILE: &str = "config.toml";
+pub const CONFIG_FILE: &str = burn_support::checkpoint::RUN_CONFIG;
 
 /// Writes the fully resolved config into a run folder (atomically).
 pub fn write_config(cfg: &DetectorConfig, out: &Path) -> Result<()> {
@@ -81,6 +81,10 @@ impl Detector {
     /// Loads the run in `run`: its config and its best (else latest) checkpoint. Weights of
     /// another architecture are an error naming the checkpoint.
     pub fn load(run: &Path, device: Device) -> Result<Self> {
+        burn_support::checkpoint::require_run_folder(
+            run,
+            "`ftf detect train` or `ftf detect import`",
+        )?;
         let cfg = DetectorConfig::load(&run.join(CONFIG_FILE))?;
         let weights = CheckpointFiles::new(run).for_inference();
         let model = load_model(PointPillars::new(&cfg, &device), &weights)?;

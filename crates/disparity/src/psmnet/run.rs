@@ -316,7 +316,11 @@ impl TrainConfig {
 
 /// The resolved training config of a run folder (`<run>/config.toml`).
 pub fn read_run_config(run: &Path) -> Result<TrainConfig> {
-    TrainConfig::load(&run.join("config.toml"))
+    burn_support::checkpoint::require_run_folder(
+        run,
+        "`ftf disparity train` or `ftf disparity import`",
+    )?;
+    TrainConfig::load(&run.join(burn_support::checkpoint::RUN_CONFIG))
 }
 
 /// The weights a run predicts with: its best checkpoint if validation chose one, else its last.
