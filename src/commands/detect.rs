@@ -187,6 +187,7 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
     let data = a.frames.frames_of(train_split)?;
     let _lock = kitti::lock::acquire(&a.out, "give this run another --out")?;
     burn_support::checkpoint::CheckpointFiles::new(&a.out).check_fresh_start(a.resume)?;
+    crate::terminal::progress::resume_notice(&a.out, a.resume);
     let cfg_path = a.out.join(detector::inference::CONFIG_FILE);
     if a.resume && cfg_path.is_file() {
         let old = DetectorConfig::load(&cfg_path)?;

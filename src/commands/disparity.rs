@@ -226,6 +226,7 @@ fn train(a: TrainArgs) -> Result<()> {
     let (train_set, val_set) = (ds(train_split.ids), ds(val_split.ids));
     let _lock = kitti::lock::acquire(&a.out, "give this run another --out")?;
     burn_support::checkpoint::CheckpointFiles::new(&a.out).check_fresh_start(a.resume)?;
+    crate::terminal::progress::resume_notice(&a.out, a.resume);
     let resolved = toml::to_string(&cfg)?;
     let cfg_path = a.out.join("config.toml");
     if a.resume && cfg_path.is_file() && std::fs::read_to_string(&cfg_path)? != resolved {

@@ -26,10 +26,27 @@ pub fn line(text: &str) {
     BARS.suspend(|| println!("{text}"));
 }
 
-/// The closing line of a training command.
+/// Says when `--resume` finds no run to continue in `out` (a new or mistyped folder): the
+/// training then starts from its first epoch.
+pub fn resume_notice(out: &std::path::Path, resume: bool) {
+    let state = burn_support::CheckpointFiles::new(out).state();
+    if resume && !state.is_file() {
+        println!(
+            "{}: no run to continue (no {}): training from the first epoch",
+            out.display(),
+            state.display()
+        );
+    }
+}
+
+/// The closing line of a training command: epochs done, and which epoch's weights predict.
 pub fn training_done(out: &std::path::Path, epochs: usize, best: Option<usize>) {
+    let weights = match best {
+        Some(e) => format!("epoch {e}'s weights (the best on validation) predict"),
+        None => "the last epoch's weights predict".to_string(),
+    };
     println!(
-        "{}: {epochs} epochs done; best epoch {best:?}; checkpoints in {}",
+        "{}: {epochs} epochs done; {weights}; checkpoints in {}",
         out.display(),
         out.join("checkpoints").display()
     );

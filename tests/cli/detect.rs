@@ -41,7 +41,18 @@ fn detect_train_predict_draw_and_evaluate() {
     };
     let o = train(&run);
     assert!(
-        o.status.success() && text(&o).contains("1 epochs done"),
+        o.status.success()
+            && text(&o).contains("1 epochs done; epoch 0's weights (the best on validation)"),
+        "{}",
+        text(&o)
+    );
+    // --resume into a folder without a run says that it starts from the first epoch.
+    let fresh = tmp.path().join("fresh");
+    let o = train_with(&["--config", cfg_arg, "--class", "car", "--resume"], &fresh);
+    assert!(
+        o.status.success()
+            && text(&o).contains("fresh: no run to continue")
+            && text(&o).contains("1 epochs done; the last epoch's weights predict"),
         "{}",
         text(&o)
     );
