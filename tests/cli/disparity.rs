@@ -46,6 +46,28 @@ fn disparity_predict_and_eval_commands() {
     let o = ftf(&into_truth);
     assert_fails_naming(&o, &["training/disparity_2", "3 file(s)", "no model.txt"]);
     assert!(!root.join("training/disparity_2/model.txt").exists());
+    // A grayscale right image beside a colour left one (KITTI's image_1 for its image_3) is
+    // named, with both kinds, before a map of that pair is written.
+    let right = root.join("training/image_3/000001.png");
+    let kept = std::fs::read(&right).unwrap();
+    image::DynamicImage::ImageRgb8(image::open(&right).unwrap().to_rgb8())
+        .grayscale()
+        .save(&right)
+        .unwrap();
+    let gray = tmp.path().join("gray");
+    let mut into_gray = predict.to_vec();
+    let gray_arg = gray.display().to_string();
+    into_gray[7] = &gray_arg;
+    let o = ftf(&into_gray);
+    assert_fails_naming(
+        &o,
+        &[
+            "image_3/000001.png",
+            "a grayscale image beside the colour left image",
+        ],
+    );
+    assert!(!gray.join("000001.png").exists());
+    std::fs::write(&right, kept).unwrap();
 
     let json = tmp.path().join("d.json");
     let png = tmp.path().join("d.png");

@@ -30,7 +30,7 @@ pub enum DisparityError {
         /// The file the size comes from.
         other: PathBuf,
     },
-    /// An image could not be decoded.
+    /// An image could not be decoded, or does not suit its pair.
     #[error("{path}: {message}")]
     Image {
         /// The image file.
