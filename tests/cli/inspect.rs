@@ -185,8 +185,27 @@ fn inspect_names_damaged_files_and_sees_a_shifted_cloud() {
     let mask = root.path(Part::Training, FileKind::Instance, "000001");
     let bytes = std::fs::read(&mask).unwrap();
     std::fs::write(&mask, &bytes[..bytes.len() / 2]).unwrap();
+    // A left image cut short behind an intact header (a download or unzip that stopped), and a
+    // grayscale right image beside a colour left one.
+    let left = root.path(Part::Training, FileKind::LeftImage, "000002");
+    let bytes = std::fs::read(&left).unwrap();
+    std::fs::write(&left, &bytes[..bytes.len() / 2]).unwrap();
+    let right = root.path(Part::Training, FileKind::RightImage, "000000");
+    image::open(&right)
+        .unwrap()
+        .grayscale()
+        .save(&right)
+        .unwrap();
     let (o, report) = inspect(&bad, &tmp.path().join("i2"));
     let out = text(&o);
+    assert!(
+        out.contains("image_2/000002.png: cannot read image"),
+        "{out}"
+    );
+    assert!(
+        out.contains("image_3/000000.png: a grayscale image beside the colour left image"),
+        "{out}"
+    );
     assert!(!o.status.success(), "{out}");
     assert!(
         out.contains("velodyne/000001.bin") && out.contains("truncated"),
@@ -202,5 +221,5 @@ fn inspect_names_damaged_files_and_sees_a_shifted_cloud() {
         "{out}"
     );
     assert!(out.contains("instance_2/000001.png"), "{out}");
-    assert!(report["problems"].as_array().unwrap().len() >= 5);
+    assert!(report["problems"].as_array().unwrap().len() >= 7);
 }

@@ -30,14 +30,6 @@ pub enum DisparityError {
         /// The file the size comes from.
         other: PathBuf,
     },
-    /// An image could not be decoded, or does not suit its pair.
-    #[error("{path}: {message}")]
-    Image {
-        /// The image file.
-        path: PathBuf,
-        /// Decoder message.
-        message: String,
-    },
     /// A settings file (or run folder) holds a value that is not allowed.
     #[error("{path}: {message}")]
     Config {

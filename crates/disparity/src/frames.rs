@@ -39,22 +39,9 @@ pub(crate) fn input(path: PathBuf, id: &str, what: &'static str) -> Result<PathB
 
 /// An image as 8-bit RGB (width, height, pixels), and whether the file holds colour.
 fn read_rgb(path: &Path) -> Result<(u32, u32, Vec<u8>, bool)> {
-    let img = image::open(path).map_err(|e| DisparityError::Image {
-        path: path.into(),
-        message: e.to_string(),
-    })?;
-    let colour = img.color().has_color();
+    let (img, colour) = kitti::png16::read_image(path)?;
     let rgb = img.to_rgb8();
     Ok((rgb.width(), rgb.height(), rgb.into_raw(), colour))
-}
-
-/// "colour" or "grayscale".
-fn kind(colour: bool) -> &'static str {
-    if colour {
-        "colour"
-    } else {
-        "grayscale"
-    }
 }
 
 /// Reads a frame's stereo pair (image_2, image_3), checking the two sizes agree.
@@ -63,21 +50,7 @@ pub fn read_pair(root: &KittiRoot, part: Part, id: &str) -> Result<StereoPair> {
     let rp = input(root.path(part, FileKind::RightImage, id), id, "right image")?;
     let (w, h, left, left_colour) = read_rgb(&lp)?;
     let (wr, hr, right, right_colour) = read_rgb(&rp)?;
-    if left_colour != right_colour {
-        // KITTI's grayscale cameras (image_0, image_1) beside its colour ones (image_2,
-        // image_3): the two views would not look alike, and every match would suffer.
-        return Err(DisparityError::Image {
-            path: rp,
-            message: format!(
-                "a {} image beside the {} left image {}: a stereo pair is two images of one \
-                 kind (KITTI's colour pair is image_2 / image_3, its grayscale pair image_0 / \
-                 image_1)",
-                kind(right_colour),
-                kind(left_colour),
-                lp.display()
-            ),
-        });
-    }
+    kitti::png16::check_pair_kinds(&lp, left_colour, &rp, right_colour)?;
     if (w, h) != (wr, hr) {
         return Err(DisparityError::SizeMismatch {
             path: rp,

@@ -7,7 +7,7 @@ use crate::calib::{orthonormality_error, Calibration, RIGID_TOLERANCE};
 use crate::dataset::{FileKind, KittiRoot, Part};
 use crate::error::Result;
 use crate::label::{Object, ObjectType};
-use crate::png16::image_size;
+use crate::png16::{check_pair_kinds, image_size, read_image};
 use crate::velodyne::LidarPoint;
 use nalgebra::Point3;
 use rayon::prelude::*;
@@ -199,15 +199,19 @@ fn check_frame(root: &KittiRoot, part: Part, id: &str) -> FrameResult {
     };
     let left = root.path(part, FileKind::LeftImage, id);
     let right = root.path(part, FileKind::RightImage, id);
-    let mut size = None;
+    // Both images, and on synthetic sets the exact disparity and the instance mask, are read
+    // whole (a truncated PNG, whose header may be intact, fails); each must have the left
+    // image's size, and the right image its kind (colour or grayscale).
+    let (mut size, mut left_colour) = (None, None);
     if left.is_file() {
-        match image_size(&left) {
-            Ok(s) => size = Some(s),
+        match read_image(&left) {
+            Ok((img, colour)) => {
+                size = Some((img.width(), img.height()));
+                left_colour = Some(colour);
+            }
             Err(e) => note(Err(e)),
         }
     }
-    // The right image and, on synthetic sets, the exact disparity and the instance mask are
-    // read whole (a truncated PNG fails) and must have the left image's size.
     let same_size = |path: &std::path::Path, found: (u32, u32)| match size {
         Some(l) if l != found => Err(crate::KittiError::malformed(
             path,
@@ -220,7 +224,13 @@ fn check_frame(root: &KittiRoot, part: Part, id: &str) -> FrameResult {
         _ => Ok(()),
     };
     if right.is_file() {
-        note(image_size(&right).and_then(|s| same_size(&right, s)));
+        note(read_image(&right).and_then(|(img, colour)| {
+            same_size(&right, (img.width(), img.height()))?;
+            match left_colour {
+                Some(l) => check_pair_kinds(&left, l, &right, colour),
+                None => Ok(()),
+            }
+        }));
     }
     let disparity = root.path(part, FileKind::Disparity, id);
     if disparity.is_file() {
