@@ -3,7 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use detector::data::FrameSource;
-use detector::inference::{bev_picture, predict_folder, write_config, Detector};
+use detector::inference::{bev_picture, predict_folder, Detector};
 use detector::training::{train, Progress, SplitFrames};
 use detector::DetectorConfig;
 use kitti::split::Split;
@@ -198,7 +198,6 @@ fn train_cmd(a: TrainArgs) -> Result<()> {
             );
         }
     }
-    write_config(&cfg, &a.out)?;
     let device = crate::terminal::device::from_arg(a.device.as_deref())?.autodiff();
     let steps = data.ids.len().div_ceil(cfg.train.batch_size) as u64;
     let bar = crate::terminal::progress::bar(steps * cfg.train.epochs as u64, "train");

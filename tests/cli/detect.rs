@@ -83,6 +83,12 @@ fn detect_train_predict_draw_and_evaluate() {
     );
     assert!(!held.join("config.toml").exists());
     drop(lock);
+    // A class the training frames hold no object of (the synthetic world has no cyclists) is
+    // refused before anything is written: its head would learn that there is none.
+    let none = tmp.path().join("no-cyclists");
+    let o = train_with(&["--config", cfg_arg, "--class", "cyclist"], &none);
+    assert_fails_naming(&o, &["label_2", "no Cyclist in the 2 training frames"]);
+    assert!(!none.join("config.toml").exists());
     // A fresh training into a folder holding a run is refused, naming its state.
     assert_fails_naming(&train(&run), &["run/checkpoints/state.json", "--resume"]);
     // A stub left image (1 x 1): only its size is read, and it would silently change the

@@ -81,6 +81,31 @@ impl FrameSource {
         Ok(())
     }
 
+    /// Refuses to train `classes` on frames `ids` whose labels hold no object of one of them:
+    /// its head would learn that class is nowhere (and the detector would find none). Reads
+    /// the label files only.
+    pub fn check_classes_present(&self, ids: &[String], classes: &[ClassSpec]) -> Result<()> {
+        let Some(dir) = &self.labels else {
+            return Ok(());
+        };
+        let mut counts = vec![0usize; classes.len()];
+        for id in ids {
+            for o in read_labels(&self.file(dir, id, "txt", "label")?)? {
+                if let Some(c) = classes.iter().position(|c| c.kind == o.kind) {
+                    counts[c] += 1;
+                }
+            }
+        }
+        match classes.iter().zip(&counts).find(|(_, &n)| n == 0) {
+            Some((c, _)) => Err(DetectorError::NoObjects {
+                class: c.name.clone(),
+                frames: ids.len(),
+                labels: dir.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Loads frame `id` with the boxes of `classes`; `fov_only` keeps the points that project
     /// into the image.
     pub fn load(&self, id: &str, classes: &[ClassSpec], fov_only: bool) -> Result<Frame> {

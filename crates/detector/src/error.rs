@@ -24,6 +24,19 @@ pub enum DetectorError {
         /// Path looked for.
         path: PathBuf,
     },
+    /// A class to train has no labelled object in the training frames.
+    #[error(
+        "{labels}: no {class} in the {frames} training frames' labels: its head would learn \
+         that there is none; train the classes the frames hold, or on frames with a {class}"
+    )]
+    NoObjects {
+        /// The class's name.
+        class: String,
+        /// How many training frames were read.
+        frames: usize,
+        /// The label folder.
+        labels: PathBuf,
+    },
     /// The configuration is inconsistent.
     #[error("detector config: {field}: {message}")]
     Config {

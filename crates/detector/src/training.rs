@@ -140,7 +140,8 @@ pub fn build_database(
 }
 
 /// Trains (or, with `resume`, continues training) into `out`; `device` must support autodiff.
-/// The config is written to `out/config.toml` first. `progress` hears every step and epoch;
+/// The config is written to `out/config.toml` once the frames are checked (every file there,
+/// and an object of every class in the labels). `progress` hears every step and epoch;
 /// answering `Break` after a step or an epoch stops the run there as an interruption would
 /// (an epoch stopped in the middle is redone by `resume`).
 pub fn train(
@@ -155,6 +156,7 @@ pub fn train(
     cfg.validate()?;
     let specs = cfg.class_specs()?;
     data.source.check(&data.ids)?;
+    data.source.check_classes_present(&data.ids, &specs)?;
     if let Some(v) = val {
         v.source.check(&v.ids)?;
     }
