@@ -262,12 +262,12 @@ fn claim_results(out: &Path, run: &Path, points: &Path) -> Result<()> {
     let weights = burn_support::CheckpointFiles::new(run).for_inference();
     let record = format!(
         "run = {:?}\nweights = {:?}\nchecksum = {:?}\npoints = {:?}\n",
-        super::absolute(run).display().to_string(),
+        super::files::absolute(run).display().to_string(),
         weights.file_name().unwrap_or_default().to_string_lossy(),
         burn_support::checkpoint::checksum(&weights)?,
-        super::absolute(points).display().to_string()
+        super::files::absolute(points).display().to_string()
     );
-    super::claim_output(
+    super::files::claim_output(
         out,
         PREDICTED_BY,
         &record,

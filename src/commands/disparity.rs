@@ -367,8 +367,8 @@ fn load_network(
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
-    super::check_report_files(a.json.as_deref(), ("--plot", a.plot.as_deref()))?;
-    super::require_folder("--gt", &a.gt, "<id>.png or <id>.npy disparity maps")?;
+    super::files::check_report_files(a.json.as_deref(), ("--plot", a.plot.as_deref()))?;
+    super::files::require_folder("--gt", &a.gt, "<id>.png or <id>.npy disparity maps")?;
     let root = KittiRoot::open(&a.root)?;
     let split: Split = root.split(&a.split)?;
     let baseline = super::pseudo_lidar::parse_baseline(&a.baseline)?;
@@ -418,7 +418,7 @@ fn eval(a: EvalArgs) -> Result<()> {
                  name unless given as NAME=DIR); give each a name of its own"
             );
         }
-        super::require_folder("--pred", &dir, "<id>.png or <id>.npy disparity maps")?;
+        super::files::require_folder("--pred", &dir, "<id>.png or <id>.npy disparity maps")?;
         folders.push((name, dir));
     }
     let common: Vec<PathBuf> = if a.common {
@@ -461,10 +461,10 @@ fn eval(a: EvalArgs) -> Result<()> {
         print!("{objects}");
     }
     if let Some(p) = &a.json {
-        super::write_json(p, &report::json(&models))?;
+        super::files::write_json(p, &report::json(&models))?;
     }
     if let Some(p) = &a.plot {
-        super::write_figure(
+        super::files::write_figure(
             p,
             &report::error_by_distance(&models),
             "depth error against distance",

@@ -132,9 +132,9 @@ fn config(a: &EvalArgs) -> Result<EvalConfig> {
 /// Runs `ftf eval`.
 pub fn run(a: EvalArgs) -> Result<()> {
     let cfg = config(&a)?;
-    super::check_report_files(a.json.as_deref(), ("--pr-plot", a.pr_plot.as_deref()))?;
-    super::require_folder("--gt", &a.gt, "<id>.txt label files")?;
-    super::require_folder("--results", &a.results, "<id>.txt result files")?;
+    super::files::check_report_files(a.json.as_deref(), ("--pr-plot", a.pr_plot.as_deref()))?;
+    super::files::require_folder("--gt", &a.gt, "<id>.txt label files")?;
+    super::files::require_folder("--results", &a.results, "<id>.txt result files")?;
     let split = Split::read(&a.split)?;
     let frames = load_frames(&a.gt, &a.results, &split, a.missing_as_empty)?;
     let result = eval::evaluate(&frames, &cfg);
@@ -148,10 +148,10 @@ pub fn run(a: EvalArgs) -> Result<()> {
         }
     );
     if let Some(path) = &a.json {
-        super::write_json(path, &report::json(&result))?;
+        super::files::write_json(path, &report::json(&result))?;
     }
     if let Some(path) = &a.pr_plot {
-        super::write_figure(path, &report::pr_plot(&result), "precision-recall curves")?;
+        super::files::write_figure(path, &report::pr_plot(&result), "precision-recall curves")?;
     }
     Ok(())
 }

@@ -217,10 +217,10 @@ pub fn run_gt(a: GtDisparityArgs) -> Result<()> {
     let baseline = parse_baseline(&a.baseline)?;
     let record = format!(
         "# LiDAR-derived disparity (generate_disp.py's rule)\nroot = {:?}\nbaseline = {:?}\n",
-        super::absolute(root.root()).display().to_string(),
+        super::files::absolute(root.root()).display().to_string(),
         a.baseline.trim()
     );
-    super::claim_output(
+    super::files::claim_output(
         &out,
         GT_DISPARITY_RECORD,
         &record,
@@ -274,10 +274,10 @@ pub fn run_close_labels(a: CloseLabelsArgs) -> Result<()> {
     });
     let record = format!(
         "# close labels: objects centred beyond range_m become DontCare\nlabels = {:?}\nrange_m = {}\n",
-        super::absolute(&labels).display().to_string(),
+        super::files::absolute(&labels).display().to_string(),
         a.range
     );
-    super::claim_output(
+    super::files::claim_output(
         &out,
         CLOSE_LABELS_RECORD,
         &record,
