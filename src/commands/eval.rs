@@ -33,10 +33,11 @@ pub struct EvalArgs {
     /// Count split frames without a result file as frames with no detections.
     #[arg(long)]
     missing_as_empty: bool,
-    /// Image scale relative to KITTI (e.g. 0.25 for synthetic sets made with --scale 0.25):
-    /// KITTI's minimum box heights (40/25/25 px) are multiplied by it.
-    #[arg(long, default_value_t = 1.0)]
-    image_scale: f64,
+    /// Image scale relative to KITTI: KITTI's minimum box heights (40/25/25 px) are multiplied
+    /// by it. Default: the scale a synthetic set's synth.toml (two folders above --gt) records,
+    /// else 1; a value that contradicts synth.toml is refused.
+    #[arg(long)]
+    image_scale: Option<f64>,
     /// Also write the APs as flat JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -106,12 +107,7 @@ fn config(a: &EvalArgs) -> Result<EvalConfig> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    if !a.image_scale.is_finite() || a.image_scale <= 0.0 {
-        bail!(
-            "--image-scale must be a positive number, got {}",
-            a.image_scale
-        );
-    }
+    let height_scale = image_scale(a)?;
     let ranges = parse_ranges(&a.ranges)?;
     once_each("--iou", &a.iou, &iou_sets)?;
     once_each("--classes", &a.classes, &classes)?;
@@ -121,12 +117,40 @@ fn config(a: &EvalArgs) -> Result<EvalConfig> {
         iou_sets,
         difficulties: !a.no_difficulties,
         ranges,
-        height_scale: a.image_scale,
+        height_scale,
     };
     if cfg.filters().is_empty() {
         bail!("nothing to evaluate: --no-difficulties needs --ranges");
     }
     Ok(cfg)
+}
+
+/// The image scale: `--image-scale`, checked against the scale a synthetic set records (a
+/// set rendered at 0.5 evaluated at 1 would drop its boxes under 40/25 px from every
+/// difficulty without a word), else that scale, else KITTI's 1.
+fn image_scale(a: &EvalArgs) -> Result<f64> {
+    if let Some(s) = a.image_scale {
+        if !s.is_finite() || s <= 0.0 {
+            bail!("--image-scale must be a positive number, got {s}");
+        }
+    }
+    let root = a.gt.parent().and_then(|p| p.parent());
+    let recorded = match root {
+        Some(r) => synth::dataset::recorded_config(r)?
+            .map(|c| (c.scale, r.join(synth::dataset::CONFIG_FILE))),
+        None => None,
+    };
+    match (a.image_scale, recorded) {
+        (Some(given), Some((scale, path))) if (given - scale).abs() > 1e-9 => bail!(
+            "--image-scale {given}: {} records that these frames were rendered at scale \
+             {scale}, and KITTI's minimum box heights shrink with the images; give {scale}, \
+             or leave --image-scale out",
+            path.display()
+        ),
+        (Some(given), _) => Ok(given),
+        (None, Some((scale, _))) => Ok(scale),
+        (None, None) => Ok(1.0),
+    }
 }
 
 /// Runs `ftf eval`.
@@ -138,7 +162,19 @@ pub fn run(a: EvalArgs) -> Result<()> {
     let split = Split::read(&a.split)?;
     let frames = load_frames(&a.gt, &a.results, &split, a.missing_as_empty)?;
     let result = eval::evaluate(&frames, &cfg);
-    println!("{} frames of {}", frames.len(), a.split.display());
+    println!(
+        "{} frames of {}{}",
+        frames.len(),
+        a.split.display(),
+        if cfg.height_scale == 1.0 {
+            String::new()
+        } else {
+            format!(
+                "; minimum box heights × {} (the image scale)",
+                cfg.height_scale
+            )
+        }
+    );
     print!(
         "{}",
         if a.wide {

@@ -38,26 +38,24 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
     let json = tmp.path().join("ap.json");
     let png = tmp.path().join("pr.png");
     let run = |extra: &[&str]| common::eval(&labels, &results, &split, extra);
+    let sets = ["--iou", "official,loose", "--ranges", "0-20,20-40"];
     let o = run(&[
-        "--image-scale",
-        "0.25",
-        "--iou",
-        "official,loose",
-        "--ranges",
-        "0-20,20-40",
-        "--json",
-        json.to_str().unwrap(),
-        "--pr-plot",
-        png.to_str().unwrap(),
-    ]);
+        &["--image-scale", "0.25"][..],
+        &sets,
+        &["--json", json.to_str().unwrap()],
+        &["--pr-plot", png.to_str().unwrap()],
+    ]
+    .concat());
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("3D AP@0.70 R40 Car Moderate"),
         "{}",
         text(&o)
     );
-    let ap: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let read_json = |p: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    let ap = read_json(&json);
     let map = ap.as_object().unwrap();
     let mut checked = 0;
     for (key, value) in map {
@@ -85,6 +83,14 @@ fn eval_scores_ground_truth_against_itself_and_names_bad_results() {
     );
     let plot = image::open(&png).unwrap();
     assert!(plot.width() >= 1260 && plot.height() >= 320);
+    // Without --image-scale the set's synth.toml gives it (0.25): the same APs; a scale that
+    // contradicts it is refused (at 1 the boxes under 40/25 px would leave every difficulty).
+    let recorded = tmp.path().join("recorded.json");
+    let o = run(&[&sets[..], &["--json", recorded.to_str().unwrap()]].concat());
+    assert!(text(&o).contains("heights × 0.25"), "{}", text(&o));
+    assert_eq!(read_json(&recorded), ap);
+    let o = run(&["--image-scale", "1"]);
+    assert_fails_naming(&o, &["--image-scale 1", "synth.toml", "scale 0.25"]);
     // A picture not named .png (x.svg would be overwritten by its own SVG) and a folder as
     // --json are refused before the evaluation, writing nothing.
     let svg = tmp.path().join("curves.svg");

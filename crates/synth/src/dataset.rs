@@ -147,6 +147,21 @@ pub fn write_frame(root: &KittiRoot, id: &str, frame: &Frame) -> kitti::Result<(
     write_labels(&path(FileKind::Label), &frame.labels)
 }
 
+/// The settings a synthetic set in `root` was made with (its [`CONFIG_FILE`]), or `None` when
+/// `root` is not one.
+pub fn recorded_config(root: &Path) -> Result<Option<SynthConfig>, SynthError> {
+    let path = root.join(CONFIG_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = kitti::io::read_text(&path)?;
+    let cfg = toml::from_str(&text).map_err(|e| SynthError::BadConfigFile {
+        path,
+        message: e.to_string(),
+    })?;
+    Ok(Some(cfg))
+}
+
 /// Generates (or completes) a synthetic set in `out`: frames in parallel, each written
 /// atomically; frames already complete are skipped, so an interrupted run resumes. `progress`
 /// is called once per finished frame.
@@ -159,17 +174,10 @@ pub fn generate_root(
     let root = KittiRoot::create(out);
     let config_path = out.join(CONFIG_FILE);
     let text = toml::to_string(cfg).expect("the config serialises");
-    if config_path.exists() {
-        let old = kitti::io::read_text(&config_path)?;
-        let old: SynthConfig = toml::from_str(&old).map_err(|e| SynthError::BadConfigFile {
-            path: config_path.clone(),
-            message: e.to_string(),
-        })?;
-        if old != *cfg {
-            return Err(SynthError::DifferentSet { path: config_path });
-        }
-    } else {
-        kitti::io::write_atomic(&config_path, text.as_bytes())?;
+    match recorded_config(out)? {
+        Some(old) if old != *cfg => return Err(SynthError::DifferentSet { path: config_path }),
+        Some(_) => {}
+        None => kitti::io::write_atomic(&config_path, text.as_bytes())?,
     }
     let frame_cfg = cfg.frame_config();
     let skipped = AtomicUsize::new(0);
