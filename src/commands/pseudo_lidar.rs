@@ -35,7 +35,7 @@ pub struct PseudoLidarArgs {
     #[arg(long)]
     split: Option<PathBuf>,
     /// The "close" variant: keep points with velodyne x below this many metres.
-    #[arg(long)]
+    #[arg(long, value_parser = positive_metres, allow_negative_numbers = true)]
     close: Option<f64>,
     /// Also write LiDAR-like sparse clouds on a ROWSxCOLS angular grid, e.g. 64x512.
     #[arg(long)]
@@ -95,11 +95,6 @@ pub fn run(a: PseudoLidarArgs) -> Result<()> {
         }
         None => None,
     };
-    if let Some(c) = a.close {
-        if c.is_nan() || c <= 0.0 {
-            bail!("--close must be a positive distance, got {c}");
-        }
-    }
     // The drawing's frame and the folders it needs, resolved before any work.
     let plot = match (&a.plot_frame, &a.lidar, &a.labels) {
         (Some(id), Some(lidar), Some(labels)) => Some((id, lidar, labels)),
@@ -250,7 +245,12 @@ pub struct CloseLabelsArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// The cut, metres: objects centred farther (camera z) become DontCare.
-    #[arg(long, default_value_t = pseudo_lidar::close::CLOSE_RANGE, value_parser = positive_metres)]
+    #[arg(
+        long,
+        default_value_t = pseudo_lidar::close::CLOSE_RANGE,
+        value_parser = positive_metres,
+        allow_negative_numbers = true
+    )]
     range: f64,
 }
 

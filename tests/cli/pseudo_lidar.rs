@@ -179,6 +179,9 @@ fn gt_disparity_and_pseudo_lidar_commands() {
             "--edge-radius = 0",
         ),
         (&["--edge-radius", "3"][..], "--edge-ratio"),
+        // A cut that cuts nothing, or everything.
+        (&["--close", "inf"][..], "`inf` is not a distance"),
+        (&["--close", "-5"][..], "`-5` is not a distance"),
         // A grid the process could not allocate (it aborted), and a drawing that could not be
         // made (it failed after converting every frame).
         (
