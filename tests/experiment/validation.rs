@@ -25,6 +25,13 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
         &["baseline", "sdn"],
     );
     check(("kind = \"sgm\"", "kind = \"census\""), &["census"]);
+    // A file where the study's run folder belongs.
+    std::fs::create_dir_all(tmp.path().join("runs")).unwrap();
+    std::fs::write(tmp.path().join("runs/taken"), "").unwrap();
+    check(
+        ("name = \"mini\"", "name = \"taken\""),
+        &["runs_dir", "taken is a file"],
+    );
     // Perturbed variants: every field checked up front, each named with its value.
     let perturbed = |fields: &str| {
         (

@@ -29,11 +29,24 @@ pub fn claim_record(path: &Path, text: &str) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// Refuses a file where an output folder belongs (it would fail later with "File exists").
+pub fn refuse_file_as_folder(folder: &Path) -> Result<()> {
+    if folder.exists() && !folder.is_dir() {
+        return Err(KittiError::malformed(
+            folder,
+            None,
+            "a file where the output folder belongs; choose a new or empty folder",
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses an output folder that holds files but not the record file `record` a command keeps
 /// of what made them (see [`claim_record`]): files another tool or run wrote, such as a root's
 /// ground truth given as the output by mistake, which the command would skip as done (and then
 /// score as its own) or overwrite. A missing or empty folder passes.
 pub fn refuse_unrecorded(folder: &Path, record: &str) -> Result<()> {
+    refuse_file_as_folder(folder)?;
     if folder.join(record).is_file() || !folder.is_dir() {
         return Ok(());
     }
@@ -168,6 +181,16 @@ mod tests {
         // With the record, the folder is the command's.
         std::fs::write(out.join("model.txt"), b"model = sgm\n").unwrap();
         refuse_unrecorded(&out, "model.txt").unwrap();
+        // A file where the folder belongs is named as such.
+        let file = dir.path().join("maps.png");
+        std::fs::write(&file, b"x").unwrap();
+        let e = refuse_unrecorded(&file, "model.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("maps.png: a file where the output folder belongs"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub struct FolderLock {
 /// Takes the folder `dir` (created if needed) for this process, or fails naming the folder,
 /// the process that has it (its id, which the lock file holds) and what to do `instead`.
 pub fn acquire(dir: &Path, instead: &str) -> Result<FolderLock> {
+    crate::io::refuse_file_as_folder(dir)?;
     std::fs::create_dir_all(dir).map_err(|e| KittiError::io(dir, e))?;
     let path = dir.join(".lock");
     let mut file = OpenOptions::new()
@@ -55,6 +56,20 @@ pub fn acquire(dir: &Path, instead: &str) -> Result<FolderLock> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_where_the_folder_belongs_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("run");
+        std::fs::write(&file, "").unwrap();
+        let err = acquire(&file, "").err().unwrap().to_string();
+        assert!(
+            err.ends_with(
+                "run: a file where the output folder belongs; choose a new or empty folder"
+            ),
+            "{err}"
+        );
+    }
 
     #[test]
     fn a_second_writer_of_the_same_folder_is_refused_until_the_first_ends() {

@@ -103,6 +103,14 @@ impl ExperimentConfig {
         if self.name.is_empty() || self.name.contains(['/', '\\']) {
             bail!("name: must be a plain folder name");
         }
+        for dir in [&self.runs_dir, &self.run_dir()] {
+            if dir.exists() && !dir.is_dir() {
+                bail!(
+                    "runs_dir: {} is a file; the study's outputs need a folder",
+                    dir.display()
+                );
+            }
+        }
         unique_seeds("seeds", &self.seeds)?;
         if let Some(seeds) = &self.downstream_seeds {
             unique_seeds("downstream_seeds", seeds)?;
