@@ -278,6 +278,14 @@ fn predict(a: PredictArgs) -> Result<()> {
     let split = root.split(&a.split)?;
     let (model, settings): (Box<dyn DisparityModel>, String) = match a.model {
         ModelKind::Sgm => {
+            // A run or a device given without `--model trained` would be ignored, and SGM's
+            // maps written where the run's were expected.
+            if let Some(flag) = [("--run", a.run.is_some()), ("--device", a.device.is_some())]
+                .into_iter()
+                .find_map(|(flag, given)| given.then_some(flag))
+            {
+                bail!("{flag} is for --model trained; add it (or leave {flag} out for SGM)");
+            }
             let cfg = SgmConfig {
                 max_disparity: a.max_disparity,
                 ..Default::default()

@@ -38,6 +38,10 @@ fn disparity_predict_and_eval_commands() {
     other[last] = "64";
     let o = ftf(&other);
     assert_fails_naming(&o, &["model.txt"]);
+    // A run given without `--model trained` is refused: SGM's maps were written in its place.
+    let run = tmp.path().join("some-run");
+    let o = ftf(&[&predict[..], &["--run", run.to_str().unwrap()]].concat());
+    assert_fails_naming(&o, &["--run is for --model trained"]);
     // The root's exact maps as `--out`: taken as "already there" before, and scored as SGM's;
     // refused now, the maps untouched.
     let mut into_truth = predict.to_vec();
