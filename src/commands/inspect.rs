@@ -1,6 +1,6 @@
 //! `ftf inspect`: check a KITTI-format root and draw a bird's-eye view of one frame.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use kitti::inspect::{inspect_root, write_frame_bev, Report};
 use kitti::{FileKind, KittiRoot, Part};
@@ -31,12 +31,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
     if a.max_frames == Some(0) {
         bail!("--max-frames 0 would check no frame: give at least 1, or leave it out to check all");
     }
-    if a.out.exists() && !a.out.is_dir() {
-        bail!(
-            "--out {}: a file; give a folder for the picture and report.json",
-            a.out.display()
-        );
-    }
+    kitti::io::refuse_file_as_folder(&a.out).context("--out")?;
     let drawn = frame_to_draw(&root, a.frame.as_deref())?;
     let total: usize = [Part::Training, Part::Testing]
         .iter()

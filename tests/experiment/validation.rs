@@ -30,7 +30,7 @@ fn bad_studies_fail_before_any_work_naming_the_field() {
     std::fs::write(tmp.path().join("runs/taken"), "").unwrap();
     check(
         ("name = \"mini\"", "name = \"taken\""),
-        &["runs_dir", "taken is a file"],
+        &["runs_dir", "taken: a file where the output folder belongs"],
     );
     // Perturbed variants: every field checked up front, each named with its value.
     let perturbed = |fields: &str| {

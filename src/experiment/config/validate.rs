@@ -2,7 +2,7 @@
 //! (training and detector configs, checkpoints and their architecture) and the data it needs.
 
 use super::*;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 impl UpstreamConfig {
     /// Checks the perturbation fields: given for perturbed variants only, complete and in range.
@@ -104,12 +104,7 @@ impl ExperimentConfig {
             bail!("name: must be a plain folder name");
         }
         for dir in [&self.runs_dir, &self.run_dir()] {
-            if dir.exists() && !dir.is_dir() {
-                bail!(
-                    "runs_dir: {} is a file; the study's outputs need a folder",
-                    dir.display()
-                );
-            }
+            kitti::io::refuse_file_as_folder(dir).context("runs_dir")?;
         }
         unique_seeds("seeds", &self.seeds)?;
         if let Some(seeds) = &self.downstream_seeds {
