@@ -6,6 +6,7 @@ use crate::model::{DisparityModel, StereoPair};
 use crate::objects::{frame_objects, ObjectMap};
 use crate::outline::{outline_map, OUTLINE_RADIUS};
 use kitti::npy::MapFormat;
+use kitti::png16::{check_pair_kinds, read_image};
 use kitti::{
     read_labels, read_velodyne, Baseline, Calibration, DisparityMap, FileKind, InstanceMask,
     KittiRoot, Part,
@@ -37,20 +38,14 @@ pub(crate) fn input(path: PathBuf, id: &str, what: &'static str) -> Result<PathB
     }
 }
 
-/// An image as 8-bit RGB (width, height, pixels), and whether the file holds colour.
-fn read_rgb(path: &Path) -> Result<(u32, u32, Vec<u8>, bool)> {
-    let (img, colour) = kitti::png16::read_image(path)?;
-    let rgb = img.to_rgb8();
-    Ok((rgb.width(), rgb.height(), rgb.into_raw(), colour))
-}
-
 /// Reads a frame's stereo pair (image_2, image_3), checking the two sizes agree.
 pub fn read_pair(root: &KittiRoot, part: Part, id: &str) -> Result<StereoPair> {
     let lp = input(root.path(part, FileKind::LeftImage, id), id, "left image")?;
     let rp = input(root.path(part, FileKind::RightImage, id), id, "right image")?;
-    let (w, h, left, left_colour) = read_rgb(&lp)?;
-    let (wr, hr, right, right_colour) = read_rgb(&rp)?;
-    kitti::png16::check_pair_kinds(&lp, left_colour, &rp, right_colour)?;
+    let (left, right) = (read_image(&lp)?, read_image(&rp)?);
+    check_pair_kinds((&lp, &left), (&rp, &right))?;
+    let (left, right) = (left.to_rgb8(), right.to_rgb8());
+    let ((w, h), (wr, hr)) = (left.dimensions(), right.dimensions());
     if (w, h) != (wr, hr) {
         return Err(DisparityError::SizeMismatch {
             path: rp,
@@ -62,8 +57,8 @@ pub fn read_pair(root: &KittiRoot, part: Part, id: &str) -> Result<StereoPair> {
     Ok(StereoPair {
         width: w,
         height: h,
-        left,
-        right,
+        left: left.into_raw(),
+        right: right.into_raw(),
     })
 }
 

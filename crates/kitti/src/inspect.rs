@@ -202,16 +202,14 @@ fn check_frame(root: &KittiRoot, part: Part, id: &str) -> FrameResult {
     // Both images, and on synthetic sets the exact disparity and the instance mask, are read
     // whole (a truncated PNG, whose header may be intact, fails); each must have the left
     // image's size, and the right image its kind (colour or grayscale).
-    let (mut size, mut left_colour) = (None, None);
+    let mut left_image = None;
     if left.is_file() {
         match read_image(&left) {
-            Ok((img, colour)) => {
-                size = Some((img.width(), img.height()));
-                left_colour = Some(colour);
-            }
+            Ok(img) => left_image = Some(img),
             Err(e) => note(Err(e)),
         }
     }
+    let size = left_image.as_ref().map(|img| (img.width(), img.height()));
     let same_size = |path: &std::path::Path, found: (u32, u32)| match size {
         Some(l) if l != found => Err(crate::KittiError::malformed(
             path,
@@ -224,10 +222,10 @@ fn check_frame(root: &KittiRoot, part: Part, id: &str) -> FrameResult {
         _ => Ok(()),
     };
     if right.is_file() {
-        note(read_image(&right).and_then(|(img, colour)| {
+        note(read_image(&right).and_then(|img| {
             same_size(&right, (img.width(), img.height()))?;
-            match left_colour {
-                Some(l) => check_pair_kinds(&left, l, &right, colour),
+            match &left_image {
+                Some(l) => check_pair_kinds((&left, l), (&right, &img)),
                 None => Ok(()),
             }
         }));

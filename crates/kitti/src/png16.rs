@@ -161,35 +161,32 @@ pub fn image_size(path: &Path) -> Result<(u32, u32)> {
 }
 
 /// An image decoded whole, so that a truncated or corrupt file fails (its header alone may be
-/// intact): the image, and whether it holds colour.
-pub fn read_image(path: &Path) -> Result<(image::DynamicImage, bool)> {
-    let img = image::open(path)
-        .map_err(|e| KittiError::malformed(path, None, format!("cannot read image: {e}")))?;
-    let colour = img.color().has_color();
-    Ok((img, colour))
+/// intact).
+pub fn read_image(path: &Path) -> Result<image::DynamicImage> {
+    image::open(path)
+        .map_err(|e| KittiError::malformed(path, None, format!("cannot read image: {e}")))
 }
 
-/// Checks that the two images of a stereo pair are of one kind, both colour or both grayscale
-/// (`left_colour`, `right_colour` as [`read_image`] says): KITTI's grayscale `image_1` beside
-/// its colour `image_2` would be matched as two views that do not look alike.
+/// Checks that the two images of a stereo pair are of one kind, both colour or both grayscale:
+/// KITTI's grayscale `image_1` beside its colour `image_2` would be matched as two views that do
+/// not look alike.
 pub fn check_pair_kinds(
-    left: &Path,
-    left_colour: bool,
-    right: &Path,
-    right_colour: bool,
+    (left, left_image): (&Path, &image::DynamicImage),
+    (right, right_image): (&Path, &image::DynamicImage),
 ) -> Result<()> {
-    if left_colour == right_colour {
+    let colour = |img: &image::DynamicImage| img.color().has_color();
+    if colour(left_image) == colour(right_image) {
         return Ok(());
     }
-    let kind = |colour: bool| if colour { "colour" } else { "grayscale" };
+    let kind = |img| if colour(img) { "colour" } else { "grayscale" };
     Err(KittiError::malformed(
         right,
         None,
         format!(
             "a {} image beside the {} left image {}: a stereo pair is two images of one kind \
              (KITTI's colour pair is image_2 / image_3, its grayscale pair image_0 / image_1)",
-            kind(right_colour),
-            kind(left_colour),
+            kind(right_image),
+            kind(left_image),
             left.display()
         ),
     ))
