@@ -9,7 +9,16 @@ use std::path::Path;
 fn gt_disparity_and_pseudo_lidar_commands() {
     let (tmp, root) = synthetic_root("4");
     let r = |p: &str| arg(&root, p);
-    let o = ftf(&["gt-disparity", "--root", &r(""), "--split", "trainval"]);
+    // `ftf gt-disparity` of the root's `split`, with `extra`.
+    let root_arg = r("");
+    let gt_disparity = |split: &str, extra: &[&str]| {
+        ftf(&[
+            &["gt-disparity", "--root", &root_arg, "--split", split][..],
+            extra,
+        ]
+        .concat())
+    };
+    let o = gt_disparity("trainval", &[]);
     assert!(
         o.status.success() && text(&o).contains("3 disparity maps written"),
         "{}",
@@ -24,33 +33,17 @@ fn gt_disparity_and_pseudo_lidar_commands() {
     // close-labels overwrote label_2), its files untouched.
     let exact = root.join("training/disparity_2/000000.png");
     let kept = std::fs::read(&exact).unwrap();
-    let o = ftf(&[
-        "gt-disparity",
-        "--root",
-        &r(""),
-        "--split",
-        "trainval",
-        "--out",
-        &r("training/disparity_2"),
-    ]);
+    let o = gt_disparity("trainval", &["--out", &r("training/disparity_2")]);
     assert_fails_naming(&o, &["training/disparity_2", "no gt-disparity.toml"]);
     assert_eq!(std::fs::read(&exact).unwrap(), kept);
     // Its own folder again: the same settings find their maps; other settings are refused.
-    let o = ftf(&["gt-disparity", "--root", &r(""), "--split", "trainval"]);
+    let o = gt_disparity("trainval", &[]);
     assert!(
         o.status.success() && text(&o).contains("0 disparity maps written, 3 already there"),
         "{}",
         text(&o)
     );
-    let o = ftf(&[
-        "gt-disparity",
-        "--root",
-        &r(""),
-        "--split",
-        "val",
-        "--baseline",
-        "calib",
-    ]);
+    let o = gt_disparity("val", &["--baseline", "calib"]);
     assert_fails_naming(
         &o,
         &["gt-disparity.toml", "other settings", "baseline = \"0.54\""],
@@ -241,16 +234,9 @@ fn gt_disparity_and_pseudo_lidar_commands() {
         .collect();
     std::fs::write(&calib, same).unwrap();
     let out = tmp.path().join("gt-calib");
-    let o = ftf(&[
-        "gt-disparity",
-        "--root",
-        &r(""),
-        "--split",
+    let o = gt_disparity(
         "val",
-        "--baseline",
-        "calib",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        &["--baseline", "calib", "--out", out.to_str().unwrap()],
+    );
     assert_fails_naming(&o, &["calib/000002.txt", "stereo baseline", "= 0 m"]);
 }
